@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from challenge.accounts.models import ApiToken, Role, User
+from challenge.audit import service as audit
+from challenge.core import security
+from challenge.core.db import utcnow
+from challenge.core.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
+from challenge.core.ratelimit import FailureLimiter
+
+
+def authenticate(*, db: Session, token: str, client_key: str, limiter: FailureLimiter) -> User:
+    """Resolve a bearer token to an active user; failures are rate limited per client."""
+    if limiter.blocked(client_key):
+        raise TooManyRequests("too many failed authentication attempts; retry in a minute")
+    parts = security.split_token(token)
+    row = None
+    if parts is not None:
+        row = db.scalar(select(ApiToken).where(ApiToken.public_id == parts[0]))
+    # Verify against a dummy hash when the id is unknown, so timing does not reveal valid ids.
+    secret_hash = row.secret_hash if row is not None else _DUMMY.secret_hash
+    ok = security.verify_secret(secret_hash, parts[1] if parts else token)
+    if row is None or not ok or row.revoked_at is not None or not row.user.is_active:
+        limiter.record_failure(client_key)
+        raise Unauthorized("invalid or revoked API token", code="invalid_token")
+    return row.user
+
+
+_DUMMY = security.new_token()
+
+
+def _issue_token(db: Session, user: User, name: str) -> tuple[ApiToken, str]:
+    new = security.new_token()
+    row = ApiToken(user=user, public_id=new.public_id, secret_hash=new.secret_hash, name=name)
+    db.add(row)
+    db.flush()
+    return row, new.plaintext
+
+
+def create_user(
+    *, db: Session, actor: User | None, username: str, email: str | None, role: Role
+) -> tuple[User, ApiToken, str]:
+    """Create an account and its first token. Only an admin may create organizers or admins."""
+    if role != Role.participant and (actor is None or not actor.is_admin):
+        raise Forbidden("only an admin can create organizer or admin accounts")
+    if db.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"username {username!r} is taken", code="username_taken")
+    user = User(username=username, email=email, role=role)
+    db.add(user)
+    try:
+        db.flush()
+    except IntegrityError as exc:
+        db.rollback()
+        raise Conflict(f"username {username!r} is taken", code="username_taken") from exc
+    token, plaintext = _issue_token(db, user, "default")
+    audit.record(db=db, actor=actor or user, action="user.create", object_type="user",
+                 object_id=user.id, role=role.value)
+    db.commit()
+    return user, token, plaintext
+
+
+def create_token(*, db: Session, user: User, name: str) -> tuple[ApiToken, str]:
+    token, plaintext = _issue_token(db, user, name)
+    audit.record(db=db, actor=user, action="token.create", object_type="token", object_id=token.id)
+    db.commit()
+    return token, plaintext
+
+
+def list_tokens(*, db: Session, user: User) -> list[ApiToken]:
+    return list(db.scalars(select(ApiToken).where(ApiToken.user_id == user.id)
+                           .order_by(ApiToken.id)))
+
+
+def revoke_token(*, db: Session, user: User, token_id: int) -> ApiToken:
+    token = db.get(ApiToken, token_id)
+    if token is None or (token.user_id != user.id and not user.is_admin):
+        raise NotFound("no such token")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        audit.record(db=db, actor=user, action="token.revoke", object_type="token",
+                     object_id=token.id)
+        db.commit()
+    return token
+
+
+def list_users(*, db: Session, actor: User) -> list[User]:
+    if not actor.is_admin:
+        raise Forbidden("only an admin can list accounts")
+    return list(db.scalars(select(User).order_by(User.id)))
+
+
+def get_by_username(*, db: Session, username: str) -> User:
+    user = db.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    return user
+
+
+def ensure_admin(*, db: Session, username: str = "admin") -> tuple[User, str] | None:
+    """Create the first admin (used by ``segarena init``); None when an admin exists already."""
+    if db.scalar(select(User.id).where(User.role == Role.admin)) is not None:
+        return None
+    user = User(username=username, role=Role.admin)
+    db.add(user)
+    db.flush()
+    _, plaintext = _issue_token(db, user, "init")
+    audit.record(db=db, actor=user, action="user.create", object_type="user", object_id=user.id,
+                 role="admin", via="init")
+    db.commit()
+    return user, plaintext

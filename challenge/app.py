@@ -1,0 +1,98 @@
+"""``create_app()``: routers, one error handler per error family, state shared by requests."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from challenge import models  # noqa: F401  (configures every mapper)
+from challenge.accounts.router import router as accounts_router
+from challenge.audit.router import router as audit_router
+from challenge.challenges.router import router as challenges_router
+from challenge.core.config import Settings, get_settings
+from challenge.core.db import get_engine, session_factory
+from challenge.core.errors import DomainError
+from challenge.core.ratelimit import FailureLimiter
+from challenge.core.storage import Storage
+from challenge.datasets.router import router as datasets_router
+from challenge.phases.router import router as phases_router
+from challenge.submissions.router import router as submissions_router
+from challenge.teams.router import router as teams_router
+
+log = logging.getLogger("segarena")
+API_PREFIX = "/api/v1"
+
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 406: "not_acceptable", 413: "payload_too_large",
+              415: "unsupported_media_type", 422: "invalid_input", 429: "too_many_requests"}
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    return {"error": body}
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")),
+                    "type": str(e.get("type", ""))} for e in exc.errors()]
+        first = details[0] if details else {"loc": [], "msg": "invalid request"}
+        where = ".".join(str(p) for p in first["loc"])
+        return JSONResponse(error_body("validation_error", f"{where}: {first['msg']}", details),
+                            422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = HTTP_CODES.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def internal_error(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return JSONResponse(error_body("internal_error", "an internal error occurred; it was "
+                                       "logged for the operators"), 500)
+
+
+def create_app(settings: Settings | None = None, *, dispatcher: Any = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        app.state.dispatcher.start()
+        try:
+            yield
+        finally:
+            app.state.dispatcher.stop()
+
+    app = FastAPI(title="segarena", version="0.1.0", lifespan=lifespan,
+                  description="An organized segmentation challenge platform: hidden test sets, "
+                              "sandboxed containerized algorithms, exact metrics and rankings.")
+    app.state.settings = settings
+    app.state.engine = get_engine(settings.database_url)
+    app.state.sessionmaker = session_factory(app.state.engine)
+    app.state.storage = Storage(settings.storage_root)
+    app.state.auth_limiter = FailureLimiter(settings.auth_failures_per_minute)
+    if dispatcher is None:
+        from evaluator.dispatch import make_dispatcher
+
+        dispatcher = make_dispatcher(settings, app.state.sessionmaker, app.state.storage)
+    app.state.dispatcher = dispatcher
+    _install_error_handlers(app)
+    for router in (accounts_router, challenges_router, phases_router, teams_router,
+                   datasets_router, submissions_router, audit_router):
+        app.include_router(router, prefix=API_PREFIX)
+    return app

@@ -1,0 +1,59 @@
+"""Typed FastAPI dependencies: the session of a request and the user behind its token."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from challenge.accounts import service as accounts
+from challenge.accounts.models import User
+from challenge.core.config import Settings
+from challenge.core.errors import Unauthorized
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    session = request.app.state.sessionmaker()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def _client_key(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def optional_user(request: Request, db: SessionDep) -> User | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("Authorization header must be 'Bearer <token>'", code="bad_auth_header")
+    return accounts.authenticate(
+        db=db,
+        token=token.strip(),
+        client_key=_client_key(request),
+        limiter=request.app.state.auth_limiter,
+    )
+
+
+def required_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
+    if user is None:
+        raise Unauthorized("this endpoint needs an API token", code="not_authenticated")
+    return user
+
+
+OptionalUser = Annotated[User | None, Depends(optional_user)]
+CurrentUser = Annotated[User, Depends(required_user)]

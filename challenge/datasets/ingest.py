@@ -1,0 +1,191 @@
+"""Unpack and validate an uploaded hidden-dataset archive into a staging directory.
+
+Accepted layout (tar, optionally gzip; an optional single top-level folder is allowed)::
+
+    inputs/<case_id>/<channel>.nii.gz     one file per channel, the same channels for every case
+    references/<case_id>.nii.gz           the reference mask, on the grid of the first channel
+
+Everything else is refused with a clear error: links, devices, path traversal, unknown files,
+archives that expand past the size cap, cases without a reference, broken NIfTI headers.
+"""
+
+from __future__ import annotations
+
+import re
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from challenge.core.errors import InvalidInput, PayloadTooLarge
+from challenge.core.storage import sha256_file
+from evaluator import io as nifti
+
+CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+CHANNEL = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
+MAX_MEMBERS = 100_000
+
+
+@dataclass
+class StagedCase:
+    case_id: str
+    input_checksums: dict[str, str] = field(default_factory=dict)
+    reference_checksum: str = ""
+    shape: list[int] = field(default_factory=list)
+
+
+@dataclass
+class StagedDataset:
+    channels: list[str]
+    cases: list[StagedCase]
+    size_bytes: int
+
+    @property
+    def checksum(self) -> str:
+        import hashlib
+
+        digest = hashlib.sha256()
+        for case in sorted(self.cases, key=lambda c: c.case_id):
+            digest.update(case.case_id.encode())
+            for channel in sorted(case.input_checksums):
+                digest.update(f"{channel}:{case.input_checksums[channel]}".encode())
+            digest.update(f"reference:{case.reference_checksum}".encode())
+        return digest.hexdigest()
+
+
+def _bad(message: str, code: str = "invalid_dataset_archive") -> InvalidInput:
+    return InvalidInput(message, code=code)
+
+
+def _classify(name: str, prefix: str | None) -> tuple[str, str, str | None] | None:
+    """Map an archive member name to ("input", case, channel) or ("reference", case, None)."""
+    path = PurePosixPath(name)
+    if path.is_absolute() or ".." in path.parts:
+        raise _bad(f"archive entry {name!r} points outside the archive", "unsafe_archive_entry")
+    parts = [p for p in path.parts if p not in ("", ".")]
+    if prefix is not None and parts and parts[0] == prefix:
+        parts = parts[1:]
+    if len(parts) == 3 and parts[0] == "inputs" and parts[2].endswith(".nii.gz"):
+        case, channel = parts[1], parts[2][: -len(".nii.gz")]
+        if not CASE_ID.match(case) or not CHANNEL.match(channel):
+            raise _bad(f"bad case id or channel name in {name!r}")
+        return "input", case, channel
+    if len(parts) == 2 and parts[0] == "references" and parts[1].endswith(".nii.gz"):
+        case = parts[1][: -len(".nii.gz")]
+        if not CASE_ID.match(case):
+            raise _bad(f"bad case id in {name!r}")
+        return "reference", case, None
+    return None
+
+
+def _top_prefix(names: list[str]) -> str | None:
+    tops = {PurePosixPath(n).parts[0] for n in names if PurePosixPath(n).parts}
+    if len(tops) == 1:
+        top = next(iter(tops))
+        if top not in ("inputs", "references"):
+            return top
+    return None
+
+
+def unpack(archive: Path, staging: Path, *, max_bytes: int, max_voxels: int) -> StagedDataset:
+    """Extract ``archive`` into ``staging`` (must not exist) and validate every case."""
+    try:
+        tar = tarfile.open(archive, mode="r:*")
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise _bad("the upload is not a tar or tar.gz archive", "not_a_tar") from exc
+    staging.mkdir(parents=True)
+    cases: dict[str, StagedCase] = {}
+    total = 0
+    try:
+        with tar:
+            members = []
+            for member in tar:
+                members.append(member)
+                if len(members) > MAX_MEMBERS:
+                    raise _bad("the archive has too many entries")
+            prefix = _top_prefix([m.name for m in members])
+            for member in members:
+                if member.isdir():
+                    _classify(member.name + "/x", prefix)  # traversal check only
+                    continue
+                if not member.isfile():
+                    raise _bad(f"archive entry {member.name!r} is not a regular file "
+                               "(links and devices are refused)", "unsafe_archive_entry")
+                kind = _classify(member.name, prefix)
+                if kind is None:
+                    raise _bad(f"unexpected file {member.name!r}: expected "
+                               "inputs/<case>/<channel>.nii.gz or references/<case>.nii.gz")
+                total += member.size
+                if total > max_bytes:
+                    raise PayloadTooLarge(f"the dataset expands past {max_bytes} bytes")
+                role, case_id, channel = kind
+                rel = (Path("inputs") / case_id / f"{channel}.nii.gz" if role == "input"
+                       else Path("references") / f"{case_id}.nii.gz")
+                dest = staging / rel
+                if dest.exists():
+                    raise _bad(f"duplicate entry for {rel}")
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                source = tar.extractfile(member)
+                assert source is not None
+                with source, open(dest, "wb") as out:
+                    copied = 0
+                    for block in iter(lambda: source.read(1 << 20), b""):  # noqa: B023
+                        copied += len(block)
+                        out.write(block)
+                if copied != member.size:
+                    raise _bad("the archive is truncated", "truncated_archive")
+                case = cases.setdefault(case_id, StagedCase(case_id))
+                checksum = sha256_file(dest)
+                if role == "input":
+                    assert channel is not None
+                    case.input_checksums[channel] = checksum
+                else:
+                    case.reference_checksum = checksum
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise _bad("the archive is truncated or corrupt", "truncated_archive") from exc
+    return _validate(staging, list(cases.values()), total, max_voxels)
+
+
+def _validate(staging: Path, cases: list[StagedCase], total: int,
+              max_voxels: int) -> StagedDataset:
+    if not cases:
+        raise _bad("the archive holds no cases", "empty_dataset")
+    channel_sets = {tuple(sorted(c.input_checksums)) for c in cases}
+    if len(channel_sets) != 1 or not next(iter(channel_sets)):
+        raise _bad("every case must have the same, non-empty set of input channels",
+                   "inconsistent_channels")
+    channels = sorted(next(iter(channel_sets)))
+    # The first channel (alphabetical unless a phase orders them) defines the case's grid.
+    for case in sorted(cases, key=lambda c: c.case_id):
+        if not case.reference_checksum:
+            raise _bad(f"case {case.case_id!r} has no reference mask", "missing_reference")
+        grid = None
+        for channel in channels:
+            path = staging / "inputs" / case.case_id / f"{channel}.nii.gz"
+            header = _header(path, max_voxels, f"case {case.case_id!r} channel {channel!r}")
+            if grid is None:
+                grid = header
+            elif not _same_grid(grid, header):
+                raise _bad(f"case {case.case_id!r}: channel {channel!r} is on another grid than "
+                           f"{channels[0]!r}", "grid_mismatch")
+        reference = _header(staging / "references" / f"{case.case_id}.nii.gz", max_voxels,
+                            f"case {case.case_id!r} reference")
+        assert grid is not None
+        if not _same_grid(grid, reference):
+            raise _bad(f"case {case.case_id!r}: the reference is not on the inputs' grid",
+                       "grid_mismatch")
+        case.shape = [int(n) for n in grid.shape]
+    return StagedDataset(channels=channels, cases=cases, size_bytes=total)
+
+
+def _header(path: Path, max_voxels: int, what: str) -> nifti.HeaderInfo:
+    try:
+        return nifti.read_header(path, max_voxels=max_voxels)
+    except nifti.NiftiError as exc:
+        raise _bad(f"{what}: {exc}", f"invalid_nifti_{exc.code}") from exc
+
+
+def _same_grid(a: nifti.HeaderInfo, b: nifti.HeaderInfo) -> bool:
+    return tuple(a.shape) == tuple(b.shape) and bool(
+        np.allclose(np.asarray(a.affine), np.asarray(b.affine), atol=1e-3))

@@ -1,0 +1,20 @@
+"""The one place that imports every models module, so mappers configure completely.
+
+Alembic's ``env.py`` and the application factory import this module.
+"""
+
+from challenge.accounts.models import ApiToken, Role, User
+from challenge.audit.models import AuditEvent
+from challenge.challenges.models import Challenge, ChallengeOrganizer
+from challenge.core.db import Base
+from challenge.datasets.models import Dataset, DatasetCase
+from challenge.evaluations.models import TERMINAL_STATES, CaseResult, EvalState, Evaluation
+from challenge.phases.models import Phase, PhaseConfig, Visibility
+from challenge.submissions.models import Submission
+from challenge.teams.models import Team, TeamMember
+
+__all__ = [
+    "ApiToken", "AuditEvent", "Base", "CaseResult", "Challenge", "ChallengeOrganizer", "Dataset",
+    "DatasetCase", "EvalState", "Evaluation", "Phase", "PhaseConfig", "Role", "Submission",
+    "TERMINAL_STATES", "Team", "TeamMember", "User", "Visibility",
+]

@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from challenge import access
+from challenge.accounts.models import User
+from challenge.audit import service as audit
+from challenge.challenges.models import Challenge
+from challenge.core.db import utcnow
+from challenge.core.errors import Conflict, InvalidInput, NotFound
+from challenge.datasets.models import Dataset
+from challenge.evaluations import service as evaluations
+from challenge.phases.config import PhaseConfigSpec, config_hash, needs_reevaluation
+from challenge.phases.models import Phase, PhaseConfig
+from challenge.phases.schemas import PhaseCreate, PhaseUpdate
+from challenge.submissions.models import Submission
+
+
+def status(phase: Phase, now: datetime | None = None) -> str:
+    now = now or utcnow()
+    if now < phase.opens_at:
+        return "upcoming"
+    return "open" if now < phase.closes_at else "closed"
+
+
+def list_visible(*, db: Session, user: User | None, slug: str) -> list[Phase]:
+    challenge = access.require_visible_challenge(db, user, slug)
+    phases = db.scalars(select(Phase).where(Phase.challenge_id == challenge.id)
+                        .order_by(Phase.opens_at, Phase.id))
+    return [p for p in phases if access.audience_allows(db, user, challenge, p.visibility)]
+
+
+def get(*, db: Session, user: User | None, phase_id: int) -> tuple[Phase, Challenge]:
+    return access.require_visible_phase(db, user, phase_id)
+
+
+def current_config(db: Session, phase: Phase) -> PhaseConfig:
+    config = db.get(PhaseConfig, phase.current_config_id)
+    assert config is not None, "every phase has a config version"
+    return config
+
+
+def _dataset_for(db: Session, challenge: Challenge, dataset_id: int | None) -> Dataset | None:
+    if dataset_id is None:
+        return None
+    dataset = db.get(Dataset, dataset_id)
+    if dataset is None or dataset.challenge_id != challenge.id:
+        raise InvalidInput(f"dataset {dataset_id} does not belong to this challenge",
+                           code="unknown_dataset")
+    return dataset
+
+
+def _check_channels(dataset: Dataset | None, spec: PhaseConfigSpec) -> None:
+    if dataset is not None and set(spec.channels) - set(dataset.channels):
+        raise InvalidInput(f"the phase asks for channels {spec.channels} but the dataset has "
+                           f"{dataset.channels}", code="channel_mismatch")
+
+
+def _new_version(db: Session, phase: Phase, spec: PhaseConfigSpec, dataset: Dataset | None,
+                 user: User, version: int) -> PhaseConfig:
+    data = spec.model_dump(mode="json")
+    row = PhaseConfig(phase_id=phase.id, version=version, config=data, dataset_id=dataset and
+                      dataset.id, config_hash=config_hash(data, dataset and dataset.checksum),
+                      created_by_id=user.id)
+    db.add(row)
+    db.flush()
+    phase.current_config_id = row.id
+    return row
+
+
+def create(*, db: Session, user: User, slug: str, data: PhaseCreate) -> Phase:
+    challenge = access.require_visible_challenge(db, user, slug)
+    access.require_organizer(db, user, challenge)
+    if db.scalar(select(Phase.id).where(Phase.challenge_id == challenge.id,
+                                        Phase.slug == data.slug)) is not None:
+        raise Conflict(f"this challenge has a phase {data.slug!r} already", code="slug_taken")
+    parent_id = None
+    if data.parent_phase_slug is not None:
+        parent_id = db.scalar(select(Phase.id).where(Phase.challenge_id == challenge.id,
+                                                     Phase.slug == data.parent_phase_slug))
+        if parent_id is None:
+            raise InvalidInput(f"no phase {data.parent_phase_slug!r} in this challenge",
+                               code="unknown_parent_phase")
+    dataset = _dataset_for(db, challenge, data.dataset_id)
+    _check_channels(dataset, data.config)
+    phase = Phase(challenge_id=challenge.id, slug=data.slug, title=data.title,
+                  description=data.description, parent_phase_id=parent_id,
+                  opens_at=data.opens_at, closes_at=data.closes_at, visibility=data.visibility,
+                  leaderboard_visibility=data.leaderboard_visibility,
+                  hide_scores_until_close=data.hide_scores_until_close)
+    db.add(phase)
+    db.flush()
+    config = _new_version(db, phase, data.config, dataset, user, version=1)
+    audit.record(db=db, actor=user, action="phase.create", object_type="phase",
+                 object_id=phase.id, challenge_id=challenge.id, config_hash=config.config_hash,
+                 sandbox=data.config.sandbox.model_dump())
+    db.commit()
+    return phase
+
+
+def is_frozen(db: Session, phase: Phase, config: PhaseConfig) -> bool:
+    """A config is frozen once the phase has opened or has received a submission."""
+    if config.frozen or utcnow() >= phase.opens_at:
+        return True
+    return bool(db.scalar(select(func.count()).select_from(Submission)
+                          .where(Submission.phase_id == phase.id)))
+
+
+def update(*, db: Session, user: User, phase_id: int, data: PhaseUpdate) -> tuple[Phase, bool]:
+    """Apply an edit. Returns (phase, reevaluate): True when a frozen config got a new version
+    whose scoring part changed, so existing submissions must be evaluated again."""
+    phase, challenge = access.require_visible_phase(db, user, phase_id)
+    access.require_organizer(db, user, challenge)
+    changes = data.model_dump(exclude_unset=True, exclude={"config", "dataset_id"}, mode="json")
+    for key in ("title", "description", "opens_at", "closes_at", "visibility",
+                "leaderboard_visibility", "hide_scores_until_close"):
+        value = getattr(data, key)
+        if value is not None:
+            setattr(phase, key, value)
+    if phase.closes_at <= phase.opens_at:
+        raise InvalidInput("closes_at must be after opens_at", code="invalid_schedule")
+
+    old = current_config(db, phase)
+    spec = data.config or PhaseConfigSpec.model_validate(old.config)
+    dataset_id = data.dataset_id if "dataset_id" in data.model_fields_set else old.dataset_id
+    dataset = _dataset_for(db, challenge, dataset_id)
+    _check_channels(dataset, spec)
+    new_data = spec.model_dump(mode="json")
+    new_hash = config_hash(new_data, dataset and dataset.checksum)
+    reevaluate = False
+    if new_hash != old.config_hash:
+        if is_frozen(db, phase, old):
+            old.frozen = True
+            new = _new_version(db, phase, spec, dataset, user, version=old.version + 1)
+            reevaluate = needs_reevaluation(old.config, new_data) or old.dataset_id != dataset_id
+        else:
+            old.config, old.dataset_id, old.config_hash = new_data, dataset_id, new_hash
+            new = old
+        changes.update(config_version=new.version, config_hash=new.config_hash,
+                       sandbox=spec.sandbox.model_dump())
+    requeued = evaluations.requeue_phase(db=db, phase=phase) if reevaluate else 0
+    audit.record(db=db, actor=user, action="phase.update", object_type="phase",
+                 object_id=phase.id, challenge_id=challenge.id, changes=changes,
+                 reevaluated_submissions=requeued)
+    db.commit()
+    return phase, reevaluate
+
+
+def config_versions(*, db: Session, user: User, phase_id: int) -> list[PhaseConfig]:
+    phase, challenge = access.require_visible_phase(db, user, phase_id)
+    access.require_organizer(db, user, challenge)
+    return list(db.scalars(select(PhaseConfig).where(PhaseConfig.phase_id == phase.id)
+                           .order_by(PhaseConfig.version)))
+
+
+def get_by_slugs(*, db: Session, user: User | None, challenge_slug: str, phase_slug: str) -> Phase:
+    challenge = access.require_visible_challenge(db, user, challenge_slug)
+    phase_id = db.scalar(select(Phase.id).where(Phase.challenge_id == challenge.id,
+                                                Phase.slug == phase_slug))
+    if phase_id is None:
+        raise NotFound(f"no phase {phase_slug!r}")
+    return access.require_visible_phase(db, user, phase_id)[0]

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request, status
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from challenge.core.deps import CurrentUser, SessionDep, SettingsDep
+from challenge.core.errors import PayloadTooLarge
+from challenge.core.storage import receive_stream
+from challenge.datasets.router import UPLOAD_BODY
+from challenge.evaluations import service as evaluations
+from challenge.phases.models import PhaseConfig
+from challenge.submissions import service
+from challenge.submissions.models import Submission
+from challenge.submissions.schemas import EvaluationStatus, QuotaPublic, SubmissionPublic
+from challenge.teams.models import Team
+
+router = APIRouter(tags=["submissions"])
+
+
+def evaluation_status(db: Session, submission: Submission) -> EvaluationStatus | None:
+    ev = evaluations.latest_for_submission(db=db, submission_id=submission.id)
+    if ev is None:
+        return None
+    config = db.get(PhaseConfig, ev.phase_config_id)
+    return EvaluationStatus(
+        id=ev.id, state=ev.state, config_version=config.version if config else 0,
+        queue_position=evaluations.queue_position(db=db, evaluation=ev),
+        cases_done=ev.cases_done, cases_total=ev.cases_total,
+        failure_category=ev.failure_category, failure_message=ev.failure_message,
+        queued_at=ev.queued_at, started_at=ev.started_at, finished_at=ev.finished_at)
+
+
+def to_public(db: Session, submission: Submission) -> SubmissionPublic:
+    team = db.get(Team, submission.team_id)
+    return SubmissionPublic(
+        id=submission.id, phase_id=submission.phase_id, team_id=submission.team_id,
+        team_name=team.name if team else "", created_at=submission.created_at,
+        comment=submission.comment, archive_bytes=submission.archive_bytes,
+        archive_sha256=submission.archive_sha256, image_digest=submission.image_digest,
+        selected=submission.selected, charged=submission.charged,
+        evaluation=evaluation_status(db, submission))
+
+
+@router.post("/phases/{phase_id}/submissions", status_code=status.HTTP_201_CREATED,
+             response_model=SubmissionPublic, openapi_extra=UPLOAD_BODY)
+async def create_submission(phase_id: int, request: Request, db: SessionDep, user: CurrentUser,
+                            settings: SettingsDep,
+                            comment: str = Query(default="", max_length=2000)
+                            ) -> SubmissionPublic:
+    """Submit an algorithm: the raw body is a ``docker save`` archive (tar, optionally gzip)
+    of one linux/amd64 image with a non-root USER. It is checked before it is queued; a
+    refused upload is not charged to the team's quota."""
+    await run_in_threadpool(service.check_can_submit, db=db, user=user, phase_id=phase_id)
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > settings.max_submission_bytes:
+        raise PayloadTooLarge(f"upload exceeds the limit of {settings.max_submission_bytes} bytes")
+    storage = request.app.state.storage
+    tmp = storage.temp_path(".upload")
+    try:
+        size, sha256 = await receive_stream(request.stream(), tmp, settings.max_submission_bytes)
+        submission = await run_in_threadpool(
+            service.submit, db=db, storage=storage, user=user, phase_id=phase_id, archive=tmp,
+            size=size, sha256=sha256, comment=comment)
+    finally:
+        tmp.unlink(missing_ok=True)
+    request.app.state.dispatcher.notify()
+    return to_public(db, submission)
+
+
+@router.get("/phases/{phase_id}/submissions", response_model=list[SubmissionPublic])
+def list_submissions(phase_id: int, db: SessionDep, user: CurrentUser) -> list[SubmissionPublic]:
+    return [to_public(db, s) for s in service.list_for_phase(db=db, user=user, phase_id=phase_id)]
+
+
+@router.get("/phases/{phase_id}/quota", response_model=QuotaPublic)
+def get_quota(phase_id: int, db: SessionDep, user: CurrentUser) -> QuotaPublic:
+    spec, day, total = service.quota(db=db, user=user, phase_id=phase_id)
+    return QuotaPublic(per_day_limit=spec.submissions.per_day, per_day_used=day,
+                       total_limit=spec.submissions.total, total_used=total)
+
+
+@router.get("/submissions/{submission_id}", response_model=SubmissionPublic)
+def get_submission(submission_id: int, db: SessionDep, user: CurrentUser) -> SubmissionPublic:
+    return to_public(db, service.get(db=db, user=user, submission_id=submission_id))
+
+
+@router.post("/submissions/{submission_id}/select", response_model=SubmissionPublic)
+def select_submission(submission_id: int, db: SessionDep, user: CurrentUser) -> SubmissionPublic:
+    """Choose the submission that represents your team when the phase counts 'selected'."""
+    return to_public(db, service.select_for_ranking(db=db, user=user,
+                                                    submission_id=submission_id))

@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from challenge import access
+from challenge.accounts.models import User
+from challenge.audit import service as audit
+from challenge.challenges.models import Challenge
+from challenge.core.db import utcnow
+from challenge.core.errors import Conflict, Forbidden, InvalidInput, NotFound, QuotaExceeded
+from challenge.core.storage import Storage
+from challenge.evaluations import service as evaluations
+from challenge.evaluations.models import EvalState, Evaluation
+from challenge.phases import service as phases
+from challenge.phases.config import PhaseConfigSpec
+from challenge.phases.models import Phase
+from challenge.submissions.models import Submission
+from challenge.teams.models import Team
+from evaluator.sandbox.archive import ArchiveError, inspect_archive
+
+ROOT_USERS = ("", "0", "root", "0:0", "root:root")
+
+
+def usage(db: Session, phase_id: int, team_id: int) -> tuple[int, int]:
+    """(charged submissions in the last 24 h, charged submissions in total) for a team."""
+    charged = (Submission.phase_id == phase_id, Submission.team_id == team_id,
+               Submission.charged.is_(True))
+    day = db.scalar(select(func.count()).select_from(Submission).where(
+        *charged, Submission.created_at > utcnow() - timedelta(hours=24)))
+    total = db.scalar(select(func.count()).select_from(Submission).where(*charged))
+    return int(day or 0), int(total or 0)
+
+
+def _check_quota(db: Session, spec: PhaseConfigSpec, phase: Phase, team: Team) -> None:
+    day, total = usage(db, phase.id, team.id)
+    if total >= spec.submissions.total:
+        raise QuotaExceeded(f"your team has used all {spec.submissions.total} submissions "
+                            "of this phase")
+    if day >= spec.submissions.per_day:
+        raise QuotaExceeded(f"your team has used its {spec.submissions.per_day} submissions "
+                            "of the last 24 hours")
+
+
+def check_can_submit(*, db: Session, user: User, phase_id: int) -> tuple[Phase, Team]:
+    """Everything that can be refused before the archive is read (quota re-checked after)."""
+    phase, challenge = access.require_visible_phase(db, user, phase_id)
+    team = access.team_of(db, user, challenge.id)
+    if team is None:
+        raise Forbidden("join or create a team of this challenge before submitting",
+                        code="no_team")
+    status = phases.status(phase)
+    if status != "open":
+        raise Conflict(f"this phase is {status}, not open for submissions", code="phase_not_open")
+    if phase.parent_phase_id is not None and not _succeeded_in(db, phase.parent_phase_id, team):
+        raise Forbidden("your team needs a successful submission in the previous phase first",
+                        code="parent_phase_required")
+    spec = PhaseConfigSpec.model_validate(phases.current_config(db, phase).config)
+    _check_quota(db, spec, phase, team)
+    return phase, team
+
+
+def _succeeded_in(db: Session, phase_id: int, team: Team) -> bool:
+    return db.scalar(select(Evaluation.id).join(Submission).where(
+        Submission.phase_id == phase_id, Submission.team_id == team.id,
+        Evaluation.state == EvalState.succeeded).limit(1)) is not None
+
+
+def submit(*, db: Session, storage: Storage, user: User, phase_id: int, archive: Path,
+           size: int, sha256: str, comment: str) -> Submission:
+    """Validate the uploaded archive, charge the quota atomically, store and queue it.
+
+    The team row is locked first (an UPDATE: a row lock on PostgreSQL, the write lock on
+    SQLite), so concurrent uploads of one team are counted one after the other and never
+    exceed the quota. Nothing is stored when any check fails.
+    """
+    phase, team = check_can_submit(db=db, user=user, phase_id=phase_id)
+    db.rollback()  # end the read transaction: the lock below must start a fresh one
+    try:
+        info = inspect_archive(archive)
+    except ArchiveError as exc:
+        raise InvalidInput(exc.message, code=exc.code) from exc
+    config = phases.current_config(db, phase)
+    spec = PhaseConfigSpec.model_validate(config.config)
+    if (info.user or "").strip() in ROOT_USERS and spec.sandbox.run_as_uid is None:
+        raise InvalidInput("the image runs as root; set a non-root USER in its Dockerfile "
+                           "(e.g. USER 1000)", code="image_runs_as_root")
+
+    db.execute(update(Team).where(Team.id == team.id)
+               .values(lock_version=Team.lock_version + 1))
+    _check_quota(db, spec, phase, team)
+    key = storage.new_key()
+    submission = Submission(phase_id=phase.id, team_id=team.id, submitter_id=user.id,
+                            comment=comment, archive_key=key, archive_bytes=size,
+                            archive_sha256=sha256, image_digest=info.image_id,
+                            image_user=info.user or "")
+    db.add(submission)
+    db.flush()
+    config.frozen = True
+    evaluations.enqueue(db=db, submission=submission, phase_config_id=config.id)
+    audit.record(db=db, actor=user, action="submission.create", object_type="submission",
+                 object_id=submission.id, challenge_id=phase.challenge_id,
+                 phase_id=phase.id, team_id=team.id, image_digest=info.image_id)
+    final = storage.submission_path(key)
+    os.rename(archive, final)
+    try:
+        db.commit()
+    except BaseException:
+        db.rollback()
+        final.unlink(missing_ok=True)
+        raise
+    return submission
+
+
+def _visible(db: Session, user: User, submission_id: int) -> tuple[Submission, Challenge]:
+    submission = db.get(Submission, submission_id)
+    if submission is None:
+        raise NotFound(f"no submission {submission_id}")
+    phase = db.get(Phase, submission.phase_id)
+    assert phase is not None
+    challenge = db.get(Challenge, phase.challenge_id)
+    assert challenge is not None
+    if access.is_organizer(db, user, challenge.id):
+        return submission, challenge
+    team = access.team_of(db, user, challenge.id)
+    if team is None or team.id != submission.team_id:
+        raise NotFound(f"no submission {submission_id}")
+    return submission, challenge
+
+
+def get(*, db: Session, user: User, submission_id: int) -> Submission:
+    return _visible(db, user, submission_id)[0]
+
+
+def list_for_phase(*, db: Session, user: User, phase_id: int) -> list[Submission]:
+    """Organizers see every submission; participants only their own team's."""
+    phase, challenge = access.require_visible_phase(db, user, phase_id)
+    query = select(Submission).where(Submission.phase_id == phase.id).order_by(Submission.id)
+    if not access.is_organizer(db, user, challenge.id):
+        team = access.team_of(db, user, challenge.id)
+        if team is None:
+            return []
+        query = query.where(Submission.team_id == team.id)
+    return list(db.scalars(query))
+
+
+def select_for_ranking(*, db: Session, user: User, submission_id: int) -> Submission:
+    """Mark the team's submission that represents it when the phase counts 'selected'."""
+    submission, challenge = _visible(db, user, submission_id)
+    if access.team_of(db, user, challenge.id) is None:
+        raise Forbidden("only team members select their team's submission")
+    db.execute(update(Submission).where(Submission.phase_id == submission.phase_id,
+                                        Submission.team_id == submission.team_id)
+               .values(selected=False))
+    submission.selected = True
+    audit.record(db=db, actor=user, action="submission.select", object_type="submission",
+                 object_id=submission.id, challenge_id=challenge.id)
+    db.commit()
+    return submission
+
+
+def quota(*, db: Session, user: User, phase_id: int) -> tuple[PhaseConfigSpec, int, int]:
+    phase, challenge = access.require_visible_phase(db, user, phase_id)
+    team = access.team_of(db, user, challenge.id)
+    if team is None:
+        raise Forbidden("you are not in a team of this challenge", code="no_team")
+    spec = PhaseConfigSpec.model_validate(phases.current_config(db, phase).config)
+    return (spec, *usage(db, phase.id, team.id))

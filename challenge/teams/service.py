@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from challenge import access
+from challenge.accounts.models import Role, User
+from challenge.audit import service as audit
+from challenge.challenges.models import Challenge
+from challenge.core.errors import Conflict, Forbidden, NotFound
+from challenge.core.security import new_invite_code
+from challenge.teams.models import Team, TeamMember
+
+
+def _require_participant(db: Session, user: User, challenge: Challenge) -> None:
+    if access.is_organizer(db, user, challenge.id) or user.role == Role.admin:
+        raise Forbidden("organizers of a challenge cannot compete in it",
+                        code="conflict_of_interest")
+    if access.team_of(db, user, challenge.id) is not None:
+        raise Conflict("you are in a team of this challenge already; leave it first",
+                       code="already_in_team")
+
+
+def create(*, db: Session, user: User, slug: str, name: str) -> Team:
+    challenge = access.require_visible_challenge(db, user, slug)
+    _require_participant(db, user, challenge)
+    if db.scalar(select(Team.id).where(Team.challenge_id == challenge.id,
+                                       Team.name == name)) is not None:
+        raise Conflict(f"a team {name!r} exists in this challenge", code="team_name_taken")
+    team = Team(challenge_id=challenge.id, name=name, invite_code=new_invite_code())
+    team.members.append(TeamMember(challenge_id=challenge.id, user_id=user.id))
+    db.add(team)
+    try:
+        db.flush()
+    except IntegrityError as exc:
+        db.rollback()
+        raise Conflict("the team or your membership changed meanwhile; try again") from exc
+    audit.record(db=db, actor=user, action="team.create", object_type="team", object_id=team.id,
+                 challenge_id=challenge.id, name=name)
+    db.commit()
+    return team
+
+
+def join(*, db: Session, user: User, slug: str, invite_code: str) -> Team:
+    challenge = access.require_visible_challenge(db, user, slug)
+    team = db.scalar(select(Team).where(Team.challenge_id == challenge.id,
+                                        Team.invite_code == invite_code))
+    if team is None:
+        raise NotFound("no team of this challenge has that invite code", code="bad_invite_code")
+    _require_participant(db, user, challenge)
+    team.members.append(TeamMember(challenge_id=challenge.id, user_id=user.id))
+    try:
+        db.flush()
+    except IntegrityError as exc:
+        db.rollback()
+        raise Conflict("you are in a team of this challenge already",
+                       code="already_in_team") from exc
+    audit.record(db=db, actor=user, action="team.join", object_type="team", object_id=team.id,
+                 challenge_id=challenge.id)
+    db.commit()
+    return team
+
+
+def get_for_member_or_organizer(*, db: Session, user: User, team_id: int) -> Team:
+    team = db.get(Team, team_id)
+    if team is None:
+        raise NotFound(f"no team {team_id}")
+    challenge = db.get(Challenge, team.challenge_id)
+    assert challenge is not None
+    member = any(m.user_id == user.id for m in team.members)
+    if not member and not access.is_organizer(db, user, challenge.id):
+        raise NotFound(f"no team {team_id}")
+    return team
+
+
+def leave(*, db: Session, user: User, team_id: int) -> Team:
+    team = db.get(Team, team_id)
+    membership = None if team is None else next(
+        (m for m in team.members if m.user_id == user.id), None)
+    if team is None or membership is None:
+        raise NotFound("you are not a member of that team")
+    team.members.remove(membership)
+    audit.record(db=db, actor=user, action="team.leave", object_type="team", object_id=team.id,
+                 challenge_id=team.challenge_id)
+    db.commit()
+    return team
+
+
+def list_for_challenge(*, db: Session, user: User | None, slug: str) -> list[Team]:
+    challenge = access.require_visible_challenge(db, user, slug)
+    return list(db.scalars(select(Team).where(Team.challenge_id == challenge.id)
+                           .order_by(Team.name)))
+
+
+def member_names(db: Session, team: Team) -> list[str]:
+    ids = [m.user_id for m in team.members]
+    return list(db.scalars(select(User.username).where(User.id.in_(ids)).order_by(User.username)))

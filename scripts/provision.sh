@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Idempotent machine setup for segarena's test suite and demo:
+#   Debian packages (docker.io, debootstrap), a running dockerd, the local base
+#   image (no registry is reachable here, so it is built with debootstrap and
+#   imported once per machine, then reused by tag), and the project's venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BASE_IMAGE="${SEGARENA_BASE_IMAGE:-segarena/base:bookworm}"
+VENV="${SEGARENA_VENV:-.venv}"
+
+log() { printf '[provision] %s\n' "$*" >&2; }
+
+need_apt=()
+command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
+command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  log "installing ${need_apt[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! docker info >/dev/null 2>&1; then
+  log "starting dockerd"
+  nohup dockerd >/var/log/segarena-dockerd.log 2>&1 &
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && break
+    sleep 1
+  done
+  docker info >/dev/null 2>&1 || { log "dockerd did not start; see /var/log/segarena-dockerd.log"; exit 1; }
+fi
+
+if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+  mirror=$(grep -hoE '^URIs: *\S+' /etc/apt/sources.list.d/* 2>/dev/null | head -n1 | awk '{print $2}')
+  mirror="${mirror:-http://deb.debian.org/debian}"
+  log "building base image $BASE_IMAGE from $mirror (once per machine)"
+  root=$(mktemp -d /var/tmp/segarena-base.XXXXXX)
+  debootstrap --variant=minbase --include=python3-minimal,python3-numpy,python3-nibabel \
+    bookworm "$root" "$mirror" >/var/log/segarena-debootstrap.log 2>&1
+  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+  tar -C "$root" -c . | docker import -c 'CMD ["/bin/bash"]' - "$BASE_IMAGE" >/dev/null
+  rm -rf "$root"
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  log "creating $VENV"
+  python3 -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+"$VENV/bin/python" -m pip install -q -e '.[dev]'
+log "ready: docker engine, $BASE_IMAGE, $VENV"
