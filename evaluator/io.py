@@ -1,0 +1,261 @@
+"""NIfTI reading and validation for masks and volumes (DESIGN §3, §4).
+
+Every check that can be made on the header (format, dimensions, data type, affine,
+declared size against a cap, file length of an uncompressed file) is made before a single
+voxel is decompressed, so a small ``.nii.gz`` that would expand to gigabytes is refused
+cheaply. Voxels are read with ``np.asarray(img.dataobj)`` (never ``get_fdata()``): the
+stored dtype is kept, and the Fortran order of NIfTI data is not rearranged.
+
+All failures raise :class:`NiftiError` with a stable machine ``code`` and a message that
+names only the check that failed: never voxel values, never the path or directory of the
+file (the messages reach challenge participants about hidden data; callers add a case id).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+from nibabel.filebasedimages import ImageFileError
+from nibabel.spatialimages import HeaderDataError
+
+from evaluator.metrics.components import binarize
+
+Spacing = tuple[float, float, float]
+
+DEFAULT_AFFINE_ATOL = 1e-3
+"""Default tolerance (mm, absolute, per affine entry) when comparing grids."""
+
+_UNIT_TO_MM = {"mm": 1.0, "unknown": 1.0, "meter": 1000.0, "micron": 1e-3}
+
+MASK_DTYPES = frozenset(
+    np.dtype(t)
+    for t in (
+        np.bool_,
+        np.uint8,
+        np.int8,
+        np.uint16,
+        np.int16,
+        np.uint32,
+        np.int32,
+        np.uint64,
+        np.int64,
+        np.float16,
+        np.float32,
+        np.float64,
+    )
+)
+
+ERROR_CODES = (
+    "not_found",
+    "not_nifti",
+    "bad_header",
+    "bad_dtype",
+    "too_large",
+    "truncated",
+    "shape_mismatch",
+    "affine_mismatch",
+    "nan_values",
+)
+
+
+class NiftiError(ValueError):
+    """An unreadable or invalid NIfTI file.
+
+    Attributes:
+        code: stable machine code, one of :data:`ERROR_CODES`.
+        message: human message naming the failed check; no voxel data, no path.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        if code not in ERROR_CODES:
+            raise ValueError(f"unknown NiftiError code {code!r}")
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class HeaderInfo:
+    """What the header declares. shape: 3 ints (voxels); spacing: 3 zooms in mm; affine:
+    4×4 float64 voxel-to-world matrix (mm); dtype: stored on-disk data type."""
+
+    shape: tuple[int, int, int]
+    spacing: Spacing
+    affine: np.ndarray
+    dtype: np.dtype
+
+
+@dataclass(frozen=True)
+class Mask:
+    """A binarized mask. array: bool, ``shape`` of the header, NIfTI (Fortran) order;
+    spacing: mm; affine: 4×4 float64."""
+
+    array: np.ndarray
+    spacing: Spacing
+    affine: np.ndarray
+
+
+@dataclass(frozen=True)
+class Volume:
+    """An intensity image. array: stored dtype (scaled to float when the header has a
+    slope / intercept), ``shape`` of the header, NIfTI order; spacing: mm; affine: 4×4."""
+
+    array: np.ndarray
+    spacing: Spacing
+    affine: np.ndarray
+
+
+def _open(path: str | os.PathLike[str]) -> nib.Nifti1Image | nib.Nifti2Image:
+    p = Path(path)
+    if not p.is_file():
+        raise NiftiError("not_found", "file not found or not a regular file")
+    try:
+        img = nib.load(p, mmap=False)
+    except (ImageFileError, FileNotFoundError):
+        raise NiftiError("not_nifti", "not a NIfTI file") from None
+    except (HeaderDataError, ValueError, TypeError, struct.error):
+        raise NiftiError("bad_header", "NIfTI header is invalid") from None
+    except (OSError, EOFError, zlib.error):
+        raise NiftiError("not_nifti", "not a NIfTI file (header unreadable)") from None
+    if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):
+        raise NiftiError("not_nifti", "not a NIfTI-1 or NIfTI-2 file")
+    return img
+
+
+def _header(img: nib.Nifti1Image | nib.Nifti2Image, path: Path, max_voxels: int) -> HeaderInfo:
+    hdr = img.header
+    try:
+        dim = [int(x) for x in hdr["dim"]]
+        ndim = dim[0]
+        dtype = np.dtype(hdr.get_data_dtype())
+        zooms = [float(z) for z in hdr.get_zooms()]
+        affine = np.asarray(img.affine, dtype=np.float64)
+        unit = hdr.get_xyzt_units()[0]
+    except (HeaderDataError, ValueError, TypeError, KeyError, IndexError):
+        raise NiftiError("bad_header", "NIfTI header is invalid") from None
+    if not 3 <= ndim <= 7 or any(d < 1 for d in dim[1 : ndim + 1]):
+        raise NiftiError("bad_header", "header dimensions are invalid (need a 3-D image)")
+    if any(d != 1 for d in dim[4 : ndim + 1]):
+        raise NiftiError("bad_header", "image is not 3-D (extra dimensions larger than 1)")
+    shape = (dim[1], dim[2], dim[3])
+    if dtype not in MASK_DTYPES:
+        raise NiftiError("bad_dtype", f"unsupported data type {dtype.name}")
+    n_voxels = shape[0] * shape[1] * shape[2]
+    if n_voxels > max_voxels:
+        raise NiftiError(
+            "too_large", f"image has {n_voxels} voxels, more than the limit of {max_voxels}"
+        )
+    spacing_raw = zooms[:3]
+    if len(spacing_raw) < 3 or not all(np.isfinite(z) and z > 0 for z in spacing_raw):
+        raise NiftiError("bad_header", "voxel sizes must be positive and finite")
+    if not np.all(np.isfinite(affine)) or abs(np.linalg.det(affine[:3, :3])) == 0:
+        raise NiftiError("bad_header", "affine is not finite and invertible")
+    scale = _UNIT_TO_MM.get(unit, 1.0)
+    spacing = (spacing_raw[0] * scale, spacing_raw[1] * scale, spacing_raw[2] * scale)
+    if not str(path).endswith(".gz"):
+        # An uncompressed file must hold every declared voxel; check before reading.
+        needed = int(img.dataobj.offset) + n_voxels * dtype.itemsize
+        if path.stat().st_size < needed:
+            raise NiftiError("truncated", "file is shorter than its header declares")
+    return HeaderInfo(shape, spacing, affine, dtype)
+
+
+def read_header(path: str | os.PathLike[str], *, max_voxels: int) -> HeaderInfo:
+    """Validate and return the header of a NIfTI file without decompressing any voxel.
+
+    Raises NiftiError: ``not_found``, ``not_nifti``, ``bad_header`` (not 3-D, bad zooms or
+    affine), ``bad_dtype``, ``too_large`` (more than ``max_voxels`` voxels declared),
+    ``truncated`` (uncompressed file shorter than declared).
+    """
+    return _header(_open(path), Path(path), max_voxels)
+
+
+def same_grid(
+    shape_a: tuple[int, ...],
+    affine_a: np.ndarray,
+    shape_b: tuple[int, ...],
+    affine_b: np.ndarray,
+    *,
+    atol: float = DEFAULT_AFFINE_ATOL,
+) -> bool:
+    """True when both shapes are equal and every affine entry differs by at most ``atol``
+    (mm for the translation column)."""
+    return tuple(shape_a) == tuple(shape_b) and bool(
+        np.allclose(np.asarray(affine_a), np.asarray(affine_b), rtol=0.0, atol=atol)
+    )
+
+
+def _check_grid(
+    info: HeaderInfo,
+    expected_shape: tuple[int, ...] | None,
+    expected_affine: np.ndarray | None,
+    atol: float,
+) -> None:
+    if expected_shape is not None and tuple(info.shape) != tuple(expected_shape):
+        raise NiftiError(
+            "shape_mismatch", f"image shape {info.shape} differs from the expected shape"
+        )
+    if expected_affine is not None and not np.allclose(
+        info.affine, np.asarray(expected_affine), rtol=0.0, atol=atol
+    ):
+        raise NiftiError(
+            "affine_mismatch", f"affine differs from the expected affine (tolerance {atol} mm)"
+        )
+
+
+def _read_voxels(img: nib.Nifti1Image | nib.Nifti2Image, info: HeaderInfo) -> np.ndarray:
+    try:
+        data = np.asarray(img.dataobj)
+    except (OSError, EOFError, zlib.error, ValueError):
+        raise NiftiError("truncated", "image data are truncated or corrupt") from None
+    return data.reshape(info.shape, order="F")
+
+
+def load_mask(
+    path: str | os.PathLike[str],
+    *,
+    max_voxels: int,
+    expected_shape: tuple[int, ...] | None = None,
+    expected_affine: np.ndarray | None = None,
+    atol: float = DEFAULT_AFFINE_ATOL,
+) -> Mask:
+    """Read and binarize a mask (DESIGN §4: integers ``> 0``, floats ``>= 0.5``, any NaN
+    is invalid). Header checks, including the grid against ``expected_shape`` /
+    ``expected_affine`` (absolute tolerance ``atol`` per entry), run before any voxel is
+    decompressed.
+
+    Raises NiftiError: the codes of :func:`read_header`, plus ``shape_mismatch``,
+    ``affine_mismatch``, ``truncated`` (corrupt or short compressed data), ``nan_values``.
+    """
+    img = _open(path)
+    info = _header(img, Path(path), max_voxels)
+    _check_grid(info, expected_shape, expected_affine, atol)
+    data = _read_voxels(img, info)
+    try:
+        mask = binarize(data)
+    except ValueError:
+        raise NiftiError("nan_values", "mask contains NaN values") from None
+    return Mask(mask, info.spacing, info.affine)
+
+
+def load_volume(
+    path: str | os.PathLike[str],
+    *,
+    max_voxels: int,
+    expected_shape: tuple[int, ...] | None = None,
+    expected_affine: np.ndarray | None = None,
+    atol: float = DEFAULT_AFFINE_ATOL,
+) -> Volume:
+    """Read an intensity image with the same header checks as :func:`load_mask`; values
+    are returned as stored (scaled when the header sets a slope / intercept), not
+    binarized and not converted to float64."""
+    img = _open(path)
+    info = _header(img, Path(path), max_voxels)
+    _check_grid(info, expected_shape, expected_affine, atol)
+    return Volume(_read_voxels(img, info), info.spacing, info.affine)
