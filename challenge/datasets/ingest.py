@@ -11,12 +11,11 @@ archives that expand past the size cap, cases without a reference, broken NIfTI 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-
-import numpy as np
 
 from challenge.core.errors import InvalidInput, PayloadTooLarge
 from challenge.core.storage import sha256_file
@@ -43,8 +42,6 @@ class StagedDataset:
 
     @property
     def checksum(self) -> str:
-        import hashlib
-
         digest = hashlib.sha256()
         for case in sorted(self.cases, key=lambda c: c.case_id):
             digest.update(case.case_id.encode())
@@ -91,7 +88,7 @@ def _top_prefix(names: list[str]) -> str | None:
 def unpack(archive: Path, staging: Path, *, max_bytes: int, max_voxels: int) -> StagedDataset:
     """Extract ``archive`` into ``staging`` (must not exist) and validate every case."""
     try:
-        tar = tarfile.open(archive, mode="r:*")
+        tar = tarfile.open(archive, mode="r:*")  # noqa: SIM115 (closed by the with below)
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise _bad("the upload is not a tar or tar.gz archive", "not_a_tar") from exc
     staging.mkdir(parents=True)
@@ -187,5 +184,4 @@ def _header(path: Path, max_voxels: int, what: str) -> nifti.HeaderInfo:
 
 
 def _same_grid(a: nifti.HeaderInfo, b: nifti.HeaderInfo) -> bool:
-    return tuple(a.shape) == tuple(b.shape) and bool(
-        np.allclose(np.asarray(a.affine), np.asarray(b.affine), atol=1e-3))
+    return nifti.same_grid(a.shape, a.affine, b.shape, b.affine)

@@ -104,7 +104,7 @@ class PhaseConfigSpec(_Strict):
     @field_validator("metrics")
     @classmethod
     def _known_preset(cls, value: str | dict[str, Any]) -> str | dict[str, Any]:
-        from evaluator.metrics import resolve_config  # the metrics package validates its configs
+        from evaluator.metrics.config import resolve_config  # metrics validates its own configs
 
         try:
             resolve_config(value)

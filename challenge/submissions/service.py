@@ -21,9 +21,7 @@ from challenge.phases.config import PhaseConfigSpec
 from challenge.phases.models import Phase
 from challenge.submissions.models import Submission
 from challenge.teams.models import Team
-from evaluator.sandbox.archive import ArchiveError, inspect_archive
-
-ROOT_USERS = ("", "0", "root", "0:0", "root:root")
+from evaluator.sandbox.archive import ArchiveError, inspect_archive, user_is_root
 
 
 def usage(db: Session, phase_id: int, team_id: int) -> tuple[int, int]:
@@ -86,7 +84,7 @@ def submit(*, db: Session, storage: Storage, user: User, phase_id: int, archive:
         raise InvalidInput(exc.message, code=exc.code) from exc
     config = phases.current_config(db, phase)
     spec = PhaseConfigSpec.model_validate(config.config)
-    if (info.user or "").strip() in ROOT_USERS and spec.sandbox.run_as_uid is None:
+    if user_is_root(info.user) and spec.sandbox.run_as_uid is None:
         raise InvalidInput("the image runs as root; set a non-root USER in its Dockerfile "
                            "(e.g. USER 1000)", code="image_runs_as_root")
 
