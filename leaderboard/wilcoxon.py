@@ -1,0 +1,143 @@
+"""One-sided paired Wilcoxon signed-rank tests and Holm's correction, as challengeR uses them.
+
+The p-value reproduces R's ``wilcox.test(x, y, paired = TRUE, alternative = "greater",
+exact = FALSE, correct = TRUE)``:
+
+- d = x - y; zero differences are dropped (n counts the non-zero ones);
+- V = sum of the mid-ranks of |d| over the positive d (ties share their mean rank);
+- z = (V - n(n+1)/4 - 1/2) / sigma, sigma^2 = n(n+1)(2n+1)/24 - sum(t^3 - t)/48 over the groups
+  of tied |d|;
+- p = P(Z >= z) = 1 - Phi(z).
+
+With no non-zero difference (n = 0) R divides -1/2 by sigma = 0, gets z = -Inf and p = 1; we
+return 1 too. Ties in |d| are exact floating-point equality, as in R (no rounding).
+
+``PairwiseSignedRank`` runs these tests between every pair of teams for many case multisets at
+once (bootstrap samples given as case counts), which is what makes test-then-rank bootstrappable.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import ndtr
+
+# Elements of the (samples, pairs, cases) working arrays processed at once.
+_CHUNK_ELEMENTS = 2_000_000
+
+
+def signed_rank_greater(d: np.ndarray) -> tuple[float, float]:
+    """Return (V, p) for H1 "the differences d tend to be > 0"; d is 1-D, finite.
+
+    A direct transcription of R's formula, kept simple; it is the reference for the vectorised
+    ``PairwiseSignedRank``.
+    """
+    d = np.asarray(d, dtype=float)
+    d = d[d != 0]
+    n = d.size
+    if n == 0:
+        return 0.0, 1.0
+    a = np.abs(d)
+    values, inverse, counts = np.unique(a, return_inverse=True, return_counts=True)
+    first = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    midranks = first + (counts + 1) / 2.0
+    v = float(midranks[inverse][d > 0].sum())
+    var = n * (n + 1) * (2 * n + 1) / 24.0 - float(np.sum(counts**3 - counts)) / 48.0
+    z = (v - n * (n + 1) / 4.0 - 0.5) / np.sqrt(var)
+    return v, float(ndtr(-z))
+
+
+class PairwiseSignedRank:
+    """One-sided signed-rank p-values between all rows of ``x`` for weighted case multisets.
+
+    ``x`` has shape (teams, cases), oriented so that higher is better (negate a lower-is-better
+    metric). ``p_values(weights)`` takes case counts of shape (samples, cases) -- ones for the
+    data itself, bootstrap counts otherwise -- and returns p of shape (samples, teams, teams),
+    where p[b, i, j] tests "team i better than team j" on sample b (the diagonal is NaN). A case
+    drawn k times counts as k tied differences, exactly as R sees a resampled data frame.
+
+    The sort of |x_i - x_j| over cases is done once here; each sample then needs only gathers and
+    cumulative sums of its counts in that order.
+    """
+
+    def __init__(self, x: np.ndarray) -> None:
+        x = np.asarray(x, dtype=float)
+        if x.ndim != 2 or not np.all(np.isfinite(x)):
+            raise ValueError("x must be a finite (teams, cases) array")
+        self.n_teams, self.n_cases = x.shape
+        self.rows, self.cols = np.triu_indices(self.n_teams, k=1)
+        d = x[self.rows] - x[self.cols]  # (pairs, cases)
+        order = np.argsort(np.abs(d), axis=1, kind="stable")
+        d_sorted = np.take_along_axis(d, order, axis=1)
+        a_sorted = np.abs(d_sorted)
+        n_pairs, n_cases = d.shape
+        pos = np.broadcast_to(np.arange(n_cases), (n_pairs, n_cases))
+        new_group = np.ones((n_pairs, n_cases), dtype=bool)
+        new_group[:, 1:] = a_sorted[:, 1:] != a_sorted[:, :-1]
+        is_end = np.ones((n_pairs, n_cases), dtype=bool)
+        is_end[:, :-1] = new_group[:, 1:]
+        self._order = order
+        self._start = np.maximum.accumulate(np.where(new_group, pos, 0), axis=1)
+        self._end = np.minimum.accumulate(np.where(is_end, pos, n_cases)[:, ::-1], axis=1)[:, ::-1]
+        self._is_end = is_end
+        self._nonzero = d_sorted != 0
+        self._positive = d_sorted > 0
+
+    def p_values(self, weights: np.ndarray) -> np.ndarray:
+        weights = np.asarray(weights, dtype=np.int64)
+        if weights.ndim != 2 or weights.shape[1] != self.n_cases:
+            raise ValueError(f"weights must have shape (samples, {self.n_cases})")
+        n_samples = weights.shape[0]
+        t = self.n_teams
+        out = np.full((n_samples, t, t), np.nan)
+        n_pairs = self.rows.size
+        if n_pairs == 0:
+            return out
+        step = max(1, _CHUNK_ELEMENTS // (n_pairs * self.n_cases))
+        for lo in range(0, n_samples, step):
+            p_ij, p_ji = self._chunk(weights[lo : lo + step])
+            out[lo : lo + step, self.rows, self.cols] = p_ij
+            out[lo : lo + step, self.cols, self.rows] = p_ji
+        return out
+
+    def _chunk(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # Counts in |d| order per pair; zero differences weigh nothing (R drops them).
+        ws = w[:, self._order] * self._nonzero  # (b, pairs, cases)
+        cs = np.cumsum(ws, axis=2)
+        cs_pad = np.concatenate([np.zeros(cs.shape[:2] + (1,), dtype=cs.dtype), cs], axis=2)
+        shape = ws.shape
+        before = np.take_along_axis(cs_pad, np.broadcast_to(self._start, shape), axis=2)
+        upto = np.take_along_axis(cs_pad, np.broadcast_to(self._end + 1, shape), axis=2)
+        tied = upto - before  # total count of the tie group each position belongs to
+        # 2 * mid-rank = 2 * (count before the group) + group size + 1, an integer.
+        twice_v = np.sum(ws * (2 * before + tied + 1) * self._positive, axis=2)
+        tie_term = np.sum((tied**3 - tied) * self._is_end, axis=2)
+        n = cs[:, :, -1].astype(float)
+        half_mean = n * (n + 1) / 4.0
+        var = n * (n + 1) * (2 * n + 1) / 24.0 - tie_term / 48.0
+        v_plus = twice_v / 2.0
+        v_minus = n * (n + 1) / 2.0 - v_plus
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sigma = np.sqrt(var)
+            p_ij = ndtr(-(v_plus - half_mean - 0.5) / sigma)
+            p_ji = ndtr(-(v_minus - half_mean - 0.5) / sigma)
+        empty = n == 0
+        p_ij[empty] = 1.0
+        p_ji[empty] = 1.0
+        return p_ij, p_ji
+
+
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm-adjusted p-values, as R's ``p.adjust(p, "holm")``; p is 1-D without NaN.
+
+    Sorted ascending p_(1..m): adjusted p_(i) = min(1, max_{k <= i} (m - k + 1) p_(k)).
+    """
+    p = np.asarray(p, dtype=float)
+    m = p.size
+    if m == 0:
+        return p.copy()
+    order = np.argsort(p, kind="stable")
+    scaled = (m - np.arange(m)) * p[order]
+    adjusted_sorted = np.minimum(1.0, np.maximum.accumulate(scaled))
+    adjusted = np.empty(m)
+    adjusted[order] = adjusted_sorted
+    return adjusted
