@@ -1,0 +1,493 @@
+"""The Docker backend of the sandbox (DESIGN.md section 3), on the docker SDK.
+
+Every safe default is applied unless ``SandboxOptions`` relaxes it: no network,
+read-only root, ``/tmp`` a size-capped tmpfs, ``/output`` a size-capped tmpfs (see
+``outputs.py``), ``cap_drop=ALL``, ``no-new-privileges``, a non-root numeric user,
+memory = memory+swap, CPU quota, pids limit, ``init``, ``nofile`` and ``core=0``
+ulimits, no host environment, no mounts but ``/input/<case_id>`` (read-only) and
+``/output``; json-file logs capped on disk; wall-clock timeout then SIGKILL.
+Containers and their anonymous volumes are always removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import tarfile
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import docker
+import docker.errors
+import requests
+from docker.types import DeviceRequest, LogConfig, Mount, Ulimit
+
+from evaluator.sandbox.archive import (
+    ArchiveCaps,
+    ImageArchiveInfo,
+    inspect_archive,
+    user_is_root,
+)
+from evaluator.sandbox.base import (
+    AlgorithmError,
+    CaseCallback,
+    CaseRun,
+    ContainerRun,
+    Executor,
+    Failure,
+    FailureCategory,
+    Limits,
+    PlatformError,
+    RunMode,
+    RunResult,
+    RunSpec,
+    SandboxOptions,
+)
+from evaluator.sandbox.outputs import Capping, OutputMount, collect_outputs
+from evaluator.sandbox.users import ROOT_MESSAGE, ResolvedUser, resolve_user
+
+log = logging.getLogger(__name__)
+
+Retention = Literal["keep", "remove_after_run"]
+LABEL = "segarena.sandbox"
+_OUTPUT_SLACK = 64 * 1024  # so an oversize file is seen as too large, not cut at the cap
+_MEMORY_CGROUP_FILES = (  # peak memory, cgroup v1 (cgroupfs, systemd) then v2
+    "/sys/fs/cgroup/memory/docker/{id}/memory.max_usage_in_bytes",
+    "/sys/fs/cgroup/memory/system.slice/docker-{id}.scope/memory.max_usage_in_bytes",
+    "/sys/fs/cgroup/docker/{id}/memory.peak",
+    "/sys/fs/cgroup/system.slice/docker-{id}.scope/memory.peak",
+)
+
+
+@contextlib.contextmanager
+def _engine_errors(action: str) -> Iterator[None]:
+    """Turn engine/transport failures into ``PlatformError`` (never charged)."""
+    try:
+        yield
+    except (AlgorithmError, PlatformError):
+        raise
+    except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+        raise PlatformError(f"docker engine failed while {action}: {exc}") from exc
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value or value.startswith("0001-"):
+        return None
+    head, _, frac = value.rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}+00:00")
+
+
+def _peak_memory(container_id: str) -> int | None:
+    for pattern in _MEMORY_CGROUP_FILES:
+        with contextlib.suppress(OSError, ValueError):
+            return int(Path(pattern.format(id=container_id)).read_text().strip())
+    return None
+
+
+class DockerExecutor(Executor):
+    """Run submissions on the local (or ``client``'s) Docker engine.
+
+    ``retention``: ``keep`` the image after ``run`` or ``remove_after_run``.
+    ``output_capping``: see ``outputs.py`` (``auto`` falls back to an uncapped
+    directory when tmpfs cannot be mounted). ``poll_interval_s`` bounds how late a
+    timeout or a cancellation is noticed.
+    """
+
+    def __init__(
+        self,
+        client: docker.DockerClient | None = None,
+        *,
+        retention: Retention = "keep",
+        output_capping: Capping = "auto",
+        poll_interval_s: float = 0.2,
+        archive_caps: ArchiveCaps | None = None,
+    ) -> None:
+        self._client = client
+        self.retention = retention
+        self.output_capping = output_capping
+        self.poll_interval_s = poll_interval_s
+        self.archive_caps = archive_caps
+        self._users: dict[str, tuple[str, str | None, str | None]] = {}
+
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            with _engine_errors("connecting"):
+                self._client = docker.from_env(timeout=120)
+        return self._client
+
+    # -- images ---------------------------------------------------------------
+
+    def load_image(
+        self, archive_path: Path, *, options: SandboxOptions | None = None
+    ) -> ImageArchiveInfo:
+        """Validate ``archive_path`` (``archive.inspect_archive``), load it by streaming
+        the file to the engine, check the engine's id equals the config digest,
+        and refuse a root USER unless ``options.run_as_uid`` is set (the image is
+        then removed again if this call added it)."""
+        options = options or SandboxOptions()
+        info = inspect_archive(archive_path, caps=self.archive_caps)
+        if options.run_as_uid is None and user_is_root(info.user):
+            # Refused before the engine sees anything; names are resolved after loading.
+            raise AlgorithmError(ROOT_MESSAGE.format(user=info.user), code="root_user")
+        with _engine_errors("loading the image"):
+            existed = self._image_exists(info.image_id)
+            with open(archive_path, "rb") as fh:
+                try:
+                    images = self.client.images.load(fh)
+                except docker.errors.APIError as exc:
+                    if exc.is_client_error():
+                        raise AlgorithmError(
+                            "the engine could not load the image archive", code="load_failed"
+                        ) from exc
+                    raise
+            loaded = {image.id for image in images}
+            if info.image_id not in loaded:
+                raise PlatformError(f"engine loaded {sorted(loaded)}, expected {info.image_id}")
+        try:
+            self._resolve(info.image_id, options)
+        except AlgorithmError:
+            if not existed:
+                self._remove_image(info.image_id)
+            raise
+        return info
+
+    def _image_exists(self, image_id: str) -> bool:
+        try:
+            self.client.images.get(image_id)
+        except docker.errors.ImageNotFound:
+            return False
+        return True
+
+    def _remove_image(self, image_id: str) -> None:
+        with contextlib.suppress(docker.errors.DockerException):
+            self.client.images.remove(image_id, force=True)
+
+    def _image_user_files(self, image_id: str) -> tuple[str, str | None, str | None]:
+        """(USER, /etc/passwd, /etc/group) of an image, read from a created (never
+        started) container; files are capped at 1 MiB."""
+        if image_id in self._users:
+            return self._users[image_id]
+        api = self.client.api
+        attrs = self.client.images.get(image_id).attrs
+        user = (attrs.get("Config") or {}).get("User") or ""
+        cid = api.create_container(
+            image_id,
+            entrypoint=["/nonexistent"],
+            command=[],
+            network_disabled=True,
+            labels={LABEL: "1"},
+        )["Id"]
+        files: list[str | None] = []
+        try:
+            for path in ("/etc/passwd", "/etc/group"):
+                files.append(self._read_small_file(cid, path))
+        finally:
+            with contextlib.suppress(docker.errors.DockerException):
+                api.remove_container(cid, v=True, force=True)
+        result = (user, files[0], files[1])
+        self._users[image_id] = result
+        return result
+
+    def _read_small_file(self, cid: str, path: str, cap: int = 1024 * 1024) -> str | None:
+        try:
+            stream, _stat = self.client.api.get_archive(cid, path)
+        except docker.errors.NotFound:
+            return None
+        buf = bytearray()
+        for chunk in stream:
+            buf += chunk
+            if len(buf) > cap + 4096:
+                return None
+        with tarfile.open(fileobj=io.BytesIO(bytes(buf))) as tar:
+            member = next((m for m in tar if m.isreg()), None)
+            fh = tar.extractfile(member) if member else None
+            return fh.read(cap).decode("utf-8", "replace") if fh else None
+
+    def _resolve(self, image_id: str, options: SandboxOptions) -> ResolvedUser:
+        if options.run_as_uid is not None:
+            gid = options.run_as_gid if options.run_as_gid is not None else options.run_as_uid
+            return ResolvedUser(uid=options.run_as_uid, gid=gid)
+        with _engine_errors("reading the image's user"):
+            user, passwd, group = self._image_user_files(image_id)
+        return resolve_user(user, passwd, group)
+
+    # -- runs -------------------------------------------------------------------
+
+    def run(
+        self,
+        spec: RunSpec,
+        *,
+        on_case_done: CaseCallback | None = None,
+        cancel_event: threading.Event | None = None,
+    ) -> RunResult:
+        """See ``Executor.run``. In ``per_case`` mode each container gets
+        ``min(wall_time_per_case_s, what is left of wall_time_per_submission_s)``;
+        in ``batch`` mode the one container gets the submission's wall time. A
+        container that timed out, ran out of memory, crashed or was cancelled
+        gives that failure to all its cases (its outputs are not collected)."""
+        with _engine_errors("inspecting the image"):
+            try:
+                image = self.client.images.get(spec.image_id)
+            except docker.errors.ImageNotFound as exc:
+                raise PlatformError(f"image {spec.image_id} is not loaded") from exc
+        user = self._resolve(spec.image_id, spec.options)
+        for case_id, host_dir in spec.inputs.items():
+            if not host_dir.is_dir():
+                raise PlatformError(f"input directory of case {case_id!r} is missing")
+        spec.work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        collected = spec.work_dir / "outputs"
+        ids = list(spec.inputs)
+        groups = [[c] for c in ids] if spec.mode is RunMode.PER_CASE else [ids]
+        deadline = time.monotonic() + spec.limits.wall_time_per_submission_s
+        cases: dict[str, CaseRun] = {}
+        containers: list[ContainerRun] = []
+        cancelled = False
+        try:
+            for index, group in enumerate(groups):
+                left = deadline - time.monotonic()
+                cancelled = cancelled or bool(cancel_event and cancel_event.is_set())
+                crun: ContainerRun | None = None
+                outcomes: dict[str, Path | Failure]
+                if cancelled:
+                    outcomes = dict.fromkeys(group, Failure(FailureCategory.CANCELLED))
+                elif left <= 0:
+                    outcomes = dict.fromkeys(group, Failure(FailureCategory.TIMEOUT))
+                else:
+                    timeout = left
+                    if spec.mode is RunMode.PER_CASE:
+                        timeout = min(spec.limits.wall_time_per_case_s, left)
+                    crun, outcomes = self._run_container(
+                        spec, image.attrs, group, index, user, timeout, collected, cancel_event
+                    )
+                    containers.append(crun)
+                    cancelled = crun.cancelled
+                for case_id in group:
+                    outcome = outcomes[case_id]
+                    case = CaseRun(
+                        case_id=case_id,
+                        output=outcome if isinstance(outcome, Path) else None,
+                        failure=outcome if isinstance(outcome, Failure) else None,
+                        container=crun,
+                    )
+                    cases[case_id] = case
+                    if on_case_done is not None:
+                        on_case_done(case)
+        finally:
+            if self.retention == "remove_after_run":
+                self._remove_image(spec.image_id)
+                self._users.pop(spec.image_id, None)
+        return RunResult(spec.image_id, spec.mode, cases, containers, cancelled)
+
+    def _container_kwargs(
+        self,
+        spec: RunSpec,
+        image_attrs: dict[str, Any],
+        group: list[str],
+        user: ResolvedUser,
+        output_dir: Path,
+    ) -> dict[str, Any]:
+        limits, opts = spec.limits, spec.options
+        mounts = [
+            Mount(f"/input/{c}", str(spec.inputs[c].resolve()), type="bind", read_only=True)
+            for c in group
+        ]
+        mounts.append(Mount("/output", str(output_dir), type="bind", read_only=False))
+        # An image VOLUME would get a writable, uncapped anonymous volume on the
+        # host disk: cover each with a small tmpfs (charged to the memory limit).
+        for path in sorted((image_attrs.get("Config") or {}).get("Volumes") or {}):
+            if path not in {"/output", "/tmp"} and not path.startswith("/input"):
+                mounts.append(Mount(path, None, type="tmpfs", tmpfs_size=limits.tmp_bytes))
+        log_size = max(2 * limits.log_bytes, 64 * 1024)
+        kwargs: dict[str, Any] = {
+            "image": spec.image_id,
+            "user": user.docker_user,
+            "network_mode": "bridge" if opts.network else "none",
+            "read_only": opts.read_only_root,
+            "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={limits.tmp_bytes},mode=1777"},
+            "mounts": mounts,
+            "cap_drop": ["ALL"] if opts.cap_drop_all else None,
+            "security_opt": ["no-new-privileges"] if opts.no_new_privileges else None,
+            "privileged": False,
+            "mem_limit": limits.memory_bytes,
+            "memswap_limit": limits.memory_bytes,
+            "nano_cpus": int(limits.cpus * 1e9),
+            "pids_limit": limits.pids,
+            "init": opts.init,
+            "ulimits": [
+                Ulimit(name="nofile", soft=limits.open_files, hard=limits.open_files),
+                Ulimit(name="core", soft=0, hard=0),
+            ],
+            "environment": {},
+            "hostname": "sandbox",
+            "ipc_mode": "private",
+            "labels": {LABEL: "1"},
+            "log_config": LogConfig(
+                type="json-file", config={"max-size": str(log_size), "max-file": "2"}
+            ),
+            "stdin_open": False,
+            "tty": False,
+            "detach": True,
+        }
+        if limits.gpu:
+            kwargs["device_requests"] = [DeviceRequest(count=-1, capabilities=[["gpu"]])]
+        return kwargs
+
+    def _run_container(
+        self,
+        spec: RunSpec,
+        image_attrs: dict[str, Any],
+        group: list[str],
+        index: int,
+        user: ResolvedUser,
+        timeout: float,
+        collected: Path,
+        cancel_event: threading.Event | None,
+    ) -> tuple[ContainerRun, dict[str, Path | Failure]]:
+        limits = spec.limits
+        mount = OutputMount(
+            spec.work_dir / f"container-{index}",
+            size_bytes=limits.output_bytes * len(group) + _OUTPUT_SLACK,
+            uid=user.uid,
+            gid=user.gid,
+            max_files=1024 + 4 * len(group),
+            capping=self.output_capping,
+        )
+        with mount, _engine_errors("running the container"):
+            kwargs = self._container_kwargs(spec, image_attrs, group, user, mount.path)
+            container = self.client.containers.create(**kwargs)
+            try:
+                crun = self._start_and_wait(container, group, timeout, limits, cancel_event)
+            finally:
+                with contextlib.suppress(docker.errors.NotFound):
+                    container.remove(v=True, force=True)
+            if crun.failure is not None:
+                return crun, dict.fromkeys(group, crun.failure)
+            outcomes = collect_outputs(mount.path, group, collected, max_bytes=limits.output_bytes)
+        return crun, outcomes
+
+    def _start_and_wait(
+        self,
+        container: Any,
+        group: list[str],
+        timeout: float,
+        limits: Limits,
+        cancel_event: threading.Event | None,
+    ) -> ContainerRun:
+        api = self.client.api
+        started = time.monotonic()
+        try:
+            container.start()
+        except docker.errors.APIError as exc:
+            if "OCI runtime" not in str(exc):
+                raise
+            # The image's command cannot be executed: the submission's fault.
+            return ContainerRun(
+                case_ids=tuple(group),
+                exit_code=127,
+                timed_out=False,
+                oom_killed=False,
+                cancelled=False,
+                duration_s=0.0,
+                stdout_tail="",
+                stderr_tail="",
+                logs_truncated=False,
+                failure=Failure(FailureCategory.CRASHED, exit_code=127),
+            )
+        timed_out = cancelled = False
+        peak: int | None = None
+        deadline = started + timeout
+        while True:
+            state = api.inspect_container(container.id)["State"]
+            if not state.get("Running") and state.get("Status") in {"exited", "dead"}:
+                break
+            peak = _peak_memory(container.id) or peak
+            if cancel_event is not None and cancel_event.is_set():
+                cancelled = self._kill(container)
+            elif time.monotonic() >= deadline:
+                timed_out = self._kill(container)
+            else:
+                wait = min(self.poll_interval_s, max(deadline - time.monotonic(), 0.0))
+                if cancel_event is not None:
+                    cancel_event.wait(wait)
+                else:
+                    time.sleep(wait)
+                continue
+            api.wait(container.id, timeout=60)
+            state = api.inspect_container(container.id)["State"]
+            break
+        exit_code = state.get("ExitCode")
+        oom = bool(state.get("OOMKilled")) or (
+            exit_code == 137
+            and not (timed_out or cancelled)
+            and peak is not None
+            and peak >= 0.95 * limits.memory_bytes
+        )
+        start, end = _parse_time(state.get("StartedAt")), _parse_time(state.get("FinishedAt"))
+        duration = (end - start).total_seconds() if start and end else time.monotonic() - started
+        stdout, out_cut = self._log_tail(container.id, limits.log_bytes, stdout=True)
+        stderr, err_cut = self._log_tail(container.id, limits.log_bytes, stdout=False)
+        failure: Failure | None = None
+        if cancelled:
+            failure = Failure(FailureCategory.CANCELLED)
+        elif timed_out:
+            failure = Failure(FailureCategory.TIMEOUT)
+        elif oom:
+            failure = Failure(FailureCategory.OUT_OF_MEMORY)
+        elif exit_code != 0:
+            failure = Failure(FailureCategory.CRASHED, exit_code=exit_code)
+        return ContainerRun(
+            case_ids=tuple(group),
+            exit_code=exit_code,
+            timed_out=timed_out,
+            oom_killed=oom,
+            cancelled=cancelled,
+            duration_s=max(duration, 0.0),
+            stdout_tail=stdout,
+            stderr_tail=stderr,
+            logs_truncated=out_cut or err_cut,
+            failure=failure,
+        )
+
+    @staticmethod
+    def _kill(container: Any) -> bool:
+        """SIGKILL; False when the container had already exited on its own."""
+        try:
+            container.kill()
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409:  # not running any more
+                return False
+            raise
+        return True
+
+    def _log_tail(self, cid: str, cap: int, *, stdout: bool) -> tuple[str, bool]:
+        """Last ``cap`` bytes of one stream, read in chunks (the on-disk log is
+        itself capped by the json-file ``max-size``). Returns (text, truncated)."""
+        buf = bytearray()
+        seen = 0
+        stream = self.client.api.logs(cid, stdout=stdout, stderr=not stdout, stream=True)
+        try:
+            for chunk in stream:
+                seen += len(chunk)
+                buf += chunk
+                if len(buf) > cap:
+                    del buf[: len(buf) - cap]
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+        return bytes(buf).decode("utf-8", "replace"), seen > cap
+
+    def remove_leftovers(self) -> int:
+        """Remove sandbox containers left by a crashed worker; returns how many."""
+        with _engine_errors("removing leftover containers"):
+            leftovers = self.client.containers.list(all=True, filters={"label": LABEL})
+            for container in leftovers:
+                with contextlib.suppress(docker.errors.NotFound):
+                    container.remove(v=True, force=True)
+        return len(leftovers)
