@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import pandas as pd
@@ -42,6 +41,3 @@ def build_tables(data: dict[str, dict[str, list[float | None]]]) -> Tables:
 @pytest.fixture
 def tables() -> Callable[[dict[str, dict[str, list[float | None]]]], Tables]:
     return build_tables
-
-
-NAN = math.nan
