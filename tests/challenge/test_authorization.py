@@ -1,0 +1,159 @@
+"""Every endpoint called as every role (DESIGN section 1), with the answer each must get.
+
+The table must cover every route under ``/api/v1``: a new endpoint without a row fails
+``test_every_endpoint_is_in_the_matrix``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from tests import factories as f
+from tests.challenge.authz_world import ROLES, World, build
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    route: str  # the route template, as FastAPI declares it
+    path: Callable[[dict[str, Any]], str]
+    expect: dict[str, int]
+    body: Callable[[dict[str, Any]], Any] | None = None
+    raw: Callable[[], bytes] | None = None
+    label: str = ""
+
+
+def codes(anonymous: int, member: int, other: int, organizer: int, other_org: int,
+          admin: int) -> dict[str, int]:
+    return dict(zip(ROLES, (anonymous, member, other, organizer, other_org, admin), strict=True))
+
+
+def _phase_body(_: dict[str, Any]) -> dict[str, Any]:
+    return {"slug": "extra", "title": "Extra", "opens_at": "2020-01-01T00:00:00Z",
+            "closes_at": "2099-01-01T00:00:00Z"}
+
+
+CASES = [
+    Case("POST", "/api/v1/users", lambda i: "/api/v1/users", codes(201, 201, 201, 201, 201, 201),
+         body=lambda i: {"username": "newcomer"}),
+    Case("POST", "/api/v1/admin/users", lambda i: "/api/v1/admin/users",
+         codes(401, 403, 403, 403, 403, 201), body=lambda i: {"username": "neworg"}),
+    Case("GET", "/api/v1/admin/users", lambda i: "/api/v1/admin/users",
+         codes(401, 403, 403, 403, 403, 200)),
+    Case("GET", "/api/v1/me", lambda i: "/api/v1/me", codes(401, 200, 200, 200, 200, 200)),
+    Case("GET", "/api/v1/me/tokens", lambda i: "/api/v1/me/tokens",
+         codes(401, 200, 200, 200, 200, 200)),
+    Case("POST", "/api/v1/me/tokens", lambda i: "/api/v1/me/tokens",
+         codes(401, 201, 201, 201, 201, 201), body=lambda i: {"name": "ci"}),
+    Case("DELETE", "/api/v1/me/tokens/{token_id}",
+         lambda i: f"/api/v1/me/tokens/{i['member_token']}", codes(401, 200, 404, 404, 404, 200)),
+    Case("GET", "/api/v1/challenges", lambda i: "/api/v1/challenges",
+         codes(200, 200, 200, 200, 200, 200)),
+    Case("POST", "/api/v1/challenges", lambda i: "/api/v1/challenges",
+         codes(401, 403, 403, 201, 201, 201), body=lambda i: {"slug": "gamma", "title": "G"}),
+    Case("GET", "/api/v1/challenges/{slug}", lambda i: "/api/v1/challenges/alpha",
+         codes(200, 200, 200, 200, 200, 200), label="published"),
+    Case("GET", "/api/v1/challenges/{slug}", lambda i: "/api/v1/challenges/beta",
+         codes(404, 404, 404, 404, 200, 200), label="unpublished"),
+    Case("PATCH", "/api/v1/challenges/{slug}", lambda i: "/api/v1/challenges/alpha",
+         codes(401, 403, 403, 200, 403, 200), body=lambda i: {"title": "Alpha!"}),
+    Case("POST", "/api/v1/challenges/{slug}/organizers",
+         lambda i: "/api/v1/challenges/alpha/organizers", codes(401, 403, 403, 200, 403, 200),
+         body=lambda i: {"username": "org2"}),
+    Case("GET", "/api/v1/challenges/{slug}/phases", lambda i: "/api/v1/challenges/alpha/phases",
+         codes(200, 200, 200, 200, 200, 200)),
+    Case("POST", "/api/v1/challenges/{slug}/phases",
+         lambda i: "/api/v1/challenges/alpha/phases", codes(401, 403, 403, 201, 403, 201),
+         body=_phase_body),
+    Case("GET", "/api/v1/phases/{phase_id}", lambda i: f"/api/v1/phases/{i['phase']}",
+         codes(200, 200, 200, 200, 200, 200), label="public"),
+    Case("GET", "/api/v1/phases/{phase_id}", lambda i: f"/api/v1/phases/{i['hidden_phase']}",
+         codes(404, 404, 404, 200, 404, 200), label="organizers-only"),
+    Case("PATCH", "/api/v1/phases/{phase_id}", lambda i: f"/api/v1/phases/{i['phase']}",
+         codes(401, 403, 403, 200, 403, 200), body=lambda i: {"title": "Renamed"}),
+    Case("GET", "/api/v1/phases/{phase_id}/configs",
+         lambda i: f"/api/v1/phases/{i['phase']}/configs", codes(401, 403, 403, 200, 403, 200)),
+    Case("GET", "/api/v1/challenges/{slug}/teams", lambda i: "/api/v1/challenges/alpha/teams",
+         codes(200, 200, 200, 200, 200, 200)),
+    Case("POST", "/api/v1/challenges/{slug}/teams", lambda i: "/api/v1/challenges/alpha/teams",
+         codes(401, 409, 409, 403, 201, 403), body=lambda i: {"name": "Newbies"}),
+    Case("POST", "/api/v1/challenges/{slug}/teams/join",
+         lambda i: "/api/v1/challenges/alpha/teams/join", codes(401, 409, 409, 403, 200, 403),
+         body=lambda i: {"invite_code": i["invite"]}),
+    Case("GET", "/api/v1/teams/{team_id}", lambda i: f"/api/v1/teams/{i['team']}",
+         codes(401, 200, 404, 200, 404, 200)),
+    Case("POST", "/api/v1/teams/{team_id}/leave", lambda i: f"/api/v1/teams/{i['team']}/leave",
+         codes(401, 200, 404, 404, 404, 404)),
+    Case("POST", "/api/v1/challenges/{slug}/datasets",
+         lambda i: "/api/v1/challenges/alpha/datasets?name=more",
+         codes(401, 403, 403, 201, 403, 201), raw=lambda: f.tiny_dataset(1).tar_bytes()),
+    Case("GET", "/api/v1/challenges/{slug}/datasets",
+         lambda i: "/api/v1/challenges/alpha/datasets", codes(401, 403, 403, 200, 403, 200)),
+    Case("GET", "/api/v1/datasets/{dataset_id}", lambda i: f"/api/v1/datasets/{i['dataset']}",
+         codes(401, 404, 404, 200, 404, 200)),
+    Case("POST", "/api/v1/phases/{phase_id}/submissions",
+         lambda i: f"/api/v1/phases/{i['phase']}/submissions",
+         codes(401, 201, 201, 403, 403, 403), raw=lambda: f.image_archive()),
+    Case("GET", "/api/v1/phases/{phase_id}/submissions",
+         lambda i: f"/api/v1/phases/{i['phase']}/submissions",
+         codes(401, 200, 200, 200, 200, 200)),
+    Case("GET", "/api/v1/phases/{phase_id}/quota",
+         lambda i: f"/api/v1/phases/{i['phase']}/quota", codes(401, 200, 200, 403, 403, 403)),
+    Case("GET", "/api/v1/submissions/{submission_id}",
+         lambda i: f"/api/v1/submissions/{i['submission']}", codes(401, 200, 404, 200, 404, 200)),
+    Case("POST", "/api/v1/submissions/{submission_id}/select",
+         lambda i: f"/api/v1/submissions/{i['submission']}/select",
+         codes(401, 200, 404, 403, 404, 403)),
+    Case("GET", "/api/v1/challenges/{slug}/audit", lambda i: "/api/v1/challenges/alpha/audit",
+         codes(401, 403, 403, 200, 403, 200)),
+    Case("GET", "/api/v1/admin/audit", lambda i: "/api/v1/admin/audit",
+         codes(401, 403, 403, 403, 403, 200)),
+]
+
+
+@pytest.fixture
+def world(db: Session, app: FastAPI, tmp_path) -> World:  # type: ignore[no-untyped-def]
+    return build(db, app.state.storage, tmp_path)
+
+
+def _call(client: TestClient, world: World, case: Case, role: str) -> Any:
+    kwargs: dict[str, Any] = {"headers": world.headers(role)}
+    if case.body is not None:
+        kwargs["json"] = case.body(world.ids)
+    if case.raw is not None:
+        kwargs["content"] = case.raw()
+    return client.request(case.method, case.path(world.ids), **kwargs)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.method} {c.route} {c.label}".strip())
+def test_endpoint_answers_each_role(client: TestClient, world: World, case: Case,
+                                    role: str) -> None:
+    response = _call(client, world, case, role)
+    assert response.status_code == case.expect[role], response.text
+    if response.status_code >= 400:
+        error = response.json()["error"]
+        assert error["code"] and error["message"]
+
+
+def test_every_endpoint_is_in_the_matrix(app: FastAPI) -> None:
+    declared = {(method.upper(), path) for path, ops in app.openapi()["paths"].items()
+                if path.startswith("/api/") for method in ops}
+    covered = {(c.method, c.route) for c in CASES}
+    assert declared - covered == set(), "add these endpoints to the authorization matrix"
+    assert covered - declared == set(), "the matrix names endpoints that no longer exist"
+
+
+def test_other_team_never_sees_the_members_submission(client: TestClient, world: World) -> None:
+    path = f"/api/v1/phases/{world.ids['phase']}/submissions"
+    mine = client.get(path, headers=world.headers("member")).json()
+    theirs = client.get(path, headers=world.headers("other_team")).json()
+    assert [s["id"] for s in mine] == [world.ids["submission"]]
+    assert theirs == []
