@@ -44,11 +44,13 @@ def anima_detected(table: OverlapTable, alpha: float, beta: float, gamma: float)
 
     1. covered_i = voxels of i inside any column lesion; detected only if
        covered_i / |i| > alpha (strict);
-    2. the column lesions are walked by decreasing overlap with i (ties: larger column
-       lesion first, then lower label — Anima labels by decreasing size and sorts few
-       items stably). At each step, if the column lesion has a share of its own voxels
-       outside every row lesion (T[0, j] / |j|) > beta, the walk stops and i is not
-       detected; otherwise T[i, j] / covered_i is added to a running sum. The walk ends,
+    2. the column lesions are walked by decreasing overlap with i. Ties: larger column
+       lesion first (Anima numbers lesions by decreasing size and sorts few items
+       stably); among lesions of equal overlap and equal size, those failing the beta
+       test first, so the result never depends on the image orientation (Anima's raster
+       order would decide there). At each step, if the column lesion has a share of its
+       own voxels outside every row lesion (T[0, j] / |j|) > beta, the walk stops and i
+       is not detected; otherwise T[i, j] / covered_i is added to a running sum. The walk ends,
        with i detected, once the sum is >= gamma.
 
     Anima also ends the walk after n_rows + 1 steps (its loop bound counts the row side's
@@ -74,7 +76,8 @@ def anima_detected(table: OverlapTable, alpha: float, beta: float, gamma: float)
         lo, hi = starts[i], starts[i + 1]
         cols = table.cols[lo:hi]
         counts = table.counts[lo:hi]
-        order = np.lexsort((cols, -table.pred_sizes[cols - 1], -counts))
+        fails = col_ratio[cols - 1] > beta
+        order = np.lexsort((cols, ~fails, -table.pred_sizes[cols - 1], -counts))
         total = 0.0
         stopped = False
         for k, idx in enumerate(order):
