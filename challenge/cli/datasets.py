@@ -1,0 +1,99 @@
+"""``segarena dataset``: upload a hidden test set (checked locally first) and list datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from challenge.cli.client import Api, JsonOption, TokenOption, UrlOption
+from challenge.cli.layout import LayoutError, check_layout, tar_stream
+from challenge.cli.output import err, fail, note, out, print_json, success, when
+
+dataset_app = typer.Typer(help="Upload and list hidden test sets (organizers).",
+                          no_args_is_help=True)
+
+
+def _phase_ids(api: Api, challenge: str, slugs: list[str]) -> dict[str, int]:
+    phases = {p["slug"]: p["id"] for p in api.get(f"/challenges/{challenge}/phases")}
+    unknown = [s for s in slugs if s not in phases]
+    if unknown:
+        fail(f"challenge {challenge!r} has no phase {', '.join(map(repr, unknown))} "
+             f"(phases: {', '.join(phases) or 'none'}); nothing was uploaded")
+    return {s: phases[s] for s in slugs}
+
+
+@dataset_app.command("upload")
+def upload(
+    challenge: Annotated[str, typer.Argument(help="challenge slug")],
+    directory: Annotated[Path, typer.Argument(
+        help="folder with inputs/<case>/<channel>.nii.gz and references/<case>.nii.gz")],
+    name: Annotated[str, typer.Option("--name", help="dataset name, unique in the challenge")],
+    attach: Annotated[list[str] | None, typer.Option(
+        "--attach", help="phase slug to score against this dataset (repeatable)")] = None,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Check the folder, stream it as a tar.gz to the server, then attach it to phases.
+
+    The reference masks are stored on the server and never served back by any endpoint.
+    """
+    try:
+        layout = check_layout(directory)
+    except LayoutError as exc:
+        for problem in exc.problems:
+            err().print(f"[bold red]error:[/] {escape(problem)}", soft_wrap=True)
+        fail(f"{directory} does not have the dataset layout; nothing was uploaded")
+    for skipped in layout.skipped:
+        note(f"[dim]skipping hidden file {escape(skipped)}[/]")
+    api = Api(url, token)
+    phase_ids = _phase_ids(api, challenge, attach or [])
+    note(f"{len(layout.cases)} cases, channels {', '.join(layout.channels)}, "
+         f"{layout.total_bytes / 1e6:.1f} MB")
+    counter = [0]
+    last = [0]
+
+    def consumed(_: bytes) -> int:
+        delta, last[0] = counter[0] - last[0], counter[0]
+        return delta
+
+    dataset = api.upload(f"/challenges/{challenge}/datasets", tar_stream(layout, counter),
+                         total=layout.total_bytes, description=f"uploading {name}",
+                         params={"name": name}, measure=consumed)
+    attached: list[dict[str, Any]] = []
+    for phase_id in phase_ids.values():
+        attached.append(api.patch(f"/phases/{phase_id}", json={"dataset_id": dataset["id"]}))
+    if json:
+        print_json({"dataset": dataset, "attached": attached})
+        return
+    success(f"uploaded dataset [bold]{escape(dataset['name'])}[/] (id {dataset['id']}): "
+            f"{dataset['n_cases']} cases, channels {', '.join(dataset['channels'])}, "
+            f"checksum {dataset['checksum'][:16]}")
+    for phase in attached:
+        success(f"attached to phase [bold]{escape(phase['slug'])}[/] (config version "
+                f"{phase['config_version']}, hash {phase['config_hash'][:12]})")
+
+
+@dataset_app.command("list")
+def list_(challenge: Annotated[str, typer.Argument(help="challenge slug")],
+          url: UrlOption = None, token: TokenOption = None, json: JsonOption = False) -> None:
+    """The datasets of a challenge (organizers only)."""
+    items = Api(url, token).get(f"/challenges/{challenge}/datasets")
+    if json:
+        print_json(items)
+        return
+    if not items:
+        note(f"challenge {escape(challenge)} has no datasets yet")
+        return
+    table = Table(title=f"datasets of {escape(challenge)}")
+    for column in ("id", "name", "cases", "channels", "size", "checksum", "uploaded"):
+        table.add_column(column)
+    for d in items:
+        table.add_row(str(d["id"]), escape(d["name"]), str(d["n_cases"]),
+                      escape(", ".join(d["channels"])), f"{d['size_bytes'] / 1e6:.1f} MB",
+                      d["checksum"][:16], when(d["created_at"]))
+    out().print(table)

@@ -1,0 +1,81 @@
+"""``segarena leaderboard``: a phase's ranking as a table, JSON or CSV."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from challenge.cli.client import Api, ApiError, JsonOption, TokenOption, UrlOption, resolve_phase
+from challenge.cli.output import fail, note, out, print_json, when
+
+
+def _fmt(value: Any, precision: int) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, int | float):
+        return f"{value:.{precision}f}"
+    return escape(str(value))
+
+
+def _fetch(api: Api, path: str, phase_id: int) -> Any:
+    try:
+        return api.request("GET", path, auth=False, handle={"not_found"})
+    except ApiError as exc:
+        if exc.message == "Not Found":  # the route itself is missing, not the phase
+            fail(f"this server has no leaderboard endpoint (GET /api/v1{path} answered 404); "
+                 "upgrade the server")
+        fail(f"no leaderboard for phase {phase_id}: {exc.message}")
+
+
+def leaderboard(
+    phase: Annotated[str, typer.Argument(help="'challenge-slug/phase-slug' or a numeric id")],
+    csv: Annotated[bool, typer.Option("--csv", help="print the server's CSV export")] = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json: JsonOption = False,
+) -> None:
+    """The ranking of a phase, with the config hash, evaluator version and dataset checksum."""
+    if csv and json:
+        fail("choose one of --json and --csv")
+    api = Api(url, token)
+    target = resolve_phase(api, phase)
+    if csv:
+        response = _fetch(api, f"/phases/{target['id']}/leaderboard.csv", target["id"])
+        typer.echo(response.text, nl=not response.text.endswith("\n"))
+        return
+    board = _fetch(api, f"/phases/{target['id']}/leaderboard", target["id"]).json()
+    if json:
+        print_json(board)
+        return
+    precision = int(((target.get("config") or {}).get("ranking") or {}).get("precision", 3))
+    metrics = board.get("metrics") or []
+    table = Table(title=f"leaderboard of {escape(target['challenge_slug'])}/"
+                        f"{escape(target['slug'])}")
+    table.add_column("rank", justify="right")
+    table.add_column("team")
+    for m in metrics:
+        arrow = "↑" if m.get("higher_is_better", True) else "↓"
+        table.add_column(f"{escape(m.get('label') or m['name'])} {arrow}", justify="right")
+    for column in ("missing", "rank 95% CI", "submission", "submitted"):
+        table.add_column(column, justify="right")
+    for row in board.get("rows") or []:
+        scores = row.get("scores") or {}
+        interval = row.get("rank_interval")
+        table.add_row(str(row["rank"]), escape(str(row["team"])),
+                      *[_fmt(scores.get(m["name"]), precision) for m in metrics],
+                      str(row.get("n_missing", 0)),
+                      f"{interval[0]}–{interval[1]}" if interval else "-",
+                      str(row.get("submission_id", "-")), when(row.get("submitted_at")))
+    console = out()
+    if not board.get("rows"):
+        note("no ranked submissions yet")
+    else:
+        console.print(table)
+    console.print(f"[dim]config {escape(str(board.get('config_hash', '-'))[:12])} · evaluator "
+                  f"{escape(str(board.get('evaluator_version', '-')))} · dataset "
+                  f"{escape(str(board.get('dataset_checksum', '-'))[:12])} · computed "
+                  f"{when(board.get('computed_at'))}[/]", soft_wrap=True)

@@ -1,0 +1,136 @@
+"""``segarena submit`` and ``segarena status``: send an image archive, follow its evaluation."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+
+from challenge.cli.client import Api, JsonOption, TokenOption, UrlOption, file_chunks, resolve_phase
+from challenge.cli.output import (
+    TERMINAL_STATES,
+    fail,
+    note,
+    out,
+    print_json,
+    state_text,
+    success,
+    when,
+)
+
+PhaseArgument = Annotated[str, typer.Argument(
+    help="'challenge-slug/phase-slug' or a numeric phase id")]
+
+
+def submit(
+    phase: PhaseArgument,
+    archive: Annotated[Path, typer.Argument(help="a `docker save` archive (tar or tar.gz)")],
+    comment: Annotated[str, typer.Option(help="a note for your team")] = "",
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Submit an algorithm image to a phase; prints the submission id, digest and state."""
+    if not archive.is_file():
+        fail(f"{archive} is not a file; create one with `docker save IMAGE -o image.tar`")
+    api = Api(url, token)
+    target = resolve_phase(api, phase)
+    size = archive.stat().st_size
+    submission = api.upload(f"/phases/{target['id']}/submissions", file_chunks(archive),
+                            total=size, content_length=size, description=f"uploading "
+                            f"{archive.name}", params={"comment": comment} if comment else None)
+    if json:
+        print_json(submission)
+        return
+    evaluation = submission.get("evaluation") or {}
+    position = evaluation.get("queue_position")
+    success(f"submission [bold]{submission['id']}[/] to "
+            f"{escape(target['challenge_slug'])}/{escape(target['slug'])}")
+    console = out()
+    console.print(f"image digest: {escape(submission['image_digest'])}", soft_wrap=True)
+    console.print(f"evaluation: {state_text(evaluation.get('state'))}"
+                  + (f" (queue position {position})" if position is not None else ""))
+    console.print(f"follow it with `segarena status {submission['phase_id']} --submission "
+                  f"{submission['id']} --watch`", soft_wrap=True)
+
+
+def _failure(evaluation: dict[str, Any]) -> str:
+    category = evaluation.get("failure_category")
+    message = evaluation.get("failure_message")
+    if not category and not message:
+        return ""
+    return escape(": ".join(p for p in (category, message) if p))
+
+
+def _table(submissions: list[dict[str, Any]], title: str) -> Table:
+    table = Table(title=title)
+    for column in ("id", "team", "submitted", "state", "queue", "cases", "failure", "image",
+                   "comment"):
+        table.add_column(column, overflow="fold")
+    for s in submissions:
+        ev = s.get("evaluation") or {}
+        cases = f"{ev['cases_done']}/{ev['cases_total']}" if ev else "-"
+        position = ev.get("queue_position")
+        table.add_row(str(s["id"]), escape(s["team_name"]), when(s["created_at"]),
+                      state_text(ev.get("state")), str(position) if position is not None
+                      else "-", cases, _failure(ev), escape(s["image_digest"][:19]),
+                      escape(s["comment"]))
+    return table
+
+
+def _finished(submissions: list[dict[str, Any]]) -> bool:
+    return all((s.get("evaluation") or {}).get("state", "succeeded") in TERMINAL_STATES
+               for s in submissions)
+
+
+def status(
+    phase: Annotated[str | None, typer.Argument(
+        help="'challenge-slug/phase-slug' or a numeric phase id", show_default=False)] = None,
+    submission: Annotated[int | None, typer.Option(
+        "--submission", help="show only this submission")] = None,
+    watch: Annotated[bool, typer.Option("--watch", help="refresh until every evaluation "
+                                        "has finished")] = False,
+    interval: Annotated[float, typer.Option(help="seconds between refreshes with --watch",
+                                            min=0.2)] = 5.0,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Your team's submissions and their evaluations (state, queue, progress, failure)."""
+    if phase is None and submission is None:
+        fail("give a PHASE (challenge-slug/phase-slug or id) or --submission ID")
+    api = Api(url, token)
+    if submission is not None:
+        title = f"submission {submission}"
+
+        def fetch() -> list[dict[str, Any]]:
+            return [api.get(f"/submissions/{submission}")]
+    else:
+        assert phase is not None
+        target = resolve_phase(api, phase)
+        title = f"submissions to {target['challenge_slug']}/{target['slug']}"
+
+        def fetch() -> list[dict[str, Any]]:
+            return api.get(f"/phases/{target['id']}/submissions")
+
+    items = fetch()
+    if watch and not _finished(items):
+        with Live(_table(items, title), console=out(), auto_refresh=False) as live:
+            while not _finished(items):
+                time.sleep(interval)
+                items = fetch()
+                live.update(_table(items, title), refresh=True)
+        if not json:
+            return
+    if json:
+        print_json(items)
+        return
+    if not items:
+        note(f"no submissions yet for {escape(title.removeprefix('submissions to '))}")
+        return
+    out().print(_table(items, title))
