@@ -12,7 +12,7 @@ from challenge.accounts.schemas import (
     UserCreate,
     UserPublic,
 )
-from challenge.core.deps import CurrentUser, OptionalUser, SessionDep
+from challenge.core.deps import CurrentUser, OptionalUser, SessionDep, TokenId
 
 router = APIRouter(tags=["accounts"])
 
@@ -57,5 +57,5 @@ def create_token(body: TokenCreate, db: SessionDep, user: CurrentUser) -> TokenC
 
 
 @router.delete("/me/tokens/{token_id}", response_model=TokenPublic)
-def revoke_token(token_id: int, db: SessionDep, user: CurrentUser) -> TokenPublic:
+def revoke_token(token_id: TokenId, db: SessionDep, user: CurrentUser) -> TokenPublic:
     return TokenPublic.model_validate(service.revoke_token(db=db, user=user, token_id=token_id))

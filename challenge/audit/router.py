@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 
 from challenge import access
 from challenge.audit import service
-from challenge.core.deps import CurrentUser, SessionDep
+from challenge.core.deps import MAX_ID, CurrentUser, SessionDep
 from challenge.core.errors import Forbidden
 
 router = APIRouter(tags=["audit"])
@@ -29,7 +29,7 @@ class AuditEventPublic(BaseModel):
 @router.get("/challenges/{slug}/audit", response_model=list[AuditEventPublic])
 def challenge_audit(slug: str, db: SessionDep, user: CurrentUser,
                     limit: int = Query(100, ge=1, le=1000),
-                    before_id: int | None = Query(None, ge=1)) -> list[AuditEventPublic]:
+                    before_id: int | None = Query(None, ge=1, le=MAX_ID)) -> list[AuditEventPublic]:
     """The challenge's append-only audit log, newest first. Organizers and admins."""
     challenge = access.require_visible_challenge(db, user, slug)
     access.require_organizer(db, user, challenge)
@@ -39,7 +39,7 @@ def challenge_audit(slug: str, db: SessionDep, user: CurrentUser,
 
 @router.get("/admin/audit", response_model=list[AuditEventPublic])
 def admin_audit(db: SessionDep, user: CurrentUser, limit: int = Query(100, ge=1, le=1000),
-                before_id: int | None = Query(None, ge=1)) -> list[AuditEventPublic]:
+                before_id: int | None = Query(None, ge=1, le=MAX_ID)) -> list[AuditEventPublic]:
     if not user.is_admin:
         raise Forbidden("only an admin can read the whole audit log")
     return [AuditEventPublic.model_validate(e)

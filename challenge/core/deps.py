@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
 from challenge.accounts import service as accounts
@@ -57,3 +57,11 @@ def required_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
 
 OptionalUser = Annotated[User | None, Depends(optional_user)]
 CurrentUser = Annotated[User, Depends(required_user)]
+
+# Database ids are 32-bit integers: larger path values are a 422, never a driver overflow.
+MAX_ID = 2**31 - 1
+TokenId = Annotated[int, Path(ge=1, le=MAX_ID)]
+PhaseId = Annotated[int, Path(ge=1, le=MAX_ID)]
+TeamId = Annotated[int, Path(ge=1, le=MAX_ID)]
+DatasetId = Annotated[int, Path(ge=1, le=MAX_ID)]
+SubmissionId = Annotated[int, Path(ge=1, le=MAX_ID)]

@@ -5,7 +5,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from challenge.challenges.models import Challenge
-from challenge.core.deps import CurrentUser, SessionDep, SettingsDep
+from challenge.core.deps import CurrentUser, DatasetId, SessionDep, SettingsDep
 from challenge.core.storage import receive_stream
 from challenge.datasets import service
 from challenge.datasets.models import Dataset
@@ -60,5 +60,5 @@ def list_datasets(slug: str, db: SessionDep, user: CurrentUser) -> list[DatasetP
 
 
 @router.get("/datasets/{dataset_id}", response_model=DatasetDetail)
-def get_dataset(dataset_id: int, db: SessionDep, user: CurrentUser) -> DatasetDetail:
+def get_dataset(dataset_id: DatasetId, db: SessionDep, user: CurrentUser) -> DatasetDetail:
     return _detail(db, service.get(db=db, user=user, dataset_id=dataset_id))

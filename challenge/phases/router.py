@@ -5,7 +5,7 @@ from sqlalchemy.orm import Session
 
 from challenge import access
 from challenge.challenges.models import Challenge
-from challenge.core.deps import CurrentUser, OptionalUser, SessionDep
+from challenge.core.deps import CurrentUser, OptionalUser, PhaseId, SessionDep
 from challenge.datasets.models import Dataset
 from challenge.phases import service
 from challenge.phases.models import Phase
@@ -51,12 +51,12 @@ def create_phase(slug: str, body: PhaseCreate, db: SessionDep, user: CurrentUser
 
 
 @router.get("/phases/{phase_id}", response_model=PhasePublic)
-def get_phase(phase_id: int, db: SessionDep, user: OptionalUser) -> PhasePublic:
+def get_phase(phase_id: PhaseId, db: SessionDep, user: OptionalUser) -> PhasePublic:
     return to_public(db, *service.get(db=db, user=user, phase_id=phase_id))
 
 
 @router.patch("/phases/{phase_id}", response_model=PhasePublic)
-def update_phase(phase_id: int, body: PhaseUpdate, db: SessionDep,
+def update_phase(phase_id: PhaseId, body: PhaseUpdate, db: SessionDep,
                  user: CurrentUser) -> PhasePublic:
     """Edit a phase. Changing the config of an opened phase creates a new config version; a
     change to what is scored (channels, limits, run mode, metrics, dataset) re-queues every
@@ -66,7 +66,7 @@ def update_phase(phase_id: int, body: PhaseUpdate, db: SessionDep,
 
 
 @router.get("/phases/{phase_id}/configs", response_model=list[PhaseConfigVersion])
-def list_config_versions(phase_id: int, db: SessionDep,
+def list_config_versions(phase_id: PhaseId, db: SessionDep,
                          user: CurrentUser) -> list[PhaseConfigVersion]:
     return [PhaseConfigVersion(version=c.version, config_hash=c.config_hash, frozen=c.frozen,
                                created_at=c.created_at, dataset_id=c.dataset_id, config=c.config)

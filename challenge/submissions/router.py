@@ -4,7 +4,7 @@ from fastapi import APIRouter, Query, Request, status
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from challenge.core.deps import CurrentUser, SessionDep, SettingsDep
+from challenge.core.deps import CurrentUser, PhaseId, SessionDep, SettingsDep, SubmissionId
 from challenge.core.errors import PayloadTooLarge
 from challenge.core.storage import receive_stream
 from challenge.datasets.router import UPLOAD_BODY
@@ -44,7 +44,7 @@ def to_public(db: Session, submission: Submission) -> SubmissionPublic:
 
 @router.post("/phases/{phase_id}/submissions", status_code=status.HTTP_201_CREATED,
              response_model=SubmissionPublic, openapi_extra=UPLOAD_BODY)
-async def create_submission(phase_id: int, request: Request, db: SessionDep, user: CurrentUser,
+async def create_submission(phase_id: PhaseId, request: Request, db: SessionDep, user: CurrentUser,
                             settings: SettingsDep,
                             comment: str = Query(default="", max_length=2000)
                             ) -> SubmissionPublic:
@@ -69,24 +69,27 @@ async def create_submission(phase_id: int, request: Request, db: SessionDep, use
 
 
 @router.get("/phases/{phase_id}/submissions", response_model=list[SubmissionPublic])
-def list_submissions(phase_id: int, db: SessionDep, user: CurrentUser) -> list[SubmissionPublic]:
+def list_submissions(phase_id: PhaseId, db: SessionDep,
+                     user: CurrentUser) -> list[SubmissionPublic]:
     return [to_public(db, s) for s in service.list_for_phase(db=db, user=user, phase_id=phase_id)]
 
 
 @router.get("/phases/{phase_id}/quota", response_model=QuotaPublic)
-def get_quota(phase_id: int, db: SessionDep, user: CurrentUser) -> QuotaPublic:
+def get_quota(phase_id: PhaseId, db: SessionDep, user: CurrentUser) -> QuotaPublic:
     spec, day, total = service.quota(db=db, user=user, phase_id=phase_id)
     return QuotaPublic(per_day_limit=spec.submissions.per_day, per_day_used=day,
                        total_limit=spec.submissions.total, total_used=total)
 
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionPublic)
-def get_submission(submission_id: int, db: SessionDep, user: CurrentUser) -> SubmissionPublic:
+def get_submission(submission_id: SubmissionId, db: SessionDep,
+                   user: CurrentUser) -> SubmissionPublic:
     return to_public(db, service.get(db=db, user=user, submission_id=submission_id))
 
 
 @router.post("/submissions/{submission_id}/select", response_model=SubmissionPublic)
-def select_submission(submission_id: int, db: SessionDep, user: CurrentUser) -> SubmissionPublic:
+def select_submission(submission_id: SubmissionId, db: SessionDep,
+                      user: CurrentUser) -> SubmissionPublic:
     """Choose the submission that represents your team when the phase counts 'selected'."""
     return to_public(db, service.select_for_ranking(db=db, user=user,
                                                     submission_id=submission_id))

@@ -4,7 +4,7 @@ from fastapi import APIRouter, status
 from sqlalchemy.orm import Session
 
 from challenge.challenges.models import Challenge
-from challenge.core.deps import CurrentUser, OptionalUser, SessionDep
+from challenge.core.deps import CurrentUser, OptionalUser, SessionDep, TeamId
 from challenge.teams import service
 from challenge.teams.models import Team
 from challenge.teams.schemas import TeamCreate, TeamJoin, TeamPrivate, TeamPublic
@@ -46,10 +46,10 @@ def join_team(slug: str, body: TeamJoin, db: SessionDep, user: CurrentUser) -> T
 
 
 @router.get("/teams/{team_id}", response_model=TeamPrivate)
-def get_team(team_id: int, db: SessionDep, user: CurrentUser) -> TeamPrivate:
+def get_team(team_id: TeamId, db: SessionDep, user: CurrentUser) -> TeamPrivate:
     return _private(db, service.get_for_member_or_organizer(db=db, user=user, team_id=team_id))
 
 
 @router.post("/teams/{team_id}/leave", response_model=TeamPublic)
-def leave_team(team_id: int, db: SessionDep, user: CurrentUser) -> TeamPublic:
+def leave_team(team_id: TeamId, db: SessionDep, user: CurrentUser) -> TeamPublic:
     return _public(db, service.leave(db=db, user=user, team_id=team_id))
