@@ -69,21 +69,29 @@ class PairwiseSignedRank:
         order = np.argsort(np.abs(d), axis=1, kind="stable")
         d_sorted = np.take_along_axis(d, order, axis=1)
         a_sorted = np.abs(d_sorted)
-        n_pairs, n_cases = d.shape
-        pos = np.broadcast_to(np.arange(n_cases), (n_pairs, n_cases))
-        new_group = np.ones((n_pairs, n_cases), dtype=bool)
-        new_group[:, 1:] = a_sorted[:, 1:] != a_sorted[:, :-1]
-        is_end = np.ones((n_pairs, n_cases), dtype=bool)
-        is_end[:, :-1] = new_group[:, 1:]
-        self._order = order
-        self._start = np.maximum.accumulate(np.where(new_group, pos, 0), axis=1)
+        # Zero differences gather weight from an extra always-zero column: R drops them.
+        self._order = np.where(d_sorted != 0, order, self.n_cases)
+        self._positive = (d_sorted > 0).astype(np.int8)
+        self._nonzero_t = (d != 0).T.astype(float)  # (cases, pairs), original case order
+        same = (a_sorted[:, 1:] == a_sorted[:, :-1]) & (d_sorted[:, 1:] != 0)
+        # Pairs where distinct cases tie on |d| need the group bookkeeping; the others (most
+        # pairs with continuous metrics) only tie through repeated draws of one case.
+        self._tied = np.flatnonzero(same.any(axis=1))
+        self._plain = np.flatnonzero(~same.any(axis=1))
+        n_cases = self.n_cases
+        tied_new = np.ones((self._tied.size, n_cases), dtype=bool)
+        tied_new[:, 1:] = ~same[self._tied]
+        is_end = np.ones_like(tied_new)
+        is_end[:, :-1] = tied_new[:, 1:]
+        pos = np.broadcast_to(np.arange(n_cases), tied_new.shape)
+        self._start = np.maximum.accumulate(np.where(tied_new, pos, 0), axis=1)
         self._end = np.minimum.accumulate(np.where(is_end, pos, n_cases)[:, ::-1], axis=1)[:, ::-1]
-        self._is_end = is_end
-        self._nonzero = d_sorted != 0
-        self._positive = d_sorted > 0
+        self._is_end = is_end.astype(np.int8)
+        # Every count, cumulative count and rank sum stays below n_cases^3 + n_cases.
+        self._dtype = np.int32 if n_cases <= 1000 else np.int64
 
     def p_values(self, weights: np.ndarray) -> np.ndarray:
-        weights = np.asarray(weights, dtype=np.int64)
+        weights = np.asarray(weights)
         if weights.ndim != 2 or weights.shape[1] != self.n_cases:
             raise ValueError(f"weights must have shape (samples, {self.n_cases})")
         n_samples = weights.shape[0]
@@ -92,26 +100,30 @@ class PairwiseSignedRank:
         n_pairs = self.rows.size
         if n_pairs == 0:
             return out
+        padded = np.zeros((n_samples, self.n_cases + 1), dtype=self._dtype)
+        padded[:, :-1] = weights
         step = max(1, _CHUNK_ELEMENTS // (n_pairs * self.n_cases))
         for lo in range(0, n_samples, step):
-            p_ij, p_ji = self._chunk(weights[lo : lo + step])
+            p_ij, p_ji = self._chunk(padded[lo : lo + step])
             out[lo : lo + step, self.rows, self.cols] = p_ij
             out[lo : lo + step, self.cols, self.rows] = p_ji
         return out
 
     def _chunk(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # Counts in |d| order per pair; zero differences weigh nothing (R drops them).
-        ws = w[:, self._order] * self._nonzero  # (b, pairs, cases)
-        cs = np.cumsum(ws, axis=2)
-        cs_pad = np.concatenate([np.zeros(cs.shape[:2] + (1,), dtype=cs.dtype), cs], axis=2)
-        shape = ws.shape
-        before = np.take_along_axis(cs_pad, np.broadcast_to(self._start, shape), axis=2)
-        upto = np.take_along_axis(cs_pad, np.broadcast_to(self._end + 1, shape), axis=2)
-        tied = upto - before  # total count of the tie group each position belongs to
-        # 2 * mid-rank = 2 * (count before the group) + group size + 1, an integer.
-        twice_v = np.sum(ws * (2 * before + tied + 1) * self._positive, axis=2)
-        tie_term = np.sum((tied**3 - tied) * self._is_end, axis=2)
-        n = cs[:, :, -1].astype(float)
+        """p for (w.shape[0], pairs): "row better than column" and the reverse."""
+        shape = (w.shape[0], self.rows.size)
+        twice_v = np.empty(shape)
+        tie_term = np.empty(shape)
+        n = np.empty(shape)
+        for subset, tied in ((self._plain, False), (self._tied, True)):
+            if subset.size:
+                ws = w[:, self._order[subset]]  # counts in |d| order, (b, subset, cases)
+                cs = np.cumsum(ws, axis=2, dtype=self._dtype)
+                if tied:
+                    twice_v[:, subset], tie_term[:, subset] = self._tied_stats(ws, cs)
+                else:
+                    twice_v[:, subset], tie_term[:, subset] = self._plain_stats(w, ws, cs, subset)
+                n[:, subset] = cs[:, :, -1]
         half_mean = n * (n + 1) / 4.0
         var = n * (n + 1) * (2 * n + 1) / 24.0 - tie_term / 48.0
         v_plus = twice_v / 2.0
@@ -124,6 +136,28 @@ class PairwiseSignedRank:
         p_ij[empty] = 1.0
         p_ji[empty] = 1.0
         return p_ij, p_ji
+
+    def _plain_stats(
+        self, w: np.ndarray, ws: np.ndarray, cs: np.ndarray, subset: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # Each tie group is the k draws of one case: mid-rank = cs - (k - 1)/2, so
+        # 2 * mid-rank = 2 cs - k + 1, and the group adds k^3 - k to the tie sum -- for every
+        # case with a non-zero difference, whatever the order: one matrix product.
+        twice_v = np.einsum("bpc,pc->bp", ws * (2 * cs - ws + 1), self._positive[subset])
+        k = w[:, :-1].astype(float)
+        tie_term = (k**3 - k) @ self._nonzero_t[:, subset]
+        return twice_v, tie_term
+
+    def _tied_stats(self, ws: np.ndarray, cs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        cs_pad = np.concatenate([np.zeros(cs.shape[:2] + (1,), dtype=cs.dtype), cs], axis=2)
+        shape = ws.shape
+        before = np.take_along_axis(cs_pad, np.broadcast_to(self._start, shape), axis=2)
+        upto = np.take_along_axis(cs_pad, np.broadcast_to(self._end + 1, shape), axis=2)
+        tied = (upto - before).astype(np.int64)  # size of the tie group of each position
+        # 2 * mid-rank = 2 * (count before the group) + group size + 1, an integer.
+        twice_v = np.einsum("bpc,pc->bp", ws * (2 * before + tied + 1), self._positive[self._tied])
+        tie_term = np.einsum("bpc,pc->bp", tied**3 - tied, self._is_end)
+        return twice_v, tie_term
 
 
 def holm(p: np.ndarray) -> np.ndarray:
