@@ -11,7 +11,7 @@ from rich.table import Table
 
 from challenge.cli.client import Api, JsonOption, TokenOption, UrlOption
 from challenge.cli.layout import LayoutError, check_layout, tar_stream
-from challenge.cli.output import err, fail, note, out, print_json, success, when
+from challenge.cli.output import err, fail, note, out, print_json, size, success, when
 
 dataset_app = typer.Typer(help="Upload and list hidden test sets (organizers).",
                           no_args_is_help=True)
@@ -53,7 +53,7 @@ def upload(
     api = Api(url, token)
     phase_ids = _phase_ids(api, challenge, attach or [])
     note(f"{len(layout.cases)} cases, channels {', '.join(layout.channels)}, "
-         f"{layout.total_bytes / 1e6:.1f} MB")
+         f"{size(layout.total_bytes)}")
     counter = [0]
     last = [0]
 
@@ -94,6 +94,6 @@ def list_(challenge: Annotated[str, typer.Argument(help="challenge slug")],
         table.add_column(column)
     for d in items:
         table.add_row(str(d["id"]), escape(d["name"]), str(d["n_cases"]),
-                      escape(", ".join(d["channels"])), f"{d['size_bytes'] / 1e6:.1f} MB",
+                      escape(", ".join(d["channels"])), size(d["size_bytes"]),
                       d["checksum"][:16], when(d["created_at"]))
     out().print(table)

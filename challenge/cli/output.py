@@ -63,6 +63,15 @@ def when(value: str | None) -> str:
     return parsed.strftime("%Y-%m-%d %H:%M %Z").strip()
 
 
+def size(n_bytes: int) -> str:
+    value = float(n_bytes)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
+
+
 def show_token(token: str, who: str) -> None:
     out().print(f"API token for [bold]{escape(who)}[/] (shown only this once, keep it secret):")
     typer.echo(token)
