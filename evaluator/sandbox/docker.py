@@ -48,6 +48,7 @@ from evaluator.sandbox.base import (
     RunSpec,
     SandboxOptions,
 )
+from evaluator.sandbox.logs import OutputCapture
 from evaluator.sandbox.outputs import Capping, OutputMount, collect_outputs
 from evaluator.sandbox.users import ROOT_MESSAGE, ResolvedUser, resolve_user
 
@@ -303,7 +304,6 @@ class DockerExecutor(Executor):
         for path in sorted((image_attrs.get("Config") or {}).get("Volumes") or {}):
             if path not in {"/output", "/tmp"} and not path.startswith("/input"):
                 mounts.append(Mount(path, None, type="tmpfs", tmpfs_size=limits.tmp_bytes))
-        log_size = max(2 * limits.log_bytes, 64 * 1024)
         kwargs: dict[str, Any] = {
             "image": spec.image_id,
             "user": user.docker_user,
@@ -327,9 +327,8 @@ class DockerExecutor(Executor):
             "hostname": "sandbox",
             "ipc_mode": "private",
             "labels": {LABEL: "1"},
-            "log_config": LogConfig(
-                type="json-file", config={"max-size": str(log_size), "max-file": "2"}
-            ),
+            # Output is captured through an attach stream (logs.py): nothing on disk.
+            "log_config": LogConfig(type="none"),
             "stdin_open": False,
             "tty": False,
             "detach": True,
@@ -374,6 +373,23 @@ class DockerExecutor(Executor):
     def _start_and_wait(
         self,
         container: Any,
+        group: list[str],
+        timeout: float,
+        limits: Limits,
+        cancel_event: threading.Event | None,
+    ) -> ContainerRun:
+        api = self.client.api
+        capture = OutputCapture(api, container.id, limits.log_bytes)
+        capture.start()
+        try:
+            return self._supervise(container, capture, group, timeout, limits, cancel_event)
+        finally:
+            capture.close()
+
+    def _supervise(
+        self,
+        container: Any,
+        capture: OutputCapture,
         group: list[str],
         timeout: float,
         limits: Limits,
@@ -430,8 +446,7 @@ class DockerExecutor(Executor):
         )
         start, end = _parse_time(state.get("StartedAt")), _parse_time(state.get("FinishedAt"))
         duration = (end - start).total_seconds() if start and end else time.monotonic() - started
-        stdout, out_cut = self._log_tail(container.id, limits.log_bytes, stdout=True)
-        stderr, err_cut = self._log_tail(container.id, limits.log_bytes, stdout=False)
+        stdout, stderr, logs_cut = capture.finish()
         failure: Failure | None = None
         if cancelled:
             failure = Failure(FailureCategory.CANCELLED)
@@ -450,7 +465,7 @@ class DockerExecutor(Executor):
             duration_s=max(duration, 0.0),
             stdout_tail=stdout,
             stderr_tail=stderr,
-            logs_truncated=out_cut or err_cut,
+            logs_truncated=logs_cut,
             failure=failure,
         )
 
@@ -464,24 +479,6 @@ class DockerExecutor(Executor):
                 return False
             raise
         return True
-
-    def _log_tail(self, cid: str, cap: int, *, stdout: bool) -> tuple[str, bool]:
-        """Last ``cap`` bytes of one stream, read in chunks (the on-disk log is
-        itself capped by the json-file ``max-size``). Returns (text, truncated)."""
-        buf = bytearray()
-        seen = 0
-        stream = self.client.api.logs(cid, stdout=stdout, stderr=not stdout, stream=True)
-        try:
-            for chunk in stream:
-                seen += len(chunk)
-                buf += chunk
-                if len(buf) > cap:
-                    del buf[: len(buf) - cap]
-        finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()
-        return bytes(buf).decode("utf-8", "replace"), seen > cap
 
     def remove_leftovers(self) -> int:
         """Remove sandbox containers left by a crashed worker; returns how many."""
