@@ -14,6 +14,7 @@ from rich.table import Table
 from challenge.cli.client import Api, JsonOption, TokenOption, UrlOption, file_chunks, resolve_phase
 from challenge.cli.output import (
     TERMINAL_STATES,
+    err,
     fail,
     note,
     out,
@@ -120,7 +121,9 @@ def status(
 
     items = fetch()
     if watch and not _finished(items):
-        with Live(_table(items, title), console=out(), auto_refresh=False) as live:
+        # With --json the live table goes to stderr so stdout stays one JSON document.
+        console = err() if json else out()
+        with Live(_table(items, title), console=console, auto_refresh=False) as live:
             while not _finished(items):
                 time.sleep(interval)
                 items = fetch()
