@@ -3,7 +3,7 @@
 Run by hand (not collected by pytest):
 
     .venv/bin/python benchmarks/ranking.py [--teams 100] [--cases 200] [--boot 1000]
-                                           [--naive-samples 20] [--skip-test-then-rank]
+                                           [--naive-samples 20] [--methods a,b,...]
 
 Synthetic phase: T teams x C cases x 3 metrics (dice and lesion_f1 higher-is-better with worst 0,
 avd lower-is-better with worst observed), 2 % of the cases missing. For every method it prints
@@ -127,9 +127,10 @@ def run(args: argparse.Namespace) -> None:
         RankingConfig(metrics=METRICS, method="aggregate_then_rank", aggregate="mean"),
         RankingConfig(metrics=METRICS, method="aggregate_then_rank", aggregate="median"),
         RankingConfig(metrics=METRICS, method="rank_then_aggregate", aggregate="mean"),
+        RankingConfig(metrics=METRICS, method="test_then_rank"),
     ]
-    if not args.skip_test_then_rank:
-        configs.append(RankingConfig(metrics=METRICS, method="test_then_rank"))
+    wanted = set(args.methods.split(","))
+    configs = [c for c in configs if c.method in wanted or f"{c.method}/{c.aggregate}" in wanted]
     for config in configs:
         label = f"{config.method}/{config.aggregate}"
         t0 = time.perf_counter()
@@ -166,7 +167,11 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=200)
     parser.add_argument("--boot", type=int, default=1000)
     parser.add_argument("--naive-samples", type=int, default=20)
-    parser.add_argument("--skip-test-then-rank", action="store_true")
+    parser.add_argument(
+        "--methods",
+        default="aggregate_then_rank,rank_then_aggregate,test_then_rank",
+        help="comma-separated methods (or method/aggregate) to run",
+    )
     run(parser.parse_args())
 
 
