@@ -12,20 +12,15 @@ Containers and their anonymous volumes are always removed.
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
-import tarfile
 import threading
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import docker
 import docker.errors
-import requests
-from docker.types import DeviceRequest, LogConfig, Mount, Ulimit
 
 from evaluator.sandbox.archive import (
     ArchiveCaps,
@@ -48,6 +43,14 @@ from evaluator.sandbox.base import (
     RunSpec,
     SandboxOptions,
 )
+from evaluator.sandbox.container_config import container_config
+from evaluator.sandbox.images import (
+    LABEL,
+    engine_errors,
+    image_exists,
+    image_user_files,
+    remove_image,
+)
 from evaluator.sandbox.logs import OutputCapture
 from evaluator.sandbox.outputs import Capping, OutputMount, collect_outputs
 from evaluator.sandbox.users import ROOT_MESSAGE, ResolvedUser, resolve_user
@@ -55,7 +58,7 @@ from evaluator.sandbox.users import ROOT_MESSAGE, ResolvedUser, resolve_user
 log = logging.getLogger(__name__)
 
 Retention = Literal["keep", "remove_after_run"]
-LABEL = "segarena.sandbox"
+
 _OUTPUT_SLACK = 64 * 1024  # so an oversize file is seen as too large, not cut at the cap
 _MEMORY_CGROUP_FILES = (  # peak memory, cgroup v1 (cgroupfs, systemd) then v2
     "/sys/fs/cgroup/memory/docker/{id}/memory.max_usage_in_bytes",
@@ -65,22 +68,21 @@ _MEMORY_CGROUP_FILES = (  # peak memory, cgroup v1 (cgroupfs, systemd) then v2
 )
 
 
-@contextlib.contextmanager
-def _engine_errors(action: str) -> Iterator[None]:
-    """Turn engine/transport failures into ``PlatformError`` (never charged)."""
-    try:
-        yield
-    except (AlgorithmError, PlatformError):
-        raise
-    except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
-        raise PlatformError(f"docker engine failed while {action}: {exc}") from exc
-
-
 def _parse_time(value: str | None) -> datetime | None:
     if not value or value.startswith("0001-"):
         return None
     head, _, frac = value.rstrip("Z").partition(".")
     return datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}+00:00")
+
+
+def _start_failure_exit_code(message: str) -> int | None:
+    """Exit code ``docker run`` reports when the image's command cannot start
+    (127: not found, 126: not executable); None for any other (platform) failure."""
+    if "executable file not found" in message or "no such file or directory" in message:
+        return 127
+    if "permission denied" in message and "exec" in message:
+        return 126
+    return None
 
 
 def _peak_memory(container_id: str) -> int | None:
@@ -118,7 +120,7 @@ class DockerExecutor(Executor):
     @property
     def client(self) -> docker.DockerClient:
         if self._client is None:
-            with _engine_errors("connecting"):
+            with engine_errors("connecting"):
                 self._client = docker.from_env(timeout=120)
         return self._client
 
@@ -136,8 +138,8 @@ class DockerExecutor(Executor):
         if options.run_as_uid is None and user_is_root(info.user):
             # Refused before the engine sees anything; names are resolved after loading.
             raise AlgorithmError(ROOT_MESSAGE.format(user=info.user), code="root_user")
-        with _engine_errors("loading the image"):
-            existed = self._image_exists(info.image_id)
+        with engine_errors("loading the image"):
+            existed = image_exists(self.client, info.image_id)
             with open(archive_path, "rb") as fh:
                 try:
                     images = self.client.images.load(fh)
@@ -154,68 +156,18 @@ class DockerExecutor(Executor):
             self._resolve(info.image_id, options)
         except AlgorithmError:
             if not existed:
-                self._remove_image(info.image_id)
+                remove_image(self.client, info.image_id)
             raise
         return info
-
-    def _image_exists(self, image_id: str) -> bool:
-        try:
-            self.client.images.get(image_id)
-        except docker.errors.ImageNotFound:
-            return False
-        return True
-
-    def _remove_image(self, image_id: str) -> None:
-        with contextlib.suppress(docker.errors.DockerException):
-            self.client.images.remove(image_id, force=True)
-
-    def _image_user_files(self, image_id: str) -> tuple[str, str | None, str | None]:
-        """(USER, /etc/passwd, /etc/group) of an image, read from a created (never
-        started) container; files are capped at 1 MiB."""
-        if image_id in self._users:
-            return self._users[image_id]
-        api = self.client.api
-        attrs = self.client.images.get(image_id).attrs
-        user = (attrs.get("Config") or {}).get("User") or ""
-        cid = api.create_container(
-            image_id,
-            entrypoint=["/nonexistent"],
-            command=[],
-            network_disabled=True,
-            labels={LABEL: "1"},
-        )["Id"]
-        files: list[str | None] = []
-        try:
-            for path in ("/etc/passwd", "/etc/group"):
-                files.append(self._read_small_file(cid, path))
-        finally:
-            with contextlib.suppress(docker.errors.DockerException):
-                api.remove_container(cid, v=True, force=True)
-        result = (user, files[0], files[1])
-        self._users[image_id] = result
-        return result
-
-    def _read_small_file(self, cid: str, path: str, cap: int = 1024 * 1024) -> str | None:
-        try:
-            stream, _stat = self.client.api.get_archive(cid, path)
-        except docker.errors.NotFound:
-            return None
-        buf = bytearray()
-        for chunk in stream:
-            buf += chunk
-            if len(buf) > cap + 4096:
-                return None
-        with tarfile.open(fileobj=io.BytesIO(bytes(buf))) as tar:
-            member = next((m for m in tar if m.isreg()), None)
-            fh = tar.extractfile(member) if member else None
-            return fh.read(cap).decode("utf-8", "replace") if fh else None
 
     def _resolve(self, image_id: str, options: SandboxOptions) -> ResolvedUser:
         if options.run_as_uid is not None:
             gid = options.run_as_gid if options.run_as_gid is not None else options.run_as_uid
             return ResolvedUser(uid=options.run_as_uid, gid=gid)
-        with _engine_errors("reading the image's user"):
-            user, passwd, group = self._image_user_files(image_id)
+        with engine_errors("reading the image's user"):
+            if image_id not in self._users:
+                self._users[image_id] = image_user_files(self.client, image_id)
+            user, passwd, group = self._users[image_id]
         return resolve_user(user, passwd, group)
 
     # -- runs -------------------------------------------------------------------
@@ -232,7 +184,7 @@ class DockerExecutor(Executor):
         in ``batch`` mode the one container gets the submission's wall time. A
         container that timed out, ran out of memory, crashed or was cancelled
         gives that failure to all its cases (its outputs are not collected)."""
-        with _engine_errors("inspecting the image"):
+        with engine_errors("inspecting the image"):
             try:
                 image = self.client.images.get(spec.image_id)
             except docker.errors.ImageNotFound as exc:
@@ -281,61 +233,9 @@ class DockerExecutor(Executor):
                         on_case_done(case)
         finally:
             if self.retention == "remove_after_run":
-                self._remove_image(spec.image_id)
+                remove_image(self.client, spec.image_id)
                 self._users.pop(spec.image_id, None)
         return RunResult(spec.image_id, spec.mode, cases, containers, cancelled)
-
-    def _container_kwargs(
-        self,
-        spec: RunSpec,
-        image_attrs: dict[str, Any],
-        group: list[str],
-        user: ResolvedUser,
-        output_dir: Path,
-    ) -> dict[str, Any]:
-        limits, opts = spec.limits, spec.options
-        mounts = [
-            Mount(f"/input/{c}", str(spec.inputs[c].resolve()), type="bind", read_only=True)
-            for c in group
-        ]
-        mounts.append(Mount("/output", str(output_dir), type="bind", read_only=False))
-        # An image VOLUME would get a writable, uncapped anonymous volume on the
-        # host disk: cover each with a small tmpfs (charged to the memory limit).
-        for path in sorted((image_attrs.get("Config") or {}).get("Volumes") or {}):
-            if path not in {"/output", "/tmp"} and not path.startswith("/input"):
-                mounts.append(Mount(path, None, type="tmpfs", tmpfs_size=limits.tmp_bytes))
-        kwargs: dict[str, Any] = {
-            "image": spec.image_id,
-            "user": user.docker_user,
-            "network_mode": "bridge" if opts.network else "none",
-            "read_only": opts.read_only_root,
-            "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={limits.tmp_bytes},mode=1777"},
-            "mounts": mounts,
-            "cap_drop": ["ALL"] if opts.cap_drop_all else None,
-            "security_opt": ["no-new-privileges"] if opts.no_new_privileges else None,
-            "privileged": False,
-            "mem_limit": limits.memory_bytes,
-            "memswap_limit": limits.memory_bytes,
-            "nano_cpus": int(limits.cpus * 1e9),
-            "pids_limit": limits.pids,
-            "init": opts.init,
-            "ulimits": [
-                Ulimit(name="nofile", soft=limits.open_files, hard=limits.open_files),
-                Ulimit(name="core", soft=0, hard=0),
-            ],
-            "environment": {},
-            "hostname": "sandbox",
-            "ipc_mode": "private",
-            "labels": {LABEL: "1"},
-            # Output is captured through an attach stream (logs.py): nothing on disk.
-            "log_config": LogConfig(type="none"),
-            "stdin_open": False,
-            "tty": False,
-            "detach": True,
-        }
-        if limits.gpu:
-            kwargs["device_requests"] = [DeviceRequest(count=-1, capabilities=[["gpu"]])]
-        return kwargs
 
     def _run_container(
         self,
@@ -357,8 +257,8 @@ class DockerExecutor(Executor):
             max_files=1024 + 4 * len(group),
             capping=self.output_capping,
         )
-        with mount, _engine_errors("running the container"):
-            kwargs = self._container_kwargs(spec, image_attrs, group, user, mount.path)
+        with mount, engine_errors("running the container"):
+            kwargs = container_config(spec, image_attrs, group, user, mount.path)
             container = self.client.containers.create(**kwargs)
             try:
                 crun = self._start_and_wait(container, group, timeout, limits, cancel_event)
@@ -400,12 +300,13 @@ class DockerExecutor(Executor):
         try:
             container.start()
         except docker.errors.APIError as exc:
-            if "OCI runtime" not in str(exc):
+            code = _start_failure_exit_code(str(exc))
+            if code is None:
                 raise
             # The image's command cannot be executed: the submission's fault.
             return ContainerRun(
                 case_ids=tuple(group),
-                exit_code=127,
+                exit_code=code,
                 timed_out=False,
                 oom_killed=False,
                 cancelled=False,
@@ -413,7 +314,7 @@ class DockerExecutor(Executor):
                 stdout_tail="",
                 stderr_tail="",
                 logs_truncated=False,
-                failure=Failure(FailureCategory.CRASHED, exit_code=127),
+                failure=Failure(FailureCategory.CRASHED, exit_code=code),
             )
         timed_out = cancelled = False
         peak: int | None = None
@@ -482,7 +383,7 @@ class DockerExecutor(Executor):
 
     def remove_leftovers(self) -> int:
         """Remove sandbox containers left by a crashed worker; returns how many."""
-        with _engine_errors("removing leftover containers"):
+        with engine_errors("removing leftover containers"):
             leftovers = self.client.containers.list(all=True, filters={"label": LABEL})
             for container in leftovers:
                 with contextlib.suppress(docker.errors.NotFound):

@@ -233,3 +233,25 @@ def test_logs_are_capped_and_the_failure_leaks_nothing(run_image, engine_still_w
         assert tail.rstrip().endswith(end)  # the tail is kept, not the head
         assert "reference" not in tail and "/srv/segarena" not in tail
     engine_still_works()
+
+
+def test_image_volume_is_a_capped_tmpfs_not_a_host_volume(
+    run_image, docker_client, engine_still_works
+):
+    volumes_before = {v.id for v in docker_client.volumes.list()}
+
+    result = run_image("volume", case_ids=ONE)
+
+    report = stdout_json(result, ONE[0])
+    assert report["error"] == "ENOSPC"
+    assert report["size"] <= TEST_LIMITS.tmp_bytes
+    assert report["inputs"] == [ONE[0]]
+    assert {v.id for v in docker_client.volumes.list()} == volumes_before
+    engine_still_works()
+
+
+def test_image_whose_command_cannot_start_is_crashed(run_image, engine_still_works):
+    result = run_image("nocmd", case_ids=ONE)
+
+    assert _only_failure(result) == Failure(FailureCategory.CRASHED, exit_code=127)
+    engine_still_works()
