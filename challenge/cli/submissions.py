@@ -41,6 +41,17 @@ def submit(
         fail(f"{archive} is not a file; create one with `docker save IMAGE -o image.tar`")
     api = Api(url, token)
     target = resolve_phase(api, phase)
+    name = f"{target['challenge_slug']}/{target['slug']}"
+    # Cheap checks before sending what may be gigabytes; the server checks all again.
+    if target.get("status") not in (None, "open"):
+        fail(f"phase {name} is {target['status']} (opens {when(target.get('opens_at'))}, "
+             f"closes {when(target.get('closes_at'))}); nothing was uploaded")
+    quota = api.get(f"/phases/{target['id']}/quota")
+    if quota["total_used"] >= quota["total_limit"] or \
+            quota["per_day_used"] >= quota["per_day_limit"]:
+        fail(f"your team has no submission left in {name}: {quota['per_day_used']}/"
+             f"{quota['per_day_limit']} in the last 24 h, {quota['total_used']}/"
+             f"{quota['total_limit']} in total; nothing was uploaded")
     size = archive.stat().st_size
     submission = api.upload(f"/phases/{target['id']}/submissions", file_chunks(archive),
                             total=size, content_length=size, description=f"uploading "

@@ -217,3 +217,21 @@ def test_participants_cannot_create_organizers(world: World) -> None:
     assert "only an admin can create organizer or admin accounts" in result.stderr
     with api(world.server.url, world.tokens["admin"]) as client:
         assert "mallory" not in [u["username"] for u in client.get("/admin/users").json()]
+
+
+def test_submitting_to_a_closed_phase_fails_before_uploading(world: World,
+                                                            tmp_path: Path) -> None:
+    with api(world.server.url, world.tokens["ola"]) as client:
+        phases = client.get(f"/challenges/{SLUG}/phases").json()
+        final = next(p for p in phases if p["slug"] == "final-test")
+        client.patch(f"/phases/{final['id']}", json={
+            "opens_at": "2020-01-01T00:00:00Z", "closes_at": "2020-02-01T00:00:00Z",
+        }).raise_for_status()
+    archive = tmp_path / "image.tar"
+    archive.write_bytes(b"\0" * 1024)
+    result = world.cli("submit", f"{SLUG}/final-test", str(archive), token=world.tokens["bob"])
+    assert result.exit_code == 1
+    assert (f"phase {SLUG}/final-test is closed (opens 2020-01-01 00:00 UTC, closes "
+            "2020-02-01 00:00 UTC); nothing was uploaded") in result.stderr
+    with api(world.server.url, world.tokens["bob"]) as client:
+        assert client.get(f"/phases/{final['id']}/submissions").json() == []
