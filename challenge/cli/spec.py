@@ -33,7 +33,7 @@ class PhaseSpec(BaseModel):
     hide_scores_until_close: bool = False
     parent: str | None = Field(default=None, description="slug of an earlier phase of this file")
     dataset: str | None = Field(default=None, min_length=1, max_length=100)
-    config: PhaseConfigSpec = Field(default_factory=PhaseConfigSpec)
+    config: PhaseConfigSpec = Field(default_factory=lambda: PhaseConfigSpec.model_validate({}))
 
     def create_body(self, dataset_id: int | None) -> dict[str, Any]:
         """The ``PhaseCreate`` JSON body of ``POST /challenges/{slug}/phases``."""

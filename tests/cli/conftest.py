@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import Result
+from typer.testing import Result
 
 from challenge.app import create_app
 from challenge.core import migrate

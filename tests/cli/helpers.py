@@ -17,8 +17,7 @@ import httpx
 import nibabel as nib
 import numpy as np
 import uvicorn
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from challenge.cli import app
 
