@@ -115,6 +115,9 @@ class Api:
                  "`segarena serve` (or pass --url / set SEGARENA_URL)")
         except httpx.TimeoutException:
             fail(f"the segarena server at {self.url} did not answer in time")
+        except (httpx.WriteError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            fail(f"the connection to {self.url} broke during the request ({exc}); if this was "
+                 "an upload, the server may have refused it (size limit, permissions)")
         except httpx.InvalidURL as exc:
             fail(f"invalid server URL {self.url!r}: {exc}")
         except httpx.HTTPError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +13,8 @@ from rich.table import Table
 from challenge.cli.client import Api, JsonOption, TokenOption, UrlOption
 from challenge.cli.layout import LayoutError, check_layout, tar_stream
 from challenge.cli.output import err, fail, note, out, print_json, size, success, when
+
+DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")  # as the server's
 
 dataset_app = typer.Typer(help="Upload and list hidden test sets (organizers).",
                           no_args_is_help=True)
@@ -42,6 +45,9 @@ def upload(
 
     The reference masks are stored on the server and never served back by any endpoint.
     """
+    if not DATASET_NAME.match(name):
+        fail(f"invalid --name {name!r}: 1-100 letters, digits, _ . - (starting with a letter "
+             "or digit)")
     try:
         layout = check_layout(directory)
     except LayoutError as exc:
@@ -51,6 +57,11 @@ def upload(
     for skipped in layout.skipped:
         note(f"[dim]skipping hidden file {escape(skipped)}[/]")
     api = Api(url, token)
+    # Fail before streaming what may be gigabytes: organizer rights, name, phases.
+    existing = {d["name"] for d in api.get(f"/challenges/{challenge}/datasets")}
+    if name in existing:
+        fail(f"challenge {challenge!r} has a dataset {name!r} already; choose another --name "
+             "(nothing was uploaded)")
     phase_ids = _phase_ids(api, challenge, attach or [])
     note(f"{len(layout.cases)} cases, channels {', '.join(layout.channels)}, "
          f"{size(layout.total_bytes)}")

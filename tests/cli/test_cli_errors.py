@@ -146,14 +146,30 @@ def test_attaching_to_an_unknown_phase_fails_before_uploading(world: World,
     assert "orphan" not in _datasets(world)
 
 
-def test_a_duplicate_dataset_name_surfaces_the_server_error(world: World,
+def test_a_duplicate_dataset_name_is_refused_before_upload(world: World,
                                                             tmp_path: Path) -> None:
     root = write_dataset(tmp_path / "ds")
     result = world.cli("dataset", "upload", SLUG, str(root), "--name", "msles-sanity",
                        token=world.tokens["ola"])
     assert result.exit_code == 1
-    assert "HTTP 409" in result.stderr
+    assert f"challenge '{SLUG}' has a dataset 'msles-sanity' already" in result.stderr
     assert _datasets(world).count("msles-sanity") == 1
+
+
+def test_a_bad_dataset_name_is_refused_locally(world: World, tmp_path: Path) -> None:
+    result = world.cli("dataset", "upload", SLUG, str(tmp_path), "--name", "../etc",
+                       token=world.tokens["ola"])
+    assert result.exit_code == 1
+    assert "invalid --name '../etc'" in result.stderr
+
+
+def test_participants_cannot_upload_datasets(world: World, tmp_path: Path) -> None:
+    root = write_dataset(tmp_path / "ds")
+    result = world.cli("dataset", "upload", SLUG, str(root), "--name", "sneaky",
+                       token=world.tokens["alice"])
+    assert result.exit_code == 1
+    assert "only this challenge's organizers can do that [forbidden, HTTP 403]" in result.stderr
+    assert "sneaky" not in _datasets(world)
 
 
 def test_unknown_phases_are_named_clearly(world: World) -> None:
