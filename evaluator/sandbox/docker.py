@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import docker
 import docker.errors
+import requests
 
 from evaluator.sandbox.archive import (
     ArchiveCaps,
@@ -329,11 +330,13 @@ class DockerExecutor(Executor):
             elif time.monotonic() >= deadline:
                 timed_out = self._kill(container)
             else:
-                wait = min(self.poll_interval_s, max(deadline - time.monotonic(), 0.0))
-                if cancel_event is not None:
-                    cancel_event.wait(wait)
-                else:
-                    time.sleep(wait)
+                wait = max(min(self.poll_interval_s, deadline - time.monotonic()), 0.01)
+                # The output stream ends when the container exits: react at once,
+                # without sleeping a whole poll interval per container.
+                if capture.ended.wait(wait):
+                    with contextlib.suppress(requests.RequestException):
+                        # Still running (it closed its own output): wait, bounded.
+                        api.wait(container.id, timeout=wait)
                 continue
             api.wait(container.id, timeout=60)
             state = api.inspect_container(container.id)["State"]

@@ -44,6 +44,8 @@ class OutputCapture:
         self._sock: Any = None
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
+        #: Set when the output stream ends, normally because the container exited.
+        self.ended = threading.Event()
 
     def start(self) -> None:
         params = {"stdout": 1, "stderr": 1, "stream": 1, "logs": 0}
@@ -65,6 +67,8 @@ class OutputCapture:
                     self._stderr.add(data)
         except (OSError, ValueError) as exc:  # socket closed under us by finish()
             self.error = exc
+        finally:
+            self.ended.set()
 
     def finish(self, timeout_s: float = 10.0) -> tuple[str, str, bool]:
         """Wait for the stream to end (the container has exited), then return
