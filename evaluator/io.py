@@ -13,6 +13,7 @@ file (the messages reach challenge participants about hidden data; callers add a
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import zlib
@@ -93,8 +94,8 @@ class HeaderInfo:
 
 @dataclass(frozen=True)
 class Mask:
-    """A binarized mask. array: bool, ``shape`` of the header, NIfTI (Fortran) order;
-    spacing: mm; affine: 4×4 float64."""
+    """A binarized mask. array: bool, read-only, ``shape`` of the header, NIfTI (Fortran)
+    order; spacing: mm; affine: 4×4 float64."""
 
     array: np.ndarray
     spacing: Spacing
@@ -104,7 +105,8 @@ class Mask:
 @dataclass(frozen=True)
 class Volume:
     """An intensity image. array: stored dtype (scaled to float when the header has a
-    slope / intercept), ``shape`` of the header, NIfTI order; spacing: mm; affine: 4×4."""
+    slope / intercept), read-only, ``shape`` of the header, NIfTI order; spacing: mm;
+    affine: 4×4."""
 
     array: np.ndarray
     spacing: Spacing
@@ -209,12 +211,60 @@ def _check_grid(
         )
 
 
-def _read_voxels(img: nib.Nifti1Image | nib.Nifti2Image, info: HeaderInfo) -> np.ndarray:
+def _decompressed(path: Path, needed: int) -> bytes:
+    """The first ``needed`` bytes of a gzip file, decompressed in one zlib pass (gzip
+    members concatenated as gzip allows). Never produces more than ``needed`` bytes, so
+    trailing data cannot inflate memory; a short or corrupt stream is ``truncated``."""
+    raw = path.read_bytes()
+    parts: list[bytes] = []
+    have = 0
     try:
-        data = np.asarray(img.dataobj)
+        while have < needed and raw:
+            d = zlib.decompressobj(wbits=31)
+            chunk = d.decompress(raw, needed - have)
+            parts.append(chunk)
+            have += len(chunk)
+            if not d.eof:
+                break
+            raw = d.unused_data
+    except zlib.error:
+        raise NiftiError("truncated", "image data are truncated or corrupt") from None
+    if have < needed:
+        raise NiftiError("truncated", "image data are truncated or corrupt")
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _read_voxels(
+    img: nib.Nifti1Image | nib.Nifti2Image, info: HeaderInfo, path: Path
+) -> np.ndarray:
+    """Voxels with the stored dtype, header scaling applied, in NIfTI (Fortran) order,
+    read-only. Equal to ``np.asarray(img.dataobj)``, which is what runs for uncompressed
+    files and scaled data.
+
+    A ``.nii.gz`` body is inflated by one bounded zlib call (gzip.GzipFile's chunked
+    reads and CRC pass cost about twice the decompression itself); without scaling the
+    array is a view of that buffer, so nothing is copied after decompression.
+    """
+    proxy = img.dataobj
+    offset = int(proxy.offset)
+    n_voxels = info.shape[0] * info.shape[1] * info.shape[2]
+    try:
+        if not str(path).endswith(".gz"):
+            data = np.asarray(proxy)
+        else:
+            body = _decompressed(path, offset + n_voxels * info.dtype.itemsize)
+            if proxy.slope == 1 and proxy.inter == 0:
+                data = np.frombuffer(body, dtype=info.dtype, count=n_voxels, offset=offset)
+            else:
+                holder = nib.FileHolder(fileobj=io.BytesIO(body))
+                data = np.asarray(
+                    type(img).from_file_map({"header": holder, "image": holder}).dataobj
+                )
     except (OSError, EOFError, zlib.error, ValueError):
         raise NiftiError("truncated", "image data are truncated or corrupt") from None
-    return data.reshape(info.shape, order="F")
+    data = data.reshape(info.shape, order="F")
+    data.flags.writeable = False
+    return data
 
 
 def load_mask(
@@ -236,11 +286,12 @@ def load_mask(
     img = _open(path)
     info = _header(img, Path(path), max_voxels)
     _check_grid(info, expected_shape, expected_affine, atol)
-    data = _read_voxels(img, info)
+    data = _read_voxels(img, info, Path(path))
     try:
         mask = binarize(data)
     except ValueError:
         raise NiftiError("nan_values", "mask contains NaN values") from None
+    mask.flags.writeable = False
     return Mask(mask, info.spacing, info.affine)
 
 
@@ -258,4 +309,4 @@ def load_volume(
     img = _open(path)
     info = _header(img, Path(path), max_voxels)
     _check_grid(info, expected_shape, expected_affine, atol)
-    return Volume(_read_voxels(img, info), info.spacing, info.affine)
+    return Volume(_read_voxels(img, info, Path(path)), info.spacing, info.affine)

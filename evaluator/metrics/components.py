@@ -23,12 +23,20 @@ Spacing = tuple[float, float, float]
 def binarize(arr: np.ndarray) -> np.ndarray:
     """DESIGN §4: bool as is; integers ``> 0``; floats ``>= 0.5``; NaN anywhere -> ValueError.
 
-    Returns a bool array of the same shape and memory order.
+    Returns a bool array of the same shape and memory order (a view of ``arr`` when it
+    already holds 0/1 bytes).
     """
     a = np.asarray(arr)
     if a.dtype == np.bool_:
         return a
     if np.issubdtype(a.dtype, np.integer):
+        if (
+            a.dtype.itemsize == 1
+            and a.size
+            and a.max() <= 1
+            and (a.dtype.kind == "u" or a.min() >= 0)
+        ):
+            return a.view(np.bool_)  # already 0/1 bytes: reinterpret, no new array
         return a > 0
     if np.issubdtype(a.dtype, np.floating):
         if np.isnan(a).any():

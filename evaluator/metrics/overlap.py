@@ -38,11 +38,15 @@ def dice(pred: np.ndarray, ref: np.ndarray, *, both_empty: float | None = 1.0) -
 def intersect_positions(
     ref_index: np.ndarray, pred_index: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Positions, in each sorted foreground index, of the voxels present in both masks."""
-    _, in_ref, in_pred = np.intersect1d(
-        ref_index, pred_index, assume_unique=True, return_indices=True
-    )
-    return in_ref, in_pred
+    """Positions, in each sorted foreground index, of the voxels present in both masks
+    (two int64 arrays of equal length, increasing)."""
+    if ref_index.size == 0 or pred_index.size == 0:
+        empty = np.zeros(0, np.int64)
+        return empty, empty
+    pos = np.searchsorted(pred_index, ref_index)
+    np.minimum(pos, pred_index.size - 1, out=pos)
+    hit = pred_index[pos] == ref_index
+    return np.flatnonzero(hit), pos[hit]
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,23 @@ def test_binarization_rules(tmp_path: Path) -> None:
     assert got[0, 0].tolist() == [False, False, True, True]
 
 
+def test_header_scaling_is_applied_before_binarizing(tmp_path: Path) -> None:
+    data = np.zeros((4, 4, 4), np.int16)
+    data[0, 0, :3] = [0, 1, 2]  # stored; with slope 0.5 the values are 0, 0.5, 1.0
+    img = nib.Nifti1Image(data, np.eye(4))
+    img.header.set_slope_inter(0.5, 0.0)
+    nib.save(img, tmp_path / "s.nii.gz")
+    got = load_mask(tmp_path / "s.nii.gz", max_voxels=CAP).array
+    assert got[0, 0, :3].tolist() == [False, True, True]  # float rule: >= 0.5
+
+
+@pytest.mark.parametrize("name", ["m.nii.gz", "m.nii"])
+def test_loaded_arrays_are_read_only(tmp_path: Path, name: str) -> None:
+    path = _save(tmp_path / name, _mask())
+    assert not load_mask(path, max_voxels=CAP).array.flags.writeable
+    assert not load_volume(path, max_voxels=CAP).array.flags.writeable
+
+
 def test_nan_anywhere_is_invalid(tmp_path: Path) -> None:
     data = np.zeros((4, 4, 4), np.float32)
     data[3, 3, 3] = np.nan
