@@ -126,10 +126,15 @@ def run(repeat: int) -> None:
             p = load_mask(p_path, max_voxels=cap).array  # Fortran-ordered, as in production
             r = load_mask(r_path, max_voxels=cap).array
             res = evaluate_presets(p, r, spacing, PRESETS)
-            ours = _time_ms(
-                lambda p=p, r=r, sp=spacing: evaluate_presets(p, r, sp, PRESETS), repeat
-            )
-            medpy = _time_ms(lambda p=p, r=r: _medpy(p, r), 1 if pred.size > 2e7 else 3)
+
+            def ours_fn(p: np.ndarray = p, r: np.ndarray = r, sp: tuple = spacing) -> None:
+                evaluate_presets(p, r, sp, PRESETS)
+
+            def medpy_fn(p: np.ndarray = p, r: np.ndarray = r) -> None:
+                _medpy(p, r)
+
+            ours = _time_ms(ours_fn, repeat)
+            medpy = _time_ms(medpy_fn, 1 if pred.size > 2e7 else 3)
 
             def e2e(pp: Path = p_path, rp: Path = r_path, sp=spacing, cap=cap) -> None:  # type: ignore[no-untyped-def]
                 a = load_mask(pp, max_voxels=cap)

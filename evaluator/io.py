@@ -19,9 +19,11 @@ import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import nibabel as nib
 import numpy as np
+from nibabel.arrayproxy import ArrayProxy
 from nibabel.filebasedimages import ImageFileError
 from nibabel.spatialimages import HeaderDataError
 
@@ -162,7 +164,7 @@ def _header(img: nib.Nifti1Image | nib.Nifti2Image, path: Path, max_voxels: int)
     spacing = (spacing_raw[0] * scale, spacing_raw[1] * scale, spacing_raw[2] * scale)
     if not str(path).endswith(".gz"):
         # An uncompressed file must hold every declared voxel; check before reading.
-        needed = int(img.dataobj.offset) + n_voxels * dtype.itemsize
+        needed = int(cast(ArrayProxy, img.dataobj).offset) + n_voxels * dtype.itemsize
         if path.stat().st_size < needed:
             raise NiftiError("truncated", "file is shorter than its header declares")
     return HeaderInfo(shape, spacing, affine, dtype)
@@ -245,7 +247,7 @@ def _read_voxels(
     reads and CRC pass cost about twice the decompression itself); without scaling the
     array is a view of that buffer, so nothing is copied after decompression.
     """
-    proxy = img.dataobj
+    proxy = cast(ArrayProxy, img.dataobj)
     offset = int(proxy.offset)
     n_voxels = info.shape[0] * info.shape[1] * info.shape[2]
     try:

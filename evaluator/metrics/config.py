@@ -193,7 +193,12 @@ def _rule_from_dict(d: Any) -> Rule:
         if not isinstance(strict, bool):
             raise ValueError("rule iou: strict must be true or false")
         return IoURule(tau=_number("rule iou: tau", params.get("tau", 0.5)), strict=strict)
-    return AnimaRule(**{k: _number(f"rule anima: {k}", v) for k, v in params.items()})
+    defaults = AnimaRule()
+    return AnimaRule(
+        alpha=_number("rule anima: alpha", params.get("alpha", defaults.alpha)),
+        beta=_number("rule anima: beta", params.get("beta", defaults.beta)),
+        gamma=_number("rule anima: gamma", params.get("gamma", defaults.gamma)),
+    )
 
 
 def _validate(c: MetricsConfig) -> None:

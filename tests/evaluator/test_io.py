@@ -26,7 +26,7 @@ def _save(path: Path, data: np.ndarray, affine: np.ndarray = AFFINE, **hdr: obje
 
 
 def _mask(shape: tuple[int, ...] = (10, 12, 8), dtype: type = np.uint8) -> np.ndarray:
-    m = np.zeros(shape, dtype=dtype)
+    m: np.ndarray = np.zeros(shape, dtype=dtype)
     m[2:5, 3:7, 1:4] = 1
     return m
 

@@ -10,7 +10,10 @@ def empty(shape: tuple[int, int, int] = (12, 12, 12)) -> np.ndarray:
     return np.zeros(shape, dtype=bool)
 
 
-def with_boxes(shape: tuple[int, int, int], *boxes: tuple[slice, slice, slice]) -> np.ndarray:
+Box = tuple[int | slice, int | slice, int | slice]
+
+
+def with_boxes(shape: tuple[int, int, int], *boxes: Box) -> np.ndarray:
     """A bool mask that is True inside every given box (numpy slices, end exclusive)."""
     m = np.zeros(shape, dtype=bool)
     for b in boxes:
@@ -33,7 +36,7 @@ def _blob(rng: np.random.Generator, radius: float) -> np.ndarray:
     return d <= radius**2
 
 
-def _place(m: np.ndarray, blob: np.ndarray, corner: tuple[int, int, int]) -> None:
+def _place(m: np.ndarray, blob: np.ndarray, corner: tuple[int, ...]) -> None:
     sl = tuple(slice(c, c + s) for c, s in zip(corner, blob.shape, strict=True))
     m[sl] |= blob
 

@@ -105,7 +105,7 @@ def _run_panoptica(python: Path, cases: list[tuple[np.ndarray, np.ndarray]], tmp
     for k, (pred, ref) in enumerate(cases):
         arrays[f"pred{k}"] = pred.astype(np.uint8)
         arrays[f"ref{k}"] = ref.astype(np.uint8)
-    np.savez(tmp / "cases.npz", **arrays)
+    np.savez(tmp / "cases.npz", **arrays)  # type: ignore[arg-type]
     (tmp / "runner.py").write_text(RUNNER)
     subprocess.run(
         [str(python), str(tmp / "runner.py"), str(tmp / "cases.npz"), str(tmp / "out.json")],

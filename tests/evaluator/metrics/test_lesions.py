@@ -16,14 +16,14 @@ from evaluator.metrics import (
 )
 from evaluator.metrics.components import foreground, label_components
 from evaluator.metrics.overlap import intersect_positions, overlap_table
-from tests.evaluator.metrics.lesion_phantoms import with_boxes
+from tests.evaluator.metrics.lesion_phantoms import Box, with_boxes
 
 SHAPE = (4, 4, 40)
 ISO = (1.0, 1.0, 1.0)
 ALL = ["msseg", "wmh", "shifts", "instance"]
 
 
-def line(a: int, b: int, y: int = 1, z: int = 1) -> tuple[slice, slice, slice]:
+def line(a: int, b: int, y: int = 1, z: int = 1) -> Box:
     return np.s_[z, y, a:b]
 
 
