@@ -30,18 +30,32 @@ def _datasets_by_name(api: Api, slug: str) -> dict[str, int]:
     return {d["name"]: d["id"] for d in api.get(f"/challenges/{slug}/datasets")}
 
 
+def _existing(api: Api, slug: str) -> tuple[dict[str, Any] | None, set[str]]:
+    """The challenge and its phase slugs, or (None, empty) when there is no such challenge."""
+    try:
+        challenge = api.get(f"/challenges/{slug}", handle={"not_found"})
+    except ApiError:
+        return None, set()
+    return challenge, {p["slug"] for p in api.get(f"/challenges/{slug}/phases")}
+
+
 @challenge_app.command("create")
 def create(
     spec_path: Annotated[Path, typer.Option("--spec", help="challenge YAML spec "
                                             "(see examples/challenge.yaml)")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="validate the spec only")] = False,
+    update: Annotated[bool, typer.Option(
+        "--update", help="when the challenge exists, add the spec's phases it lacks "
+                         "(existing phases are left unchanged)")] = False,
     url: UrlOption = None,
     token: TokenOption = None,
     json: JsonOption = False,
 ) -> None:
     """Create a challenge and its phases from a YAML spec (validated locally first).
 
-    The challenge is published, when the spec says so, only after every phase exists.
+    The challenge is published, when the spec says so, only after every phase exists. A phase's
+    `dataset: NAME` is attached when the challenge has a dataset of that name (with --update,
+    after `segarena dataset upload`).
     """
     spec = _load(spec_path)
     if dry_run:
@@ -49,33 +63,43 @@ def create(
                 f"{len(spec.phases)} phase(s)")
         return
     api = Api(url, token)
-    challenge = api.post("/challenges", json={"slug": spec.slug, "title": spec.title,
-                                              "description": spec.description,
-                                              "is_published": False})
+    challenge, present = _existing(api, spec.slug) if update else (None, set())
+    if challenge is None:
+        challenge = api.post("/challenges", json={"slug": spec.slug, "title": spec.title,
+                                                  "description": spec.description,
+                                                  "is_published": False})
     datasets = _datasets_by_name(api, spec.slug)
     phases: list[dict[str, Any]] = []
     for phase in spec.phases:
+        if phase.slug in present:
+            note(f"phase {phase.slug} exists already; left unchanged")
+            continue
         dataset_id = datasets.get(phase.dataset) if phase.dataset else None
         try:
             created = api.post(f"/challenges/{spec.slug}/phases",
                                json=phase.create_body(dataset_id), handle=ANY_ERROR)
         except ApiError as exc:
-            done = ", ".join(p["slug"] for p in phases) or "none"
+            done = ", ".join(sorted(present | {p["slug"] for p in phases})) or "none"
             fail(f"phase {phase.slug!r}: {exc.describe()}",
-                 hint=f"challenge {spec.slug!r} was created (unpublished) with phases: {done}")
+                 hint=f"challenge {spec.slug!r} exists with phases: {done}; fix the spec and "
+                      "run again with --update")
         phases.append(created)
         if phase.dataset and dataset_id is None:
             note(f"phase {phase.slug}: dataset {phase.dataset!r} is not uploaded yet; attach it "
                  f"with `segarena dataset upload {spec.slug} DIR --name {phase.dataset} "
                  f"--attach {phase.slug}`")
-    if spec.published:
+    if spec.published and not challenge["is_published"]:
         challenge = api.patch(f"/challenges/{spec.slug}", json={"is_published": True})
     if json:
         print_json({"challenge": challenge, "phases": phases})
         return
-    success(f"created challenge [bold]{escape(spec.slug)}[/] "
-            f"({'published' if challenge['is_published'] else 'not published'}) with phases: "
-            + ", ".join(f"{escape(p['slug'])} (id {p['id']})" for p in phases))
+    added = ", ".join(
+        f"{escape(p['slug'])} (id {p['id']}"
+        + (f", dataset {escape(p['dataset']['name'])})" if p.get("dataset") else ")")
+        for p in phases) or "none"
+    success(f"{'updated' if present else 'created'} challenge [bold]{escape(spec.slug)}[/] "
+            f"({'published' if challenge['is_published'] else 'not published'}); new phases: "
+            f"{added}")
 
 
 @challenge_app.command("list")

@@ -63,7 +63,8 @@ def test_user_create_makes_an_organizer_account(world: World) -> None:
 
 def test_challenge_create_from_the_example_spec(world: World) -> None:
     result = world.steps["challenge_create"]
-    assert f"created challenge {SLUG}" in result.stdout
+    assert f"created challenge {SLUG} (not published); new phases: sanity-check" \
+        in result.stdout
     assert "dataset 'msles-sanity' is not uploaded yet" in result.output
     with api(world.server.url, world.tokens["ola"]) as client:
         challenge = client.get(f"/challenges/{SLUG}").json()
@@ -89,7 +90,7 @@ def test_publish_makes_the_challenge_public(world: World) -> None:
 def test_challenge_list_and_show(world: World) -> None:
     listed = world.cli("challenge", "list", "--json")
     assert listed.exit_code == 0, listed.output
-    assert [c["slug"] for c in json.loads(listed.stdout)] == [SLUG]
+    assert SLUG in [c["slug"] for c in json.loads(listed.stdout)]
     shown = world.cli("challenge", "show", SLUG, token=world.tokens["ola"])
     assert shown.exit_code == 0, shown.output
     assert "MS lesion segmentation 2027" in shown.stdout
@@ -154,3 +155,34 @@ def test_status_of_a_phase_without_submissions(world: World) -> None:
                         token=world.tokens["alice"])
     assert as_json.exit_code == 0, as_json.output
     assert json.loads(as_json.stdout) == []
+
+
+def test_update_adds_new_phases_with_an_uploaded_dataset(world: World, tmp_path: Path) -> None:
+    ola = world.tokens["ola"]
+    first = tmp_path / "first.yaml"
+    first.write_text("slug: addon\ntitle: Add-on\npublished: true\nphases:\n"
+                     "  - slug: warm-up\n    title: Warm-up\n"
+                     "    opens_at: 2030-01-01T00:00:00Z\n    closes_at: 2030-02-01T00:00:00Z\n")
+    created = world.cli("challenge", "create", "--spec", str(first), token=ola)
+    assert created.exit_code == 0, created.output
+    assert world.dataset_dir is not None
+    upload = world.cli("dataset", "upload", "addon", str(world.dataset_dir), "--name", "hidden",
+                       token=ola)
+    assert upload.exit_code == 0, upload.output
+    second = tmp_path / "second.yaml"
+    second.write_text(first.read_text() + "  - slug: test\n    title: Test\n"
+                      "    parent: warm-up\n    dataset: hidden\n"
+                      "    opens_at: 2030-02-01T00:00:00Z\n    closes_at: 2030-03-01T00:00:00Z\n")
+    refused = world.cli("challenge", "create", "--spec", str(second), token=ola)
+    assert refused.exit_code == 1
+    assert "a challenge 'addon' exists already [slug_taken, HTTP 409]" in refused.stderr
+
+    updated = world.cli("challenge", "create", "--spec", str(second), "--update", token=ola)
+    assert updated.exit_code == 0, updated.output
+    assert "phase warm-up exists already; left unchanged" in updated.stderr
+    assert "updated challenge addon (published); new phases: test" in updated.stdout
+    with api(world.server.url, ola) as client:
+        phases = {p["slug"]: p for p in client.get("/challenges/addon/phases").json()}
+    assert phases["test"]["dataset"]["name"] == "hidden"
+    assert phases["test"]["parent_phase_id"] == phases["warm-up"]["id"]
+    assert phases["warm-up"]["dataset"] is None
