@@ -130,14 +130,21 @@ class Api:
         hint = HINTS.get(error.code)
         fail(error.describe(), hint=hint.replace("URL", self.url) if hint else None)
 
+    def json(self, response: httpx.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            fail(f"the server at {self.url} did not answer with JSON "
+                 f"({response.request.method} {response.request.url.path}); is it segarena?")
+
     def get(self, path: str, **kwargs: Any) -> Any:
-        return self.request("GET", path, **kwargs).json()
+        return self.json(self.request("GET", path, **kwargs))
 
     def post(self, path: str, **kwargs: Any) -> Any:
-        return self.request("POST", path, **kwargs).json()
+        return self.json(self.request("POST", path, **kwargs))
 
     def patch(self, path: str, **kwargs: Any) -> Any:
-        return self.request("PATCH", path, **kwargs).json()
+        return self.json(self.request("PATCH", path, **kwargs))
 
     def upload(self, path: str, chunks: Iterable[bytes], *, total: int | None,
                description: str, params: dict[str, Any] | None = None,
@@ -158,7 +165,7 @@ class Api:
             body = _advancing(chunks, lambda chunk: progress.advance(task, measure(chunk)))
             response = self.request("POST", path, params=params, content=body, headers=headers,
                                     timeout=UPLOAD_TIMEOUT)
-        return response.json()
+        return self.json(response)
 
 
 def _advancing(chunks: Iterable[bytes], advance: Callable[[bytes], None]) -> Iterator[bytes]:

@@ -47,7 +47,7 @@ def leaderboard(
         response = _fetch(api, f"/phases/{target['id']}/leaderboard.csv", target["id"])
         typer.echo(response.text, nl=not response.text.endswith("\n"))
         return
-    board = _fetch(api, f"/phases/{target['id']}/leaderboard", target["id"]).json()
+    board = api.json(_fetch(api, f"/phases/{target['id']}/leaderboard", target["id"]))
     if json:
         print_json(board)
         return

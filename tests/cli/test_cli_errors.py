@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from tests.cli.conftest import EXAMPLE_SPEC, SLUG, World
-from tests.cli.helpers import Cli, api, free_port, write_dataset
+from tests.cli.helpers import Cli, api, free_port, serve_in_thread, write_dataset
 
 
 def test_a_bad_token_is_refused_with_a_login_hint(world: World) -> None:
@@ -251,3 +251,16 @@ def test_submitting_to_a_closed_phase_fails_before_uploading(world: World,
             "2020-02-01 00:00 UTC); nothing was uploaded") in result.stderr
     with api(world.server.url, world.tokens["bob"]) as client:
         assert client.get(f"/phases/{final['id']}/submissions").json() == []
+
+
+def test_a_server_that_is_not_segarena_is_named(tmp_path: Path) -> None:
+    from fastapi import FastAPI
+    from fastapi.responses import HTMLResponse
+
+    other = FastAPI()
+    other.get("/api/v1/challenges")(lambda: HTMLResponse("<html>hello</html>"))
+    with serve_in_thread(other) as url:
+        result = Cli(url, tmp_path / "cli.json")("challenge", "list")
+    assert result.exit_code == 1
+    assert f"the server at {url} did not answer with JSON (GET /api/v1/challenges); is it " \
+           "segarena?" in result.stderr
