@@ -115,10 +115,47 @@ class Volume:
     affine: np.ndarray
 
 
+MAX_HEADER_BYTES = 1 << 20
+"""Largest accepted vox_offset (header plus extensions), in bytes."""
+
+
+def _raw_header(p: Path) -> bytes:
+    """The first bytes of the (decompressed) file, at most 540 (a NIfTI-2 header)."""
+    with open(p, "rb") as fh:
+        head = fh.read(1 << 16)
+    if not p.name.endswith(".gz"):
+        return head[:540]
+    try:
+        return zlib.decompressobj(wbits=31).decompress(head, 540)
+    except zlib.error:
+        raise NiftiError("not_nifti", "not a NIfTI file (header unreadable)") from None
+
+
+def _check_offset(p: Path) -> None:
+    """Refuse headers whose extensions would be read (decompressed) at load time beyond
+    MAX_HEADER_BYTES, before nibabel reads them."""
+    raw = _raw_header(p)
+    if len(raw) < 348:
+        raise NiftiError("not_nifti", "not a NIfTI file")
+    for endian in ("<", ">"):
+        (sizeof_hdr,) = struct.unpack(endian + "i", raw[:4])
+        if sizeof_hdr == 348:
+            (offset,) = struct.unpack(endian + "f", raw[108:112])
+            break
+        if sizeof_hdr == 540 and len(raw) >= 540:
+            (offset,) = struct.unpack(endian + "q", raw[168:176])
+            break
+    else:
+        raise NiftiError("not_nifti", "not a NIfTI file")
+    if not (0 <= offset <= MAX_HEADER_BYTES):
+        raise NiftiError("bad_header", "header extensions are too large")
+
+
 def _open(path: str | os.PathLike[str]) -> nib.Nifti1Image | nib.Nifti2Image:
     p = Path(path)
     if not p.is_file():
         raise NiftiError("not_found", "file not found or not a regular file")
+    _check_offset(p)
     try:
         img = nib.load(p, mmap=False)
     except (ImageFileError, FileNotFoundError):

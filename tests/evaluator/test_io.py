@@ -150,6 +150,36 @@ def test_small_gzip_bomb_is_refused_from_the_header_without_decompressing(
     assert peak < 8 * 2**20  # far below the 64 MB the voxels would take
 
 
+def test_huge_header_extension_is_refused_before_nibabel_reads_it(tmp_path: Path) -> None:
+    # vox_offset 64 MB with one extension filling it: loading the header alone would
+    # inflate 64 MB of zeros. The offset is checked from the first 540 bytes first.
+    hdr = nib.Nifti1Header()
+    hdr.set_data_shape((2, 2, 2))
+    hdr.set_data_dtype(np.uint8)
+    offset = 64 * 2**20
+    hdr["vox_offset"] = offset
+    esize = offset - 352 - 4
+    raw = hdr.binaryblock + bytes([1, 0, 0, 0]) + esize.to_bytes(4, "little") + bytes(4)
+    comp = zlib.compressobj(9, zlib.DEFLATED, 31)
+    chunks = [comp.compress(raw)]
+    block = bytes(1 << 22)
+    remaining = esize - 8  # the extension's content after its esize and ecode fields
+    while remaining:
+        n = min(len(block), remaining)
+        chunks.append(comp.compress(block[:n]))
+        remaining -= n
+    chunks.append(comp.flush())
+    path = tmp_path / "ext.nii.gz"
+    path.write_bytes(b"".join(chunks))
+    tracemalloc.start()
+    try:
+        _expect("bad_header", read_header, path, max_voxels=CAP)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20
+
+
 def test_header_is_readable_even_when_the_body_is_corrupt(tmp_path: Path) -> None:
     # read_header must not touch voxel data: a corrupted body only fails load_mask.
     # Random voxels do not compress, so the body spans many kB after the 352-byte
