@@ -141,23 +141,31 @@ def _wanted(name: str, size: int, caps: ArchiveCaps) -> bool:
     return name.startswith("blobs/sha256/") and size <= caps.max_metadata_bytes
 
 
-def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo, keep: bool) -> bytes:
-    """Read a member's data fully (this is what detects truncation in stream mode)."""
+def _read_member(
+    tar: tarfile.TarFile, member: tarfile.TarInfo, keep: bool, *, only_json: bool = False
+) -> bytes | None:
+    """Read a member's data fully (this is what detects truncation in stream mode).
+
+    Returns the data when ``keep`` (and, with ``only_json``, when it starts like a
+    JSON object: OCI blobs are kept only if they may be the config), else None.
+    """
     fh = tar.extractfile(member)
     if fh is None:
-        return b""
+        return None
     parts: list[bytes] = []
     remaining = member.size
     while remaining > 0:
         chunk = fh.read(min(_CHUNK, remaining))
         if not chunk:
             break
+        if keep and only_json and not parts and not chunk.lstrip().startswith(b"{"):
+            keep = False
         remaining -= len(chunk)
         if keep:
             parts.append(chunk)
     if remaining:
         raise ArchiveError(f"archive member {member.name!r} is truncated", code="truncated")
-    return b"".join(parts)
+    return b"".join(parts) if keep else None
 
 
 def _scan(reader: _CappedReader, caps: ArchiveCaps) -> tuple[dict[str, bytes], set[str]]:
@@ -185,8 +193,9 @@ def _scan(reader: _CappedReader, caps: ArchiveCaps) -> tuple[dict[str, bytes], s
                         f"archive member {name!r} appears twice", code="duplicate_member"
                     )
                 names.add(name.rstrip("/"))
-                data = _read_member(tar, member, keep) if member.isreg() else b""
-                if keep:
+                blob = name.startswith("blobs/")
+                data = _read_member(tar, member, keep, only_json=blob) if member.isreg() else None
+                if data is not None:
                     kept_bytes += len(data)
                     if kept_bytes > caps.max_kept_bytes:
                         raise ArchiveError("the archive has too much metadata", code="too_large")

@@ -54,7 +54,12 @@ from evaluator.sandbox.images import (
 )
 from evaluator.sandbox.logs import OutputCapture
 from evaluator.sandbox.outputs import Capping, OutputMount, collect_outputs
-from evaluator.sandbox.users import ROOT_MESSAGE, ResolvedUser, resolve_user
+from evaluator.sandbox.users import (
+    ROOT_MESSAGE,
+    ResolvedUser,
+    check_inputs_readable,
+    resolve_user,
+)
 
 log = logging.getLogger(__name__)
 
@@ -141,15 +146,19 @@ class DockerExecutor(Executor):
             raise AlgorithmError(ROOT_MESSAGE.format(user=info.user), code="root_user")
         with engine_errors("loading the image"):
             existed = image_exists(self.client, info.image_id)
-            with open(archive_path, "rb") as fh:
-                try:
-                    images = self.client.images.load(fh)
-                except docker.errors.APIError as exc:
-                    if exc.is_client_error():
-                        raise AlgorithmError(
-                            "the engine could not load the image archive", code="load_failed"
-                        ) from exc
-                    raise
+            tags_before = {tag: self._tag_target(tag) for tag in info.repo_tags}
+            try:
+                with open(archive_path, "rb") as fh:
+                    try:
+                        images = self.client.images.load(fh)
+                    except docker.errors.APIError as exc:
+                        if exc.is_client_error():
+                            raise AlgorithmError(
+                                "the engine could not load the image archive", code="load_failed"
+                            ) from exc
+                        raise
+            finally:
+                self._restore_tags(tags_before)
             loaded = {image.id for image in images}
             if info.image_id not in loaded:
                 raise PlatformError(f"engine loaded {sorted(loaded)}, expected {info.image_id}")
@@ -160,6 +169,22 @@ class DockerExecutor(Executor):
                 remove_image(self.client, info.image_id)
             raise
         return info
+
+    def _tag_target(self, tag: str) -> str | None:
+        try:
+            return self.client.images.get(tag).id
+        except (docker.errors.ImageNotFound, docker.errors.APIError):
+            return None
+
+    def _restore_tags(self, before: dict[str, str | None]) -> None:
+        """``docker load`` applies the archive's tags, which could re-point a tag the
+        platform or another team uses (e.g. the base image's). Runs go by image id,
+        so put every such tag back where it was. New tags are left alone: removing
+        an image's last tag would delete the image."""
+        for tag, previous in before.items():
+            if previous is not None and self._tag_target(tag) != previous:
+                repo, _, name = tag.rpartition(":")
+                self.client.api.tag(previous, repo, name, force=True)
 
     def _resolve(self, image_id: str, options: SandboxOptions) -> ResolvedUser:
         if options.run_as_uid is not None:
@@ -191,9 +216,7 @@ class DockerExecutor(Executor):
             except docker.errors.ImageNotFound as exc:
                 raise PlatformError(f"image {spec.image_id} is not loaded") from exc
         user = self._resolve(spec.image_id, spec.options)
-        for case_id, host_dir in spec.inputs.items():
-            if not host_dir.is_dir():
-                raise PlatformError(f"input directory of case {case_id!r} is missing")
+        check_inputs_readable(spec.inputs, user)
         spec.work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         collected = spec.work_dir / "outputs"
         ids = list(spec.inputs)

@@ -60,6 +60,9 @@ class OutputMount:
         self.mounted = False
 
     def __enter__(self) -> OutputMount:
+        if os.path.ismount(self.path):  # left by a worker that died mid-run
+            subprocess.run(["umount", "-l", str(self.path)], capture_output=True, check=False)
+        self._remove_dir()
         self.path.mkdir(parents=True, exist_ok=False, mode=0o700)
         if self.capping != "directory":
             error = self._mount()

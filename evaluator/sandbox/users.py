@@ -7,9 +7,13 @@ container is then started with the numeric ``uid:gid`` (no second lookup).
 
 from __future__ import annotations
 
+import os
+import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
-from evaluator.sandbox.base import AlgorithmError
+from evaluator.sandbox.base import AlgorithmError, PlatformError
 
 #: Shown when an image would run as root.
 ROOT_MESSAGE = (
@@ -83,3 +87,34 @@ def resolve_user(user: str, passwd: str | None, group: str | None) -> ResolvedUs
     else:
         gid = primary if primary is not None else uid
     return ResolvedUser(uid=uid, gid=gid)
+
+
+def _allows(st: os.stat_result, user: ResolvedUser, need: int) -> bool:
+    """Permission bits only: capabilities are dropped, so even uid 0 has no override."""
+    if st.st_uid == user.uid:
+        bits = st.st_mode >> 6
+    elif st.st_gid == user.gid:
+        bits = st.st_mode >> 3
+    else:
+        bits = st.st_mode
+    return bits & need == need
+
+
+def check_inputs_readable(inputs: Mapping[str, Path], user: ResolvedUser) -> None:
+    """Raise ``PlatformError`` unless every case dir is a directory the container's
+    user may list and enter, and every file in it is readable. A staging mistake
+    would otherwise look like (and be charged as) a crashing algorithm."""
+    for case_id, case_dir in inputs.items():
+        try:
+            st = os.stat(case_dir)
+        except OSError as exc:
+            raise PlatformError(f"input directory of case {case_id!r} is missing") from exc
+        if not stat.S_ISDIR(st.st_mode) or not _allows(st, user, 0o5):
+            raise PlatformError(
+                f"input directory of case {case_id!r} is not readable by uid {user.uid}"
+            )
+        for entry in os.scandir(case_dir):
+            if entry.is_file() and not _allows(entry.stat(), user, 0o4):
+                raise PlatformError(
+                    f"input {entry.name!r} of case {case_id!r} is not readable by uid {user.uid}"
+                )

@@ -124,9 +124,9 @@ def build_image(
 
     build.secret_path = secret  # type: ignore[attr-defined]
     yield build
-    for name in built:
+    for image_id in built.values():  # by id: a test may move a tag
         with contextlib.suppress(docker.errors.ImageNotFound):
-            docker_client.images.remove(image_tag(name), force=True)
+            docker_client.images.remove(image_id, force=True)
 
 
 def _sphere(shape: tuple[int, ...], center: tuple[int, ...], radius: float) -> np.ndarray:

@@ -124,6 +124,23 @@ def test_symlink_between_layers_inside_the_archive_is_accepted(tmp_path):
     assert inspect_archive(path).user == "1000"
 
 
+def test_oci_layout_archive_finds_its_config_among_blobs(tmp_path):
+    config = image_config()
+    digest = hashlib.sha256(config).hexdigest()
+    # Non-JSON blobs (layers) are streamed through, never kept in memory.
+    layers = [(f"blobs/sha256/{i:064x}", b"\x1f\x8b" + b"\0" * 3000, {}) for i in range(4)]
+    path = write_archive(
+        tmp_path / "oci.tar",
+        config=config,
+        config_name=f"blobs/sha256/{digest}",
+        before=[("oci-layout", b'{"imageLayoutVersion": "1.0.0"}', {}), *layers],
+    )
+
+    info = inspect_archive(path, caps=ArchiveCaps(max_kept_bytes=8 * 1024))
+
+    assert info.image_id == f"sha256:{digest}"
+
+
 ESCAPES: dict[str, tuple[Member, str]] = {
     "dotdot": (("../evil", b"x", {}), "path_traversal"),
     "nested_dotdot": (("a/../../evil", b"x", {}), "path_traversal"),

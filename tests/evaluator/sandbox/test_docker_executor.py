@@ -91,10 +91,16 @@ def test_saved_archive_loads_as_exactly_that_image_and_runs(
     docker_client.images.remove(image_id, force=True)
     with pytest.raises(docker.errors.ImageNotFound):
         docker_client.images.get(image_id)
+    # Someone else's image now holds the archive's tag: loading must not steal it.
+    other_id = build_image("silent")
+    repo, _, tag = image_tag("baseline").rpartition(":")
+    docker_client.api.tag(other_id, repo, tag)
+
     loaded = executor.load_image(archive)
+
     assert loaded == info
     assert docker_client.images.get(image_id).id == image_id
-
+    assert docker_client.images.get(image_tag("baseline")).id == other_id
     result = executor.run(
         RunSpec(
             image_id=image_id,

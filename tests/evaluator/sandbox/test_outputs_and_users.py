@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
 
 import pytest
 
-from evaluator.sandbox.base import AlgorithmError, Failure, FailureCategory
+from evaluator.sandbox.base import AlgorithmError, Failure, FailureCategory, PlatformError
 from evaluator.sandbox.outputs import OutputMount, collect_outputs
-from evaluator.sandbox.users import ResolvedUser, resolve_user
+from evaluator.sandbox.users import ResolvedUser, check_inputs_readable, resolve_user
 from tests.evaluator.sandbox.helpers import mounts_under
 
 CAP = 1000
@@ -104,6 +105,21 @@ def test_output_mount_is_a_capped_tmpfs_and_always_unmounted(tmp_path):
     assert not path.exists()
 
 
+def test_output_mount_replaces_a_stale_mount_left_by_a_dead_worker(tmp_path):
+    if os.geteuid() != 0 and os.environ.get("SEGARENA_ALLOW_DOCKER_SKIP") == "1":
+        pytest.skip("mounting a tmpfs needs root")
+    path = tmp_path / "mnt"
+    path.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4096", "stale", str(path)], check=True)
+    (path / "old.nii.gz").write_bytes(b"stale")
+
+    with OutputMount(path, size_bytes=8192, uid=65534, gid=65534, capping="tmpfs"):
+        assert mounts_under(tmp_path) == [str(path)]
+        assert list(path.iterdir()) == []
+
+    assert mounts_under(tmp_path) == []
+
+
 def test_output_directory_fallback_is_owned_by_the_container_user(tmp_path):
     path = tmp_path / "dir"
     with OutputMount(path, size_bytes=1024, uid=4242, gid=4243, capping="directory") as mount:
@@ -144,3 +160,24 @@ def test_resolve_user_refuses_undefined_names(user):
     with pytest.raises(AlgorithmError) as caught:
         resolve_user(user, PASSWD, GROUP)
     assert caught.value.code == "user_unresolvable"
+
+
+def _case(tmp_path, dir_mode=0o755, file_mode=0o644):
+    case = tmp_path / "case"
+    case.mkdir()
+    (case / "flair.nii.gz").write_bytes(b"x")
+    (case / "flair.nii.gz").chmod(file_mode)
+    case.chmod(dir_mode)
+    return {"c1": case}
+
+
+def test_readable_inputs_pass(tmp_path):
+    check_inputs_readable(_case(tmp_path), ResolvedUser(65534, 65534))
+
+
+@pytest.mark.parametrize("dir_mode, file_mode", [(0o700, 0o644), (0o755, 0o600), (0o711, 0o644)])
+def test_inputs_the_container_user_cannot_read_are_a_platform_error(tmp_path, dir_mode, file_mode):
+    inputs = _case(tmp_path, dir_mode, file_mode)
+    owner = os.stat(inputs["c1"]).st_uid
+    with pytest.raises(PlatformError):
+        check_inputs_readable(inputs, ResolvedUser(owner + 1000, 65534))
