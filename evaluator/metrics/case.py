@@ -154,15 +154,20 @@ def _check_inputs(
     r_bin, p_bin = binarize(r), binarize(p)
     if r_bin.flags.f_contiguous and not r_bin.flags.c_contiguous:
         # NIfTI data arrive Fortran-ordered: work on the transposed (C-ordered) views
-        # rather than copying; connectivity is symmetric under axis permutation.
-        r_bin, p_bin, sp = r_bin.T, p_bin.T, sp[::-1]
+        # rather than copying; connectivity is symmetric under axis permutation. The
+        # spacing keeps the caller's order: only its product is used (volumes, V_min),
+        # multiplied in NIfTI axis order as Anima does.
+        r_bin, p_bin = r_bin.T, p_bin.T
     r_bin = np.ascontiguousarray(r_bin)
     p_bin = np.ascontiguousarray(p_bin)
     return p_bin, r_bin, (sp[0], sp[1], sp[2])
 
 
 class _Case:
-    """Foreground indices, labels and tables of one case, each computed at most once."""
+    """Foreground indices, labels and tables of one case, each computed at most once.
+
+    ``pred`` and ``ref`` are C-contiguous bool arrays; ``spacing`` is only used through
+    the voxel volume, so its order need not follow the arrays' axes."""
 
     def __init__(self, pred: np.ndarray, ref: np.ndarray, spacing: Spacing) -> None:
         self.shape = ref.shape
@@ -261,10 +266,19 @@ def evaluate_case(
     """Metrics of one case: Dice, volumes (mL) and volume errors, and the lesion block.
 
     Args:
-        pred, ref: 3-D masks of the same shape (see :func:`evaluate_presets`).
+        pred, ref: 3-D masks of the same shape, any memory order (bool, or integer / float
+            binarized by DESIGN §4: integer > 0, float >= 0.5, NaN -> ValueError).
         spacing: voxel size in mm along the array's axes (the NIfTI zooms).
-        config: a preset name (``msseg`` — the default —, ``wmh``, ``shifts``,
-            ``instance``), a JSON dict or a :class:`MetricsConfig`.
+        config: a preset name — ``msseg`` (default; C=6, V_min 3 mm³, Anima's
+            anima(0.10, 0.70, 0.65) per side), ``wmh`` (C=26, any overlap per side, WMH
+            2017 script), ``shifts`` (C=6, max IoU >= 0.25 per side, Shifts 2022 F1),
+            ``instance`` (C=26, IoU >= 0.5 greedy one-to-one, panoptica) —, a JSON dict
+            or a :class:`MetricsConfig`.
+
+    Empty rules: Dice is ``config.dice_both_empty`` (1.0) when both masks are empty and
+    0 when exactly one is; rel_volume_error and avd_pct are NaN when the reference is
+    empty; lesion F1 is 1.0 when neither side has a lesion (flagged ``empty_reference``
+    and ``empty_prediction``) and 0.0 when only one side has none.
     """
     cfg = resolve_config(config)
     return evaluate_presets(pred, ref, spacing, {cfg.name: cfg})[cfg.name]
