@@ -132,6 +132,7 @@ def _hand_cases() -> list[tuple[np.ndarray, np.ndarray]]:
     ]
 
 
+@pytest.mark.slow  # the first run on a machine builds the side venv (about a minute)
 def test_instance_preset_equals_panoptica(panoptica_python: Path, tmp_path: Path) -> None:
     cases = _hand_cases() + [random_case(seed) for seed in range(12)]
     theirs = _run_panoptica(panoptica_python, cases, tmp_path)

@@ -147,3 +147,12 @@ def test_invalid_inputs_are_refused() -> None:
         evaluate_case(np.full(SHAPE, np.nan), empty(), ISO)
     with pytest.raises(ValueError, match="unknown metrics preset"):
         evaluate_case(empty(), empty(), ISO, "brats")
+
+
+def test_configs_can_be_keyed_by_a_mapping_and_names_must_be_unique() -> None:
+    pred, ref = random_case(5)
+    custom = {"preset": "wmh", "name": "wmh18", "connectivity": 18}
+    res = evaluate_presets(pred, ref, ISO, {"a": "wmh", "b": custom})
+    assert list(res) == ["a", "b"] and res["b"].config.connectivity == 18
+    with pytest.raises(ValueError, match="given twice"):
+        evaluate_presets(pred, ref, ISO, ["wmh", "wmh"])
