@@ -17,10 +17,12 @@ import numpy as np
 
 from evaluator.metrics.components import (
     Components,
+    Runs,
     Spacing,
     binarize,
+    find_runs,
     foreground,
-    label_components,
+    label_runs,
     min_voxels,
     remove_small,
 )
@@ -175,6 +177,7 @@ class _Case:
         self.ref_index = foreground(ref)
         self.pred_index = foreground(pred)
         self.in_ref, self.in_pred = intersect_positions(self.ref_index, self.pred_index)
+        self._runs: dict[str, Runs] = {}
         self._labels: dict[tuple[str, int], Components] = {}
         self._filtered: dict[tuple[str, int, int], Components] = {}
         self._tables: dict[tuple[int, int, int], OverlapTable] = {}
@@ -184,8 +187,10 @@ class _Case:
         if key not in self._filtered:
             base_key = (side, connectivity)
             if base_key not in self._labels:
-                index = self.ref_index if side == "ref" else self.pred_index
-                self._labels[base_key] = label_components(index, self.shape, connectivity)
+                if side not in self._runs:
+                    index = self.ref_index if side == "ref" else self.pred_index
+                    self._runs[side] = find_runs(index, self.shape)
+                self._labels[base_key] = label_runs(self._runs[side], self.shape[2], connectivity)
             self._filtered[key] = remove_small(self._labels[base_key], max_removed)
         return self._filtered[key]
 

@@ -87,61 +87,85 @@ class Components:
         return int(self.sizes.shape[0] - 1)
 
 
+@dataclass(frozen=True)
+class Runs:
+    """The foreground of one mask as runs of consecutive voxels along the last axis.
+
+    Attributes:
+        index: sorted flat indices of the foreground voxels (int64, shape (F,)).
+        lengths: voxels per run (int64, shape (R,)), runs in memory order.
+        row: padded row key of each run, ``i * (n1 + 2) + j + 1`` for grid row (i, j):
+            neighbouring rows differ by fixed steps and rows past an edge never exist.
+        x0, x1: first and last x of each run (inclusive).
+        row_step: ``n1 + 2``, the padded key step between rows i and i + 1.
+    """
+
+    index: np.ndarray
+    lengths: np.ndarray
+    row: np.ndarray
+    x0: np.ndarray
+    x1: np.ndarray
+    row_step: int
+
+
+def find_runs(index: np.ndarray, shape: tuple[int, ...]) -> Runs:
+    """Group sorted flat indices of a C-ordered ``shape`` into runs along the last axis."""
+    _, n1, n2 = shape
+    f = int(index.shape[0])
+    row, x = np.divmod(index, n2)
+    new_run = np.ones(f, dtype=bool)
+    new_run[1:] = (index[1:] != index[:-1] + 1) | (x[1:] == 0)
+    first = np.flatnonzero(new_run)
+    lengths = np.diff(np.append(first, f))
+    i, j = np.divmod(row[first], n1)
+    x0 = x[first]
+    return Runs(index, lengths, i * (n1 + 2) + j + 1, x0, x0 + lengths - 1, n1 + 2)
+
+
+def label_runs(runs: Runs, n2: int, connectivity: int) -> Components:
+    """Connected components of a mask given as :class:`Runs` (``n2`` = last axis size).
+
+    Runs in neighbouring rows are joined when their x-ranges touch (or come within one
+    voxel for diagonal contact), found by binary search on sorted (row, x) keys."""
+    n_runs = int(runs.lengths.shape[0])
+    if n_runs == 0:
+        return Components(runs.index, np.zeros(0, np.int64), np.zeros(1, np.int64))
+    stride = n2 + 2  # room for x in [-1, n2]
+    k0 = runs.row * stride + runs.x0
+    k1 = runs.row * stride + runs.x1
+    src: list[np.ndarray] = []
+    dst: list[np.ndarray] = []
+    for d0, d1, e in row_offsets(connectivity):
+        target = (runs.row + d0 * runs.row_step + d1) * stride
+        lo = np.searchsorted(k1, target + runs.x0 - e, side="left")
+        hi = np.searchsorted(k0, target + runs.x1 + e, side="right")
+        cnt = np.maximum(hi - lo, 0)
+        total = int(cnt.sum())
+        if total == 0:
+            continue
+        starts = np.cumsum(cnt) - cnt
+        src.append(np.repeat(np.arange(n_runs), cnt))
+        dst.append(np.repeat(lo - starts, cnt) + np.arange(total))
+    rows = np.concatenate(src) if src else np.zeros(0, np.int64)
+    cols = np.concatenate(dst) if dst else np.zeros(0, np.int64)
+    graph = coo_matrix((np.ones(rows.shape[0], np.int8), (rows, cols)), shape=(n_runs, n_runs))
+    n, run_label = connected_components(graph, directed=False)
+    # csgraph numbers components by their first run, i.e. in memory order.
+    labels = np.repeat(run_label.astype(np.int64) + 1, runs.lengths)
+    sizes = np.bincount(run_label + 1, weights=runs.lengths, minlength=n + 1).astype(np.int64)
+    return Components(runs.index, labels, sizes)
+
+
 def label_components(index: np.ndarray, shape: tuple[int, ...], connectivity: int) -> Components:
     """Connected components of the voxels at sorted flat ``index`` in a C-ordered ``shape``.
 
     Two voxels are neighbours when they share a face (6), a face or an edge (18), or any
     corner (26). Equivalent to ``scipy.ndimage.label`` with
     ``generate_binary_structure(3, {6: 1, 18: 2, 26: 3}[connectivity])``, up to label
-    order. The voxels are grouped into runs along the last axis first; runs in
-    neighbouring rows are joined when their x-ranges touch, so the cost is
-    O(R log R) in the number R of runs, not in the grid size.
+    order (here: by first voxel in memory order). Cost O(R log R) in the number R of
+    runs of voxels along the last axis, not in the grid size.
     """
-    f = int(index.shape[0])
-    if f == 0:
-        return Components(index, np.zeros(0, np.int64), np.zeros(1, np.int64))
-    _, n1, n2 = shape
-    row, x = np.divmod(index, n2)
-    new_run = np.ones(f, dtype=bool)
-    new_run[1:] = (index[1:] != index[:-1] + 1) | (x[1:] == 0)
-    first = np.flatnonzero(new_run)
-    lengths = np.diff(np.append(first, f))
-    run_row, x0 = row[first], x[first]
-    x1 = x0 + lengths - 1
-    i, j = np.divmod(run_row, n1)
-    stride = n2 + 2  # row-major keys with room for x in [-1, n2]
-    k0, k1 = run_row * stride + x0, run_row * stride + x1
-    n0 = shape[0]
-    src: list[np.ndarray] = []
-    dst: list[np.ndarray] = []
-    for d0, d1, e in row_offsets(connectivity):
-        ok = np.ones(first.shape[0], dtype=bool)
-        if d0 == 1:
-            ok &= i < n0 - 1
-        if d1 == 1:
-            ok &= j < n1 - 1
-        elif d1 == -1:
-            ok &= j > 0
-        a = np.flatnonzero(ok)
-        target = (run_row[a] + d0 * n1 + d1) * stride
-        lo = np.searchsorted(k1, target + x0[a] - e, side="left")
-        hi = np.searchsorted(k0, target + x1[a] + e, side="right")
-        cnt = np.maximum(hi - lo, 0)
-        total = int(cnt.sum())
-        if total == 0:
-            continue
-        starts = np.cumsum(cnt) - cnt
-        src.append(np.repeat(a, cnt))
-        dst.append(np.repeat(lo, cnt) + np.arange(total) - np.repeat(starts, cnt))
-    n_runs = int(first.shape[0])
-    rows = np.concatenate(src) if src else np.zeros(0, np.int64)
-    cols = np.concatenate(dst) if dst else np.zeros(0, np.int64)
-    graph = coo_matrix((np.ones(rows.shape[0], np.int8), (rows, cols)), shape=(n_runs, n_runs))
-    n, run_label = connected_components(graph, directed=False)
-    # csgraph numbers components by their first run, i.e. in memory order.
-    labels = np.repeat(run_label.astype(np.int64) + 1, lengths)
-    sizes = np.bincount(run_label + 1, weights=lengths, minlength=n + 1).astype(np.int64)
-    return Components(index, labels, sizes)
+    return label_runs(find_runs(index, shape), shape[2], connectivity)
 
 
 def min_voxels(min_volume_mm3: float | None, spacing: Spacing) -> int:

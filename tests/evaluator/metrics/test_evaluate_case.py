@@ -110,13 +110,13 @@ def test_presets_at_once_label_each_mask_once_per_connectivity(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[int] = []
-    original = case_module.label_components
+    original = case_module.label_runs
 
-    def counting(index: np.ndarray, shape: tuple[int, ...], connectivity: int):  # type: ignore[no-untyped-def]
+    def counting(runs, n2: int, connectivity: int):  # type: ignore[no-untyped-def]
         calls.append(connectivity)
-        return original(index, shape, connectivity)
+        return original(runs, n2, connectivity)
 
-    monkeypatch.setattr(case_module, "label_components", counting)
+    monkeypatch.setattr(case_module, "label_runs", counting)
     pred, ref = random_case(3)
     evaluate_presets(pred, ref, ISO, ALL)
     # msseg and shifts share C=6 (msseg only filters), wmh and instance share C=26:
