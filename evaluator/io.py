@@ -3,8 +3,9 @@
 Every check that can be made on the header (format, dimensions, data type, affine,
 declared size against a cap, file length of an uncompressed file) is made before a single
 voxel is decompressed, so a small ``.nii.gz`` that would expand to gigabytes is refused
-cheaply. Voxels are read with ``np.asarray(img.dataobj)`` (never ``get_fdata()``): the
-stored dtype is kept, and the Fortran order of NIfTI data is not rearranged.
+cheaply. Voxels are read as ``np.asarray(img.dataobj)`` gives them (never
+``get_fdata()``): stored dtype, header scaling, Fortran order kept; for ``.nii.gz`` the
+same array is taken as a view of one bounded zlib pass (see :func:`_read_voxels`).
 
 All failures raise :class:`NiftiError` with a stable machine ``code`` and a message that
 names only the check that failed: never voxel values, never the path or directory of the
@@ -185,7 +186,7 @@ def _header(img: nib.Nifti1Image | nib.Nifti2Image, path: Path, max_voxels: int)
     if any(d != 1 for d in dim[4 : ndim + 1]):
         raise NiftiError("bad_header", "image is not 3-D (extra dimensions larger than 1)")
     shape = (dim[1], dim[2], dim[3])
-    if dtype not in MASK_DTYPES:
+    if dtype.newbyteorder("=") not in MASK_DTYPES:  # either byte order is fine
         raise NiftiError("bad_dtype", f"unsupported data type {dtype.name}")
     n_voxels = shape[0] * shape[1] * shape[2]
     if n_voxels > max_voxels:

@@ -86,6 +86,20 @@ def test_nan_anywhere_is_invalid(tmp_path: Path) -> None:
     assert "nan" in str(err).lower()
 
 
+@pytest.mark.parametrize("name", ["be.nii.gz", "be.nii"])
+def test_big_endian_files_are_read(tmp_path: Path, name: str) -> None:
+    hdr = nib.Nifti1Header(endianness=">")
+    data = np.zeros((4, 5, 6), dtype=">i2")
+    data[1, 2, 3] = 300  # > 0 only when the bytes are read in the right order
+    data[0, 0, 0] = -2
+    img = nib.Nifti1Image(data, np.eye(4), header=hdr)
+    img.set_data_dtype(np.int16)  # stored with the header's byte order
+    nib.save(img, tmp_path / name)
+    assert read_header(tmp_path / name, max_voxels=CAP).dtype == np.dtype(">i2")
+    mask = load_mask(tmp_path / name, max_voxels=CAP).array
+    assert mask.sum() == 1 and mask[1, 2, 3]
+
+
 def test_units_in_meters_are_converted_to_mm(tmp_path: Path) -> None:
     img = nib.Nifti1Image(_mask(), np.diag([0.001, 0.001, 0.002, 1.0]))
     img.header.set_xyzt_units("meter")
