@@ -102,7 +102,9 @@ class Limits:
     ``output_bytes`` caps each output file; the ``/output`` filesystem holds
     ``output_bytes`` per mounted case plus a small slack so oversize files are
     detected rather than silently truncated. ``log_bytes`` caps the stored tail
-    of stdout and of stderr, each.
+    of stdout and of stderr, each. ``/tmp`` (``tmp_bytes``) and ``/output`` are
+    tmpfs: what a container writes there is RAM charged to its ``memory_bytes``.
+    ``gpu`` requests every GPU of the host (``device_requests``).
     """
 
     wall_time_per_case_s: float = 600.0
@@ -139,6 +141,9 @@ class Limits:
 class SandboxOptions:
     """Sandbox defaults an organizer may relax (each relaxation is audit-logged by
     the caller). Defaults are the safe ones of DESIGN.md section 3.
+
+    Relaxing ``read_only_root`` lets the container write to its own layer on the
+    host's disk, which no limit here caps.
 
     ``run_as_uid``: when set, the container runs as ``run_as_uid:run_as_gid``
     (gid defaults to the uid) whatever the image's USER, instead of refusing
