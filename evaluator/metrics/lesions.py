@@ -56,8 +56,9 @@ def anima_detected(table: OverlapTable, alpha: float, beta: float, gamma: float)
     Anima also ends the walk after n_rows + 1 steps (its loop bound counts the row side's
     labels, background included); this is reproduced, so a row lesion split into more
     than n_rows + 1 pieces is judged on its n_rows + 1 largest overlaps only. Column
-    lesions that do not overlap i are never reached for gamma <= 1 − 1e-12, since the
-    overlaps of i sum to 1.
+    lesions that do not overlap i are reached only when floating-point rounding leaves
+    the sum of all overlaps below gamma (gamma within ~1e-15 of 1); that continuation
+    is reproduced too.
     """
     n_rows = table.n_ref
     out = np.zeros(n_rows, dtype=bool)
@@ -81,15 +82,44 @@ def anima_detected(table: OverlapTable, alpha: float, beta: float, gamma: float)
         order = np.lexsort((cols, ~fails, -table.pred_sizes[cols - 1], -counts))
         total = 0.0
         stopped = False
-        for k, idx in enumerate(order):
+        k = 0
+        for idx in order:
             if total >= gamma or k >= max_steps:
                 break
             if col_ratio[cols[idx] - 1] > beta:
                 stopped = True
                 break
             total += float(counts[idx]) / float(cov)
+            k += 1
+        if not stopped and total < gamma and k < max_steps:
+            stopped = _walk_past_overlaps(set(cols.tolist()), k, max_steps, col_ratio, beta, table)
         out[i] = not stopped
     return out
+
+
+def _walk_past_overlaps(
+    overlapping: set[int],
+    k: int,
+    max_steps: int,
+    col_ratio: np.ndarray,
+    beta: float,
+    table: OverlapTable,
+) -> bool:
+    """Anima's walk when rounding left the summed shares of all overlaps just below gamma
+    (possible only for gamma within ~1e-15 of 1): it goes on through the column lesions
+    that do not overlap, largest first, each adding 0, failing on the first with an
+    outside share > beta, until its step bound. Returns True when it fails."""
+    fails = col_ratio > beta
+    labels = np.arange(1, table.n_pred + 1)
+    for j in labels[np.lexsort((labels, ~fails, -table.pred_sizes))].tolist():
+        if k >= max_steps:
+            return False
+        if j in overlapping:
+            continue
+        if fails[j - 1]:
+            return True
+        k += 1
+    return False
 
 
 def detected(table: OverlapTable, config: MetricsConfig) -> np.ndarray:

@@ -11,11 +11,14 @@ from evaluator.metrics import (
     AnimaRule,
     MetricsConfig,
     OverlapRule,
+    OverlapTable,
+    anima_detected,
     evaluate_case,
     evaluate_presets,
 )
 from evaluator.metrics.components import foreground, label_components
 from evaluator.metrics.overlap import intersect_positions, overlap_table
+from tests.evaluator.metrics import anchor_algorithms as anchor
 from tests.evaluator.metrics.lesion_phantoms import Box, with_boxes
 
 SHAPE = (4, 4, 40)
@@ -228,3 +231,25 @@ def test_one_to_one_greedy_takes_the_highest_score_first() -> None:
     cfg = MetricsConfig(connectivity=6, rule=OverlapRule(), counting="one_to_one")
     les = evaluate_case(pred, ref, ISO, cfg).lesions
     assert (les.n_ref, les.n_pred, les.tp, les.fp, les.fn) == (2, 2, 1, 1, 1)
+
+
+def test_anima_walk_goes_past_the_overlaps_when_rounding_keeps_the_sum_below_gamma() -> None:
+    # Reference lesion 1 (10 voxels) is covered by predicted lesions 1..10, one voxel each,
+    # all inside it. With gamma = 1 the summed shares are ten additions of 1/10, which
+    # round to 0.9999999999999999 < 1, so Anima's walk continues into lesions that do not
+    # overlap: predicted lesion 11 (5 voxels, all outside) fails beta -> not detected.
+    # Ten more single-voxel reference lesions keep the step bound (n_ref + 1 = 12) away.
+    assert sum([0.1] * 10) < 1.0
+    table = OverlapTable(
+        ref_sizes=np.array([10] + [1] * 10, dtype=np.int64),
+        pred_sizes=np.array([1] * 10 + [5], dtype=np.int64),
+        rows=np.ones(10, dtype=np.int64),
+        cols=np.arange(1, 11, dtype=np.int64),
+        counts=np.ones(10, dtype=np.int64),
+    )
+    got = anima_detected(table, 0.1, 0.7, 1.0)
+    assert not got[0]
+    # the dense re-statement of Anima's loops agrees
+    assert anchor._anima_true_positives(table.dense(), 0.1, 0.7, 1.0) == int(got.sum()) == 0
+    # with gamma = 0.65 the walk stops inside the overlaps: detected
+    assert anima_detected(table, 0.1, 0.7, 0.65)[0]
