@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
@@ -312,3 +313,63 @@ def test_load_image_refuses_root_before_the_engine_sees_it(executor, docker_clie
     assert "USER" in str(caught.value)
     with pytest.raises(docker.errors.ImageNotFound):
         docker_client.images.get("sha256:" + hashlib.sha256(config).hexdigest())
+
+
+def write_loadable_archive(path: Path, *, user: str, passwd: bytes) -> tuple[Path, str]:
+    """A tiny image the engine really loads: one layer holding /etc/passwd only."""
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w") as tar:
+        _add(tar, "etc/", type=tarfile.DIRTYPE, mode=0o755)
+        _add(tar, "etc/passwd", passwd, mode=0o644)
+    layer_bytes = layer.getvalue()
+    diff_id = "sha256:" + hashlib.sha256(layer_bytes).hexdigest()
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"User": user, "Cmd": ["/x"]},
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        }
+    ).encode()
+    digest = hashlib.sha256(config).hexdigest()
+    manifest = [{"Config": f"{digest}.json", "RepoTags": None, "Layers": [f"{LAYER_ID}/layer.tar"]}]
+    write_archive(
+        path,
+        config=config,
+        manifest=manifest,
+        only=[
+            (f"{LAYER_ID}/layer.tar", layer_bytes, {}),
+            (f"{digest}.json", config, {}),
+            ("manifest.json", json.dumps(manifest).encode(), {}),
+        ],
+    )
+    return path, f"sha256:{digest}"
+
+
+PASSWD = b"root:x:0:0::/root:/bin/sh\ntoor:x:0:0::/:/bin/sh\nalgo:x:4000:4000::/:/bin/sh\n"
+
+
+@pytest.mark.docker
+def test_load_image_resolves_a_named_user_and_keeps_the_image(executor, docker_client, tmp_path):
+    path, image_id = write_loadable_archive(tmp_path / "ok.tar", user="algo", passwd=PASSWD)
+    try:
+        info = executor.load_image(path)
+        assert info.image_id == image_id and info.user == "algo"
+        assert docker_client.images.get(image_id).id == image_id
+    finally:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            docker_client.images.remove(image_id, force=True)
+
+
+@pytest.mark.docker
+def test_load_image_refuses_a_name_that_maps_to_uid_0_and_removes_the_image(
+    executor, docker_client, tmp_path
+):
+    path, image_id = write_loadable_archive(tmp_path / "toor.tar", user="toor", passwd=PASSWD)
+
+    with pytest.raises(AlgorithmError) as caught:
+        executor.load_image(path)
+
+    assert caught.value.code == "root_user"
+    with pytest.raises(docker.errors.ImageNotFound):
+        docker_client.images.get(image_id)
