@@ -293,3 +293,12 @@ def test_load_volume_keeps_the_stored_dtype(tmp_path: Path) -> None:
     vol = load_volume(_save(tmp_path / "v.nii.gz", data), max_voxels=CAP)
     assert vol.array.dtype == np.float32
     np.testing.assert_array_equal(vol.array, data)
+
+
+def test_multi_member_gzip_is_read_whole(tmp_path: Path) -> None:
+    # gzip allows concatenated members; the body is split across two of them.
+    data = _mask()
+    raw = _save(tmp_path / "m.nii", data).read_bytes()
+    path = tmp_path / "two.nii.gz"
+    path.write_bytes(gzip.compress(raw[:500]) + gzip.compress(raw[500:]))
+    np.testing.assert_array_equal(load_mask(path, max_voxels=CAP).array, data > 0)
