@@ -16,7 +16,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from challenge.accounts import service as accounts
-from challenge.accounts.models import Role, User
+from challenge.accounts.models import Role, User  # noqa: F401  (re-exported for tests)
 from challenge.challenges import service as challenges
 from challenge.challenges.schemas import ChallengeCreate
 from challenge.core.db import utcnow
