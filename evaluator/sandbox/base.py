@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 #: Case ids become path components on the host and in the container.
 CASE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
+#: Runs go by content id, never by a tag that could be moved in between.
+IMAGE_ID_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+
 MiB = 1024 * 1024
 
 
@@ -169,6 +172,7 @@ class SandboxOptions:
 class RunSpec:
     """One run of one image on a set of cases.
 
+    ``image_id`` is the engine's content id (``sha256:<hex>``), never a tag.
     ``inputs`` maps a case id to a host directory holding only that case's input
     channels (``<channel>.nii.gz``); it must be readable by the container's uid
     (e.g. directories 0755, files 0644). ``work_dir`` is a platform-owned host
@@ -184,6 +188,8 @@ class RunSpec:
     options: SandboxOptions = field(default_factory=SandboxOptions)
 
     def __post_init__(self) -> None:
+        if not IMAGE_ID_RE.match(self.image_id):
+            raise ValueError(f"RunSpec.image_id must be 'sha256:<64 hex>', got {self.image_id!r}")
         if not self.inputs:
             raise ValueError("RunSpec.inputs is empty")
         for case_id in self.inputs:
