@@ -15,7 +15,6 @@ import contextlib
 import logging
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -50,7 +49,10 @@ from evaluator.sandbox.images import (
     engine_errors,
     image_exists,
     image_user_files,
+    parse_engine_time,
+    peak_memory,
     remove_image,
+    start_failure_exit_code,
 )
 from evaluator.sandbox.logs import OutputCapture
 from evaluator.sandbox.outputs import Capping, OutputMount, collect_outputs
@@ -66,36 +68,6 @@ log = logging.getLogger(__name__)
 Retention = Literal["keep", "remove_after_run"]
 
 _OUTPUT_SLACK = 64 * 1024  # so an oversize file is seen as too large, not cut at the cap
-_MEMORY_CGROUP_FILES = (  # peak memory, cgroup v1 (cgroupfs, systemd) then v2
-    "/sys/fs/cgroup/memory/docker/{id}/memory.max_usage_in_bytes",
-    "/sys/fs/cgroup/memory/system.slice/docker-{id}.scope/memory.max_usage_in_bytes",
-    "/sys/fs/cgroup/docker/{id}/memory.peak",
-    "/sys/fs/cgroup/system.slice/docker-{id}.scope/memory.peak",
-)
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    if not value or value.startswith("0001-"):
-        return None
-    head, _, frac = value.rstrip("Z").partition(".")
-    return datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}+00:00")
-
-
-def _start_failure_exit_code(message: str) -> int | None:
-    """Exit code ``docker run`` reports when the image's command cannot start
-    (127: not found, 126: not executable); None for any other (platform) failure."""
-    if "executable file not found" in message or "no such file or directory" in message:
-        return 127
-    if "permission denied" in message and "exec" in message:
-        return 126
-    return None
-
-
-def _peak_memory(container_id: str) -> int | None:
-    for pattern in _MEMORY_CGROUP_FILES:
-        with contextlib.suppress(OSError, ValueError):
-            return int(Path(pattern.format(id=container_id)).read_text().strip())
-    return None
 
 
 class DockerExecutor(Executor):
@@ -324,7 +296,7 @@ class DockerExecutor(Executor):
         try:
             container.start()
         except docker.errors.APIError as exc:
-            code = _start_failure_exit_code(str(exc))
+            code = start_failure_exit_code(str(exc))
             if code is None:
                 raise
             # The image's command cannot be executed: the submission's fault.
@@ -347,7 +319,7 @@ class DockerExecutor(Executor):
             state = api.inspect_container(container.id)["State"]
             if not state.get("Running") and state.get("Status") in {"exited", "dead"}:
                 break
-            peak = _peak_memory(container.id) or peak
+            peak = peak_memory(container.id) or peak
             if cancel_event is not None and cancel_event.is_set():
                 cancelled = self._kill(container)
             elif time.monotonic() >= deadline:
@@ -371,7 +343,10 @@ class DockerExecutor(Executor):
             and peak is not None
             and peak >= 0.95 * limits.memory_bytes
         )
-        start, end = _parse_time(state.get("StartedAt")), _parse_time(state.get("FinishedAt"))
+        start, end = (
+            parse_engine_time(state.get("StartedAt")),
+            parse_engine_time(state.get("FinishedAt")),
+        )
         duration = (end - start).total_seconds() if start and end else time.monotonic() - started
         stdout, stderr, logs_cut = capture.finish()
         failure: Failure | None = None

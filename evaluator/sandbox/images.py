@@ -1,4 +1,5 @@
-"""Small engine-side helpers: error mapping, image presence, an image's user files."""
+"""Small engine-side helpers: error mapping, image presence, an image's user files,
+timestamps, cgroup memory peaks."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import contextlib
 import io
 import tarfile
 from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
 
 import docker
 import docker.errors
@@ -83,3 +86,37 @@ def image_user_files(
         with contextlib.suppress(docker.errors.DockerException):
             client.api.remove_container(cid, v=True, force=True)
     return user, passwd, group
+
+
+_MEMORY_CGROUP_FILES = (  # peak memory, cgroup v1 (cgroupfs, systemd) then v2
+    "/sys/fs/cgroup/memory/docker/{id}/memory.max_usage_in_bytes",
+    "/sys/fs/cgroup/memory/system.slice/docker-{id}.scope/memory.max_usage_in_bytes",
+    "/sys/fs/cgroup/docker/{id}/memory.peak",
+    "/sys/fs/cgroup/system.slice/docker-{id}.scope/memory.peak",
+)
+
+
+def parse_engine_time(value: str | None) -> datetime | None:
+    """An engine timestamp (RFC 3339, nanoseconds) as an aware datetime; None if unset."""
+    if not value or value.startswith("0001-"):
+        return None
+    head, _, frac = value.rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}+00:00")
+
+
+def start_failure_exit_code(message: str) -> int | None:
+    """Exit code ``docker run`` reports when the image's command cannot start
+    (127: not found, 126: not executable); None for any other (platform) failure."""
+    if "executable file not found" in message or "no such file or directory" in message:
+        return 127
+    if "permission denied" in message and "exec" in message:
+        return 126
+    return None
+
+
+def peak_memory(container_id: str) -> int | None:
+    """Peak memory (bytes) of a running container from its cgroup, when readable."""
+    for pattern in _MEMORY_CGROUP_FILES:
+        with contextlib.suppress(OSError, ValueError):
+            return int(Path(pattern.format(id=container_id)).read_text().strip())
+    return None
