@@ -5,14 +5,14 @@ read-only root, ``/tmp`` a size-capped tmpfs, ``/output`` a size-capped tmpfs (s
 ``outputs.py``), ``cap_drop=ALL``, ``no-new-privileges``, a non-root numeric user,
 memory = memory+swap, CPU quota, pids limit, ``init``, ``nofile`` and ``core=0``
 ulimits, no host environment, no mounts but ``/input/<case_id>`` (read-only) and
-``/output``; json-file logs capped on disk; wall-clock timeout then SIGKILL.
-Containers and their anonymous volumes are always removed.
+``/output``; stdout/stderr kept as capped tails in memory (``logs.py``; nothing
+on the host's disk); wall-clock timeout then SIGKILL. Containers and their
+anonymous volumes are always removed, also on errors and cancellation.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 import time
 from pathlib import Path
@@ -62,8 +62,6 @@ from evaluator.sandbox.users import (
     check_inputs_readable,
     resolve_user,
 )
-
-log = logging.getLogger(__name__)
 
 Retention = Literal["keep", "remove_after_run"]
 
