@@ -1,19 +1,32 @@
-"""How queued evaluations reach a worker: in-process threads (embedded default) or Celery."""
+"""How queued evaluations reach a worker (DESIGN section 6).
+
+* ``ThreadDispatcher`` (embedded default): worker threads inside ``segarena serve`` poll the
+  database queue, woken at once by ``notify``; a reaper thread re-queues dead jobs.
+* ``CeleryDispatcher`` (scale-out): ``notify`` sends a ``segarena.evaluate`` task to the broker;
+  ``segarena worker`` processes run it (``evaluator.celery_app``) and run the reaper and a sweeper.
+
+Both call the same job function, ``EvaluationWorker.run``; the database, not the queue, decides
+who runs a job, so a duplicated or redelivered message is a no-op.
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any, Protocol
+
+log = logging.getLogger("segarena.dispatch")
 
 
 class Dispatcher(Protocol):
     def start(self) -> None: ...
     def stop(self) -> None: ...
-    def notify(self) -> None:
-        """A new evaluation was queued (committed): wake a worker or send a task."""
+    def notify(self, evaluation_id: int | None = None) -> None:
+        """An evaluation was queued (and committed): wake a worker or send a task."""
 
 
 class NoDispatcher:
-    """``worker_mode=off``: this process only serves the API; separate workers poll the queue."""
+    """``worker_mode=off``: this process serves the API only; workers run elsewhere."""
 
     def start(self) -> None:
         pass
@@ -21,9 +34,91 @@ class NoDispatcher:
     def stop(self) -> None:
         pass
 
-    def notify(self) -> None:
+    def notify(self, evaluation_id: int | None = None) -> None:
         pass
 
 
+class ThreadDispatcher:
+    def __init__(self, worker: Any, concurrency: int, poll_seconds: float = 5.0,
+                 reap_seconds: float = 15.0) -> None:
+        self.worker = worker
+        self.concurrency = concurrency
+        self.poll_seconds = poll_seconds
+        self.reap_seconds = reap_seconds
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        self._stopping.clear()
+        for i in range(self.concurrency):
+            self._spawn(self._loop, f"segarena-worker-{i}")
+        self._spawn(self._reaper, "segarena-reaper")
+
+    def _spawn(self, target: Any, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                busy = self.worker.run_next()
+            except Exception:
+                log.exception("worker loop error")
+                busy = False
+            if not busy:
+                self._wake.wait(self.poll_seconds)
+                self._wake.clear()
+
+    def _reaper(self) -> None:
+        while not self._stopping.wait(self.reap_seconds):
+            try:
+                if self.worker.reap():
+                    self._wake.set()
+            except Exception:
+                log.exception("reaper error")
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads.clear()
+
+    def notify(self, evaluation_id: int | None = None) -> None:
+        self._wake.set()
+
+
+class CeleryDispatcher:
+    def __init__(self, celery_app: Any) -> None:
+        self.celery = celery_app
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def notify(self, evaluation_id: int | None = None) -> None:
+        if evaluation_id is None:
+            return
+        try:
+            self.celery.send_task("segarena.evaluate", args=[evaluation_id])
+        except Exception:  # broker down: the workers' sweeper sends it later
+            log.warning("could not send evaluation %s to the broker", evaluation_id,
+                        exc_info=True)
+
+
 def make_dispatcher(settings: Any, sessionmaker: Any, storage: Any) -> Dispatcher:
-    return NoDispatcher()
+    if settings.worker_mode == "off" or settings.worker_concurrency == 0:
+        return NoDispatcher()
+    if settings.worker_mode == "celery":
+        from evaluator.celery_app import make_celery
+
+        return CeleryDispatcher(make_celery(settings))
+    from evaluator.worker import EvaluationWorker
+
+    worker = EvaluationWorker(sessionmaker, storage, settings)
+    return ThreadDispatcher(worker, settings.worker_concurrency,
+                            reap_seconds=max(1.0, settings.reaper_grace_seconds / 4))

@@ -64,7 +64,7 @@ async def create_submission(phase_id: PhaseId, request: Request, db: SessionDep,
             size=size, sha256=sha256, comment=comment)
     finally:
         tmp.unlink(missing_ok=True)
-    request.app.state.dispatcher.notify()
+    request.app.state.dispatcher.notify(_latest_evaluation_id(db, submission))
     return to_public(db, submission)
 
 
@@ -93,3 +93,8 @@ def select_submission(submission_id: SubmissionId, db: SessionDep,
     """Choose the submission that represents your team when the phase counts 'selected'."""
     return to_public(db, service.select_for_ranking(db=db, user=user,
                                                     submission_id=submission_id))
+
+
+def _latest_evaluation_id(db: Session, submission: Submission) -> int | None:
+    evaluation = evaluations.latest_for_submission(db=db, submission_id=submission.id)
+    return evaluation.id if evaluation else None

@@ -1,0 +1,214 @@
+"""The evaluation state machine as seen by workers (DESIGN section 6, STYLE "a job is a state
+machine").
+
+Every step is a compare-and-set ``UPDATE ... WHERE id = :id AND state IN (...) AND worker_id =
+:me AND attempt = :n``: it takes the row lock (PostgreSQL) or the write lock (SQLite), checks the
+state it expects and the job's owner, and acts only when both hold. A worker that lost its job
+(reaped after missing heartbeats, or cancelled) learns it from a zero row count and stops; its
+late writes change nothing. (evaluation, case) is unique, so a case is never stored twice.
+
+    queued -> provisioning -> running -> scoring -> succeeded | failed
+       ^           |             |          |
+       +-----------+-------------+----------+  platform fault or dead worker (attempt < max)
+                                                else errored (never charged); cancel -> cancelled
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from challenge.core.db import utcnow
+from challenge.datasets.models import Dataset, DatasetCase
+from challenge.evaluations.models import TERMINAL_STATES, CaseResult, EvalState, Evaluation
+from challenge.phases.models import PhaseConfig
+from challenge.submissions.models import Submission
+
+ACTIVE = (EvalState.provisioning, EvalState.running, EvalState.scoring)
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a worker needs to run one claimed evaluation (plain data, no ORM rows)."""
+
+    evaluation_id: int
+    attempt: int
+    worker_id: str
+    submission_id: int
+    archive_key: str
+    image_digest: str
+    config: dict[str, Any]
+    dataset_key: str | None
+    channels: list[str]
+    case_ids: list[str]
+
+
+def _cas(db: Session, job: Job, states: tuple[EvalState, ...], **values: Any) -> bool:
+    result = db.execute(
+        update(Evaluation)
+        .where(Evaluation.id == job.evaluation_id, Evaluation.state.in_(states),
+               Evaluation.worker_id == job.worker_id, Evaluation.attempt == job.attempt)
+        .values(**values)
+        .execution_options(synchronize_session=False))
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def claim(db: Session, evaluation_id: int, worker_id: str) -> Job | None:
+    """Take a queued evaluation (queued -> provisioning). None when someone else has it,
+    it was cancelled, or it finished already: running a job twice is a no-op."""
+    now = utcnow()
+    taken = db.execute(
+        update(Evaluation)
+        .where(Evaluation.id == evaluation_id, Evaluation.state == EvalState.queued)
+        .values(state=EvalState.provisioning, worker_id=worker_id, started_at=now,
+                heartbeat_at=now, attempt=Evaluation.attempt + 1, cases_done=0,
+                failure_category=None, failure_message=None)
+        .execution_options(synchronize_session=False))
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        db.rollback()
+        return None
+    # A previous attempt may have stored some cases before its worker died: start clean.
+    db.execute(delete(CaseResult).where(CaseResult.evaluation_id == evaluation_id))
+    evaluation = db.get(Evaluation, evaluation_id, populate_existing=True)
+    assert evaluation is not None
+    submission = db.get(Submission, evaluation.submission_id)
+    config = db.get(PhaseConfig, evaluation.phase_config_id)
+    assert submission is not None and config is not None
+    dataset = db.get(Dataset, config.dataset_id) if config.dataset_id else None
+    case_ids = [] if dataset is None else list(db.scalars(
+        select(DatasetCase.case_id).where(DatasetCase.dataset_id == dataset.id)
+        .order_by(DatasetCase.case_id)))
+    evaluation.cases_total = len(case_ids)
+    job = Job(evaluation_id=evaluation_id, attempt=evaluation.attempt, worker_id=worker_id,
+              submission_id=submission.id, archive_key=submission.archive_key,
+              image_digest=submission.image_digest, config=dict(config.config),
+              dataset_key=dataset.storage_key if dataset else None,
+              channels=list(config.config.get("channels") or ["flair"]), case_ids=case_ids)
+    db.commit()
+    return job
+
+
+def next_queued(db: Session) -> list[int]:
+    """Ids of queued evaluations, oldest first (claiming decides who gets each)."""
+    return list(db.scalars(select(Evaluation.id).where(Evaluation.state == EvalState.queued)
+                           .order_by(Evaluation.queued_at, Evaluation.id).limit(20)))
+
+
+def advance(db: Session, job: Job, expected: EvalState, new: EvalState) -> bool:
+    ok = _cas(db, job, (expected,), state=new, heartbeat_at=utcnow())
+    db.commit()
+    return ok
+
+
+def heartbeat(db: Session, job: Job) -> bool | None:
+    """Refresh the heartbeat. Returns whether cancellation was requested, or None when the job
+    is no longer this worker's (reaped, cancelled, finished)."""
+    ok = _cas(db, job, ACTIVE, heartbeat_at=utcnow())
+    cancel = db.scalar(select(Evaluation.cancel_requested)
+                       .where(Evaluation.id == job.evaluation_id)) if ok else None
+    db.commit()
+    return bool(cancel) if ok else None
+
+
+def record_case(db: Session, job: Job, case_id: str, status: str, category: str | None,
+                metrics: dict[str, float | None], flags: list[str]) -> bool:
+    """Store one case's result and count it done, atomically; False when the job is lost."""
+    if not _cas(db, job, (EvalState.running, EvalState.scoring),
+                cases_done=Evaluation.cases_done + 1, heartbeat_at=utcnow()):
+        db.rollback()
+        return False
+    db.add(CaseResult(evaluation_id=job.evaluation_id, case_id=case_id, status=status,
+                      category=category, metrics=_json_floats(metrics), flags=flags))
+    db.commit()
+    return True
+
+
+def _json_floats(metrics: dict[str, float | None]) -> dict[str, float | None]:
+    """JSON has no NaN: undefined metrics are stored as null."""
+    return {k: (None if v is None or v != v else float(v)) for k, v in metrics.items()}
+
+
+def finish(db: Session, job: Job, state: EvalState, *, category: str | None = None,
+           message: str | None = None, organizer_log: str | None = None,
+           summary: dict[str, Any] | None = None, evaluator_version: str | None = None,
+           charged: bool = True) -> bool:
+    assert state in TERMINAL_STATES
+    ok = _cas(db, job, ACTIVE, state=state, finished_at=utcnow(), failure_category=category,
+              failure_message=message, organizer_log=organizer_log, summary=summary,
+              evaluator_version=evaluator_version)
+    if ok and not charged:
+        _uncharge(db, job.submission_id)
+    db.commit()
+    return ok
+
+
+def _uncharge(db: Session, submission_id: int) -> None:
+    db.execute(update(Submission).where(Submission.id == submission_id).values(charged=False))
+
+
+def platform_fault(db: Session, job: Job, detail: str, max_retries: int) -> EvalState | None:
+    """The platform failed (engine down, disk full...): re-queue the job, or after
+    ``max_retries`` attempts end it ``errored``. Either way the team is not charged for it."""
+    state = EvalState.queued if job.attempt < max_retries else EvalState.errored
+    values: dict[str, Any] = {"state": state, "worker_id": None, "organizer_log": detail[-65536:]}
+    if state == EvalState.errored:
+        values.update(finished_at=utcnow(), failure_category="platform_error",
+                      failure_message="the platform could not evaluate this submission; "
+                                      "it is not charged to your quota")
+    else:
+        values.update(queued_at=utcnow())
+    ok = _cas(db, job, ACTIVE, **values)
+    if ok and state == EvalState.errored:
+        _uncharge(db, job.submission_id)
+    db.commit()
+    return state if ok else None
+
+
+def reap(db: Session, grace_seconds: float, max_retries: int) -> list[int]:
+    """Return evaluations whose worker stopped heartbeating to the queue (or end them
+    ``errored`` after ``max_retries`` attempts). Returns the re-queued ids."""
+    cutoff = utcnow() - timedelta(seconds=grace_seconds)
+    stale = list(db.execute(select(Evaluation.id, Evaluation.worker_id, Evaluation.attempt,
+                                   Evaluation.submission_id)
+                            .where(Evaluation.state.in_(ACTIVE),
+                                   Evaluation.heartbeat_at < cutoff)))
+    requeued = []
+    for evaluation_id, worker_id, attempt, submission_id in stale:
+        job = Job(evaluation_id, attempt, worker_id, submission_id, "", "", {}, None, [], [])
+        cancel = db.scalar(select(Evaluation.cancel_requested)
+                           .where(Evaluation.id == evaluation_id))
+        if cancel:
+            finish(db, job, EvalState.cancelled, category="cancelled",
+                   message="cancelled", charged=False)
+        elif platform_fault(db, job, "worker stopped heartbeating; re-queued by the reaper",
+                            max_retries) == EvalState.queued:
+            requeued.append(evaluation_id)
+    return requeued
+
+
+def request_cancel(db: Session, evaluation_id: int) -> Evaluation:
+    """Cancel: a queued job ends at once; a running one is killed by its worker."""
+    db.execute(update(Evaluation).where(Evaluation.id == evaluation_id,
+                                        Evaluation.state == EvalState.queued)
+               .values(state=EvalState.cancelled, finished_at=utcnow(),
+                       failure_category="cancelled", failure_message="cancelled")
+               .execution_options(synchronize_session=False))
+    db.execute(update(Evaluation).where(Evaluation.id == evaluation_id,
+                                        Evaluation.state.in_(ACTIVE))
+               .values(cancel_requested=True).execution_options(synchronize_session=False))
+    evaluation = db.get(Evaluation, evaluation_id, populate_existing=True)
+    assert evaluation is not None
+    if evaluation.state == EvalState.cancelled:
+        _uncharge(db, evaluation.submission_id)
+    return evaluation

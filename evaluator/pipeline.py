@@ -1,0 +1,197 @@
+"""Evaluate one submission: load the image, run it in the sandbox, check outputs, score.
+
+No database here: inputs are paths and plain config, outputs are dataclasses. The worker
+(``evaluator.worker``) persists what this produces; ``segarena test-container`` runs the very
+same function on a participant's own sample cases.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evaluator import io as nifti
+from evaluator.metrics import evaluate_case, resolve_config
+from evaluator.sandbox import (
+    CaseRun,
+    ContainerRun,
+    Executor,
+    Failure,
+    FailureCategory,
+    Limits,
+    RunMode,
+    RunSpec,
+    SandboxOptions,
+)
+
+EVALUATOR_VERSION = "0.1.0"
+MiB = 1024 * 1024
+ORGANIZER_LOG_CAP = 1 * MiB
+
+
+@dataclass(frozen=True)
+class CaseInput:
+    """One hidden case: ``input_dir`` holds only ``<channel>.nii.gz`` files (it is what gets
+    mounted); ``reference`` is the mask, read by the platform only, never mounted."""
+
+    case_id: str
+    input_dir: Path
+    reference: Path
+
+
+@dataclass(frozen=True)
+class CaseOutcome:
+    """``status`` is ``ok`` (scored) or ``missing`` (scored by the phase's missing-case
+    policy at ranking time). ``category``/``message`` are sanitized: safe for participants."""
+
+    case_id: str
+    status: str
+    category: str | None = None
+    message: str | None = None
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EvaluationOutcome:
+    image_id: str
+    cases: list[CaseOutcome]
+    organizer_log: str
+    cancelled: bool
+
+    @property
+    def n_ok(self) -> int:
+        return sum(c.status == "ok" for c in self.cases)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts per category and the mean of each metric over scored cases."""
+        categories: dict[str, int] = {}
+        for case in self.cases:
+            key = case.category or "ok"
+            categories[key] = categories.get(key, 0) + 1
+        means: dict[str, float] = {}
+        for key in ("dice", "lesion_f1", "abs_volume_diff_ml"):
+            values = [c.metrics.get(key) for c in self.cases if c.status == "ok"]
+            finite = [v for v in values if v is not None and v == v]
+            if finite:
+                means[f"mean_{key}"] = sum(finite) / len(finite)
+        return {"n_cases": len(self.cases), "n_ok": self.n_ok, "categories": categories,
+                **means}
+
+
+@dataclass(frozen=True)
+class PhaseRunConfig:
+    """What a phase's frozen config says about running and scoring (units in names)."""
+
+    run_mode: RunMode
+    limits: Limits
+    options: SandboxOptions
+    metrics: Any  # preset name or custom dict, resolved by ``evaluator.metrics``
+    max_voxels: int = 512 * 512 * 512
+
+    @classmethod
+    def from_phase_config(cls, config: Mapping[str, Any], *,
+                          max_voxels: int = 512 * 512 * 512) -> PhaseRunConfig:
+        """Build from a ``PhaseConfigSpec`` JSON dict (missing blocks take defaults)."""
+        lim = dict(config.get("limits") or {})
+        limits = Limits(
+            wall_time_per_case_s=float(lim.get("wall_time_per_case_s", 600)),
+            wall_time_per_submission_s=float(lim.get("wall_time_per_submission_s", 7200)),
+            memory_bytes=int(lim.get("memory_mb", 4096)) * MiB,
+            cpus=float(lim.get("cpus", 1.0)),
+            pids=int(lim.get("pids", 256)),
+            output_bytes=int(lim.get("output_mb", 512)) * MiB,
+            tmp_bytes=int(lim.get("tmp_mb", 512)) * MiB,
+            gpu=bool(lim.get("gpu", False)),
+        )
+        sandbox = dict(config.get("sandbox") or {})
+        options = SandboxOptions(run_as_uid=sandbox.get("run_as_uid"))
+        return cls(run_mode=RunMode(config.get("run_mode", "per_case")), limits=limits,
+                   options=options, metrics=config.get("metrics", "msseg"),
+                   max_voxels=max_voxels)
+
+
+def missing(case_id: str, failure: Failure) -> CaseOutcome:
+    check = f": {failure.check}" if failure.check else ""
+    return CaseOutcome(case_id, "missing", category=f"{failure.category.value}{check}",
+                       message=str(failure))
+
+
+def score_case(case: CaseInput, run: CaseRun, metrics_config: Any,
+               max_voxels: int) -> CaseOutcome:
+    """Check one collected output against the reference grid and score it.
+
+    Any problem with the output (none, wrong grid, NaN, not NIfTI, too large) makes the case
+    ``missing`` with a sanitized reason naming the failed check, never the file's content.
+    """
+    if run.output is None:
+        return missing(case.case_id, run.failure or Failure(FailureCategory.MISSING_OUTPUT))
+    reference = nifti.load_mask(case.reference, max_voxels=max_voxels)
+    try:
+        prediction = nifti.load_mask(run.output, max_voxels=max_voxels,
+                                     expected_shape=reference.array.shape,
+                                     expected_affine=reference.affine)
+    except nifti.NiftiError as exc:
+        return missing(case.case_id, Failure(FailureCategory.INVALID_OUTPUT, check=exc.code))
+    result = evaluate_case(prediction.array, reference.array, reference.spacing,
+                           resolve_config(metrics_config))
+    return CaseOutcome(case.case_id, "ok", metrics=result.as_flat_dict(),
+                       flags=tuple(result.flags))
+
+
+def _log_block(container: ContainerRun) -> str:
+    head = (f"== cases {','.join(container.case_ids)}: exit={container.exit_code} "
+            f"timed_out={container.timed_out} oom={container.oom_killed} "
+            f"duration={container.duration_s:.1f}s"
+            f"{' (logs truncated)' if container.logs_truncated else ''}\n")
+    return f"{head}-- stdout --\n{container.stdout_tail}\n-- stderr --\n{container.stderr_tail}\n"
+
+
+def organizer_log(containers: list[ContainerRun]) -> str:
+    """Container log tails for organizers, capped at ``ORGANIZER_LOG_CAP`` bytes (the tail)."""
+    text = "".join(_log_block(c) for c in containers)
+    data = text.encode("utf-8", "replace")
+    if len(data) > ORGANIZER_LOG_CAP:
+        data = b"[earlier log output truncated]\n" + data[-ORGANIZER_LOG_CAP:]
+    return data.decode("utf-8", "replace")
+
+
+def evaluate(
+    executor: Executor,
+    *,
+    image_id: str,
+    cases: list[CaseInput],
+    config: PhaseRunConfig,
+    work_dir: Path,
+    on_case: Callable[[CaseOutcome], None] | None = None,
+    cancel_event: threading.Event | None = None,
+) -> EvaluationOutcome:
+    """Run an already loaded image on ``cases`` and score every case as soon as it is done.
+
+    ``on_case`` is called once per case (in completion order) with its scored outcome, so
+    progress can be recorded while the rest still runs. Raises ``AlgorithmError`` when the
+    image is refused and ``PlatformError`` when the engine fails.
+    """
+    by_id = {c.case_id: c for c in cases}
+    outcomes: dict[str, CaseOutcome] = {}
+
+    def case_done(run: CaseRun) -> None:
+        outcome = score_case(by_id[run.case_id], run, config.metrics, config.max_voxels)
+        outcomes[run.case_id] = outcome
+        if on_case is not None:
+            on_case(outcome)
+
+    spec = RunSpec(image_id=image_id, inputs={c.case_id: c.input_dir for c in cases},
+                   work_dir=work_dir, mode=config.run_mode, limits=config.limits,
+                   options=config.options)
+    result = executor.run(spec, on_case_done=case_done, cancel_event=cancel_event)
+    for case_id, run in result.cases.items():  # cases the callback did not see
+        if case_id not in outcomes:
+            case_done(run)
+    ordered = [outcomes[c.case_id] for c in cases]
+    return EvaluationOutcome(image_id=image_id, cases=ordered,
+                             organizer_log=organizer_log(result.containers),
+                             cancelled=result.cancelled)

@@ -1,0 +1,209 @@
+"""Claims evaluations, runs the pipeline, records results through ``challenge.evaluations``.
+
+One job function (``EvaluationWorker.run``) serves both dispatchers: the in-process threads of
+``segarena serve`` and the Celery task of ``segarena worker``. Running it twice for the same
+evaluation is harmless: only a queued evaluation can be claimed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from challenge.core.config import Settings
+from challenge.core.storage import Storage
+from challenge.evaluations import lifecycle
+from challenge.evaluations.lifecycle import Job
+from challenge.evaluations.models import EvalState
+from evaluator.pipeline import (
+    EVALUATOR_VERSION,
+    CaseInput,
+    CaseOutcome,
+    EvaluationOutcome,
+    PhaseRunConfig,
+    evaluate,
+)
+from evaluator.sandbox import AlgorithmError, Executor, PlatformError
+
+log = logging.getLogger("segarena.worker")
+
+
+class JobLost(Exception):
+    """This worker no longer owns the job (reaped or cancelled): stop without writing."""
+
+
+class EvaluationWorker:
+    def __init__(self, factory: sessionmaker[Session], storage: Storage, settings: Settings,
+                 executor_factory: Callable[[], Executor] | None = None) -> None:
+        self.factory = factory
+        self.storage = storage
+        self.settings = settings
+        self._executor_factory = executor_factory or _docker_executor
+        self._executor: Executor | None = None
+
+    @property
+    def executor(self) -> Executor:
+        if self._executor is None:
+            self._executor = self._executor_factory()
+        return self._executor
+
+    # -- entry points ------------------------------------------------------------------------
+
+    def run(self, evaluation_id: int) -> EvalState | None:
+        """Claim and run one evaluation; None when it was not claimable (already taken/done)."""
+        with self.factory() as db:
+            job = lifecycle.claim(db, evaluation_id, lifecycle.new_worker_id())
+        if job is None:
+            return None
+        return self._process(job)
+
+    def run_next(self) -> bool:
+        """Run the oldest claimable queued evaluation; False when the queue is empty."""
+        with self.factory() as db:
+            candidates = lifecycle.next_queued(db)
+        for evaluation_id in candidates:
+            with self.factory() as db:
+                job = lifecycle.claim(db, evaluation_id, lifecycle.new_worker_id())
+            if job is not None:
+                self._process(job)
+                return True
+        return False
+
+    def reap(self) -> list[int]:
+        with self.factory() as db:
+            return lifecycle.reap(db, self.settings.reaper_grace_seconds,
+                                  self.settings.max_platform_retries)
+
+    # -- one job -------------------------------------------------------------------------------
+
+    def _process(self, job: Job) -> EvalState | None:
+        cancel = threading.Event()
+        lost = threading.Event()
+        stop = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(job, cancel, lost, stop),
+                                daemon=True, name=f"heartbeat-{job.evaluation_id}")
+        beat.start()
+        work_dir = self.storage.run_dir(job.evaluation_id) / f"attempt-{job.attempt}"
+        try:
+            return self._execute(job, work_dir, cancel, lost)
+        except JobLost:
+            log.info("evaluation %s: lost ownership, stopping", job.evaluation_id)
+            return None
+        except AlgorithmError as exc:
+            return self._end(job, EvalState.failed, category=exc.code, message=exc.message)
+        except Exception as exc:  # platform fault: engine, disk, database...
+            detail = "".join(traceback.format_exception(exc))
+            log.warning("evaluation %s: platform fault: %s", job.evaluation_id, exc)
+            with self.factory() as db:
+                return lifecycle.platform_fault(db, job, detail,
+                                                self.settings.max_platform_retries)
+        finally:
+            stop.set()
+            beat.join(timeout=5)
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+    def _execute(self, job: Job, work_dir: Path, cancel: threading.Event,
+                 lost: threading.Event) -> EvalState | None:
+        if job.dataset_key is None or not job.case_ids:
+            raise PlatformError("the phase has no dataset attached")
+        archive = self.storage.submission_path(job.archive_key)
+        config = PhaseRunConfig.from_phase_config(job.config,
+                                                  max_voxels=self.settings.max_case_voxels)
+        info = self.executor.load_image(archive, options=config.options)
+        if info.image_id != job.image_digest:
+            raise PlatformError("stored archive does not match the recorded image digest")
+        self._advance(job, EvalState.provisioning, EvalState.running)
+        cases = self._stage(job, work_dir)
+
+        def record(outcome: CaseOutcome) -> None:
+            with self.factory() as db:
+                if not lifecycle.record_case(db, job, outcome.case_id, outcome.status,
+                                             outcome.category, outcome.metrics,
+                                             list(outcome.flags)):
+                    lost.set()
+                    cancel.set()
+
+        outcome = evaluate(self.executor, image_id=info.image_id, cases=cases, config=config,
+                           work_dir=work_dir / "sandbox", on_case=record, cancel_event=cancel)
+        if lost.is_set():
+            raise JobLost()
+        if outcome.cancelled:
+            return self._end(job, EvalState.cancelled, category="cancelled",
+                             message="cancelled", log_text=outcome.organizer_log,
+                             charged=False)
+        self._advance(job, EvalState.running, EvalState.scoring)
+        return self._conclude(job, outcome)
+
+    def _conclude(self, job: Job, outcome: EvaluationOutcome) -> EvalState | None:
+        summary = outcome.summary()
+        if outcome.n_ok == 0:
+            worst = max(summary["categories"].items(), key=lambda kv: kv[1])[0]
+            message = next(c.message for c in outcome.cases if c.category == worst)
+            return self._end(job, EvalState.failed, category=worst,
+                             message=f"no case produced a valid output ({message})",
+                             log_text=outcome.organizer_log, summary=summary)
+        return self._end(job, EvalState.succeeded, log_text=outcome.organizer_log,
+                         summary=summary)
+
+    def _stage(self, job: Job, work_dir: Path) -> list[CaseInput]:
+        """Inputs are mounted straight from storage (read-only) when the case folder holds
+        exactly the phase's channels; otherwise only those channels are hard-linked into a
+        run folder, so a container never sees a file the phase did not give it."""
+        assert job.dataset_key is not None
+        cases = []
+        for case_id in job.case_ids:
+            source = self.storage.dataset_inputs(job.dataset_key, case_id)
+            wanted = {f"{c}.nii.gz" for c in job.channels}
+            input_dir = source
+            if {p.name for p in source.iterdir()} != wanted:
+                input_dir = work_dir / "inputs" / case_id
+                input_dir.mkdir(parents=True, exist_ok=True)
+                for name in sorted(wanted):
+                    os.link(source / name, input_dir / name)
+            cases.append(CaseInput(case_id, input_dir,
+                                   self.storage.dataset_reference(job.dataset_key, case_id)))
+        return cases
+
+    def _advance(self, job: Job, expected: EvalState, new: EvalState) -> None:
+        with self.factory() as db:
+            if not lifecycle.advance(db, job, expected, new):
+                raise JobLost()
+
+    def _end(self, job: Job, state: EvalState, *, category: str | None = None,
+             message: str | None = None, log_text: str | None = None,
+             summary: dict | None = None, charged: bool = True) -> EvalState | None:
+        with self.factory() as db:
+            ok = lifecycle.finish(db, job, state, category=category, message=message,
+                                  organizer_log=log_text, summary=summary,
+                                  evaluator_version=EVALUATOR_VERSION, charged=charged)
+        return state if ok else None
+
+    def _heartbeat(self, job: Job, cancel: threading.Event, lost: threading.Event,
+                   stop: threading.Event) -> None:
+        while not stop.wait(self.settings.heartbeat_seconds):
+            try:
+                with self.factory() as db:
+                    answer = lifecycle.heartbeat(db, job)
+            except Exception:  # database briefly away: the reaper's grace covers it
+                log.warning("evaluation %s: heartbeat failed", job.evaluation_id,
+                            exc_info=True)
+                continue
+            if answer is None:
+                lost.set()
+                cancel.set()
+                return
+            if answer:
+                cancel.set()
+
+
+def _docker_executor() -> Executor:
+    from evaluator.sandbox.docker import DockerExecutor
+
+    return DockerExecutor()
