@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Build the platform image (Dockerfile) from the local base image, with wheels built here.
+#   scripts/build-platform-image.sh [TAG]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TAG="${1:-segarena/platform:dev}"
+BASE="${SEGARENA_BASE_IMAGE:-segarena/base:bookworm}"
+PY="${SEGARENA_VENV:-.venv}/bin/python"
+[ -x "$PY" ] || PY=python3
+"$PY" -m pip wheel -q --wheel-dir docker-wheels . >/dev/null
+DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE=$BASE" -t "$TAG" . >/dev/null
+echo "$TAG"
