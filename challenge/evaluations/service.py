@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from challenge.evaluations.models import EvalState, Evaluation
+from challenge.accounts.models import User
+from challenge.evaluations.models import CaseResult, EvalState, Evaluation
 from challenge.phases.models import Phase
 from challenge.submissions.models import Submission
 
@@ -45,3 +46,88 @@ def queue_position(*, db: Session, evaluation: Evaluation) -> int | None:
         | ((Evaluation.queued_at == evaluation.queued_at) & (Evaluation.id < evaluation.id)),
     ))
     return int(ahead or 0) + 1
+
+
+def _context(db: Session, evaluation_id: int) -> tuple[Evaluation, Submission, int]:
+    from challenge.core.errors import NotFound
+
+    evaluation = db.get(Evaluation, evaluation_id)
+    if evaluation is None:
+        raise NotFound(f"no evaluation {evaluation_id}")
+    submission = db.get(Submission, evaluation.submission_id)
+    phase = db.get(Phase, submission.phase_id) if submission else None
+    if submission is None or phase is None:
+        raise NotFound(f"no evaluation {evaluation_id}")
+    return evaluation, submission, phase.challenge_id
+
+
+def get_visible(*, db: Session, user: User, evaluation_id: int) -> tuple[Evaluation, bool]:
+    """The evaluation and whether the caller organizes its challenge; NotFound for anyone
+    who is neither an organizer nor a member of the submitting team."""
+    from challenge import access
+    from challenge.core.errors import NotFound
+
+    evaluation, submission, challenge_id = _context(db, evaluation_id)
+    if access.is_organizer(db, user, challenge_id):
+        return evaluation, True
+    team = access.team_of(db, user, challenge_id)
+    if team is None or team.id != submission.team_id:
+        raise NotFound(f"no evaluation {evaluation_id}")
+    return evaluation, False
+
+
+def organizer_log(*, db: Session, user: User, evaluation_id: int) -> str:
+    from challenge.core.errors import Forbidden
+
+    evaluation, organizer = get_visible(db=db, user=user, evaluation_id=evaluation_id)
+    if not organizer:
+        raise Forbidden("container logs are for the challenge's organizers only",
+                        code="logs_are_private")
+    return evaluation.organizer_log or ""
+
+
+def cancel(*, db: Session, user: User, evaluation_id: int) -> Evaluation:
+    from challenge.audit import service as audit
+    from challenge.evaluations import lifecycle
+
+    evaluation, _ = get_visible(db=db, user=user, evaluation_id=evaluation_id)
+    _, _, challenge_id = _context(db, evaluation_id)
+    evaluation = lifecycle.request_cancel(db, evaluation.id)
+    audit.record(db=db, actor=user, action="evaluation.cancel", object_type="evaluation",
+                 object_id=evaluation.id, challenge_id=challenge_id)
+    db.commit()
+    return evaluation
+
+
+def reevaluate(*, db: Session, user: User, submission_id: int) -> Evaluation:
+    """Organizers: evaluate a submission again under its phase's current config."""
+    from challenge import access
+    from challenge.audit import service as audit
+    from challenge.core.errors import NotFound
+
+    submission = db.get(Submission, submission_id)
+    phase = db.get(Phase, submission.phase_id) if submission else None
+    if submission is None or phase is None or not access.is_organizer(db, user,
+                                                                        phase.challenge_id):
+        raise NotFound(f"no submission {submission_id}")
+    assert phase.current_config_id is not None
+    evaluation = enqueue(db=db, submission=submission, phase_config_id=phase.current_config_id)
+    audit.record(db=db, actor=user, action="submission.reevaluate", object_type="submission",
+                 object_id=submission.id, challenge_id=phase.challenge_id,
+                 evaluation_id=evaluation.id)
+    db.commit()
+    return evaluation
+
+
+def case_results(*, db: Session, user: User, evaluation_id: int) -> list[CaseResult]:
+    """Per-case results: organizers always; the team only when the phase shows them."""
+    from challenge.core.errors import Forbidden
+    from challenge.phases.models import PhaseConfig
+
+    evaluation, organizer = get_visible(db=db, user=user, evaluation_id=evaluation_id)
+    config = db.get(PhaseConfig, evaluation.phase_config_id)
+    if not organizer and not (config and config.config.get("show_per_case_scores")):
+        raise Forbidden("this phase does not show per-case results to participants",
+                        code="per_case_hidden")
+    return list(db.scalars(select(CaseResult).where(CaseResult.evaluation_id == evaluation.id)
+                           .order_by(CaseResult.case_id)))

@@ -9,6 +9,7 @@ from challenge.core.errors import PayloadTooLarge
 from challenge.core.storage import receive_stream
 from challenge.datasets.router import UPLOAD_BODY
 from challenge.evaluations import service as evaluations
+from challenge.evaluations.models import Evaluation
 from challenge.phases.models import PhaseConfig
 from challenge.submissions import service
 from challenge.submissions.models import Submission
@@ -18,8 +19,10 @@ from challenge.teams.models import Team
 router = APIRouter(tags=["submissions"])
 
 
-def evaluation_status(db: Session, submission: Submission) -> EvaluationStatus | None:
-    ev = evaluations.latest_for_submission(db=db, submission_id=submission.id)
+def evaluation_status(db: Session, submission: Submission,
+                      evaluation: Evaluation | None = None) -> EvaluationStatus | None:
+    """The participant-safe status of ``evaluation`` (default: the submission's latest)."""
+    ev = evaluation or evaluations.latest_for_submission(db=db, submission_id=submission.id)
     if ev is None:
         return None
     config = db.get(PhaseConfig, ev.phase_config_id)

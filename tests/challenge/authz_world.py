@@ -53,7 +53,8 @@ def build(db: Session, storage: Storage, tmp_archive_dir) -> World:  # type: ign
                             image_digest="sha256:" + "1" * 64, image_user="1000")
     db.add(submission)
     db.flush()
-    evaluations.enqueue(db=db, submission=submission, phase_config_id=phase.current_config_id)
+    evaluation = evaluations.enqueue(db=db, submission=submission,
+                                     phase_config_id=phase.current_config_id)
     db.commit()
     member_token_id = db.query(ApiToken.id).filter(ApiToken.user_id == member.user.id).scalar()
     return World(
@@ -62,5 +63,6 @@ def build(db: Session, storage: Storage, tmp_archive_dir) -> World:  # type: ign
                 "admin": admin.token},
         ids={"phase": phase.id, "hidden_phase": hidden.id, "team": team.id,
              "other_team": other_team.id, "invite": team.invite_code, "dataset": dataset.id,
-             "submission": submission.id, "member_token": member_token_id},
+             "submission": submission.id, "member_token": member_token_id,
+             "evaluation": evaluation.id},
     )

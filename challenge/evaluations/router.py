@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel
+
+from challenge.core.deps import MAX_ID, CurrentUser, SessionDep, SubmissionId
+from challenge.evaluations import service
+from challenge.submissions.models import Submission
+from challenge.submissions.router import evaluation_status
+from challenge.submissions.schemas import EvaluationStatus
+
+router = APIRouter(tags=["evaluations"])
+EvaluationId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+class EvaluationDetail(EvaluationStatus):
+    summary: dict[str, Any] | None
+    evaluator_version: str | None
+
+
+class CaseResultPublic(BaseModel):
+    case_id: str
+    status: str
+    category: str | None
+    metrics: dict[str, float | None]
+    flags: list[str]
+
+
+def _detail(db, evaluation) -> EvaluationDetail:  # type: ignore[no-untyped-def]
+    submission = db.get(Submission, evaluation.submission_id)
+    status = evaluation_status(db, submission, evaluation)
+    return EvaluationDetail(**status.model_dump(), summary=evaluation.summary,
+                            evaluator_version=evaluation.evaluator_version)
+
+
+@router.get("/evaluations/{evaluation_id}", response_model=EvaluationDetail)
+def get_evaluation(evaluation_id: EvaluationId, db: SessionDep,
+                   user: CurrentUser) -> EvaluationDetail:
+    """State, queue position, cases done of N and a sanitized failure category."""
+    evaluation, _ = service.get_visible(db=db, user=user, evaluation_id=evaluation_id)
+    return _detail(db, evaluation)
+
+
+@router.get("/evaluations/{evaluation_id}/log", response_class=PlainTextResponse)
+def get_evaluation_log(evaluation_id: EvaluationId, db: SessionDep, user: CurrentUser) -> str:
+    """Organizers only: the size-capped container logs of the run."""
+    return service.organizer_log(db=db, user=user, evaluation_id=evaluation_id)
+
+
+@router.get("/evaluations/{evaluation_id}/cases", response_model=list[CaseResultPublic])
+def get_case_results(evaluation_id: EvaluationId, db: SessionDep,
+                     user: CurrentUser) -> list[CaseResultPublic]:
+    return [CaseResultPublic(case_id=r.case_id, status=r.status, category=r.category,
+                             metrics=r.metrics, flags=r.flags)
+            for r in service.case_results(db=db, user=user, evaluation_id=evaluation_id)]
+
+
+@router.post("/evaluations/{evaluation_id}/cancel", response_model=EvaluationDetail)
+def cancel_evaluation(evaluation_id: EvaluationId, db: SessionDep,
+                      user: CurrentUser) -> EvaluationDetail:
+    """Cancel a queued or running evaluation (its team or an organizer); never charged."""
+    return _detail(db, service.cancel(db=db, user=user, evaluation_id=evaluation_id))
+
+
+@router.post("/submissions/{submission_id}/reevaluate", response_model=EvaluationDetail)
+def reevaluate(submission_id: SubmissionId, request: Request, db: SessionDep,
+               user: CurrentUser) -> EvaluationDetail:
+    """Organizers: run the submission again under the phase's current config."""
+    evaluation = service.reevaluate(db=db, user=user, submission_id=submission_id)
+    request.app.state.dispatcher.notify(evaluation.id)
+    return _detail(db, evaluation)
