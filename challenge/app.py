@@ -21,9 +21,11 @@ from challenge.core.errors import DomainError
 from challenge.core.ratelimit import FailureLimiter
 from challenge.core.storage import Storage
 from challenge.datasets.router import router as datasets_router
+from challenge.evaluations.router import router as evaluations_router
 from challenge.phases.router import router as phases_router
 from challenge.submissions.router import router as submissions_router
 from challenge.teams.router import router as teams_router
+from leaderboard.router import router as leaderboard_router
 
 log = logging.getLogger("segarena")
 API_PREFIX = "/api/v1"
@@ -93,6 +95,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Any = None) -> F
     app.state.dispatcher = dispatcher
     _install_error_handlers(app)
     for router in (accounts_router, challenges_router, phases_router, teams_router,
-                   datasets_router, submissions_router, audit_router):
+                   datasets_router, submissions_router, evaluations_router, audit_router,
+                   leaderboard_router):
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -12,6 +12,7 @@ from challenge.evaluations.models import TERMINAL_STATES, CaseResult, EvalState,
 from challenge.phases.models import Phase, PhaseConfig, Visibility
 from challenge.submissions.models import Submission
 from challenge.teams.models import Team, TeamMember
+from leaderboard.models import LeaderboardSnapshot  # noqa: F401
 
 __all__ = [
     "ApiToken", "AuditEvent", "Base", "CaseResult", "Challenge", "ChallengeOrganizer", "Dataset",

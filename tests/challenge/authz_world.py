@@ -45,6 +45,8 @@ def build(db: Session, storage: Storage, tmp_archive_dir) -> World:  # type: ign
                                            max_voxels=10**7)
     phase = f.phase(db, org.user, "alpha", "test", dataset_id=dataset.id)
     hidden = f.phase(db, org.user, "alpha", "secret", visibility=Visibility.organizers)
+    team_board = f.phase(db, org.user, "alpha", "teams-only", dataset_id=dataset.id,
+                         leaderboard_visibility=Visibility.participants)
     team = teams.create(db=db, user=member.user, slug="alpha", name="Team M")
     other_team = teams.create(db=db, user=other.user, slug="alpha", name="Team O")
 
@@ -61,7 +63,8 @@ def build(db: Session, storage: Storage, tmp_archive_dir) -> World:  # type: ign
         tokens={"anonymous": None, "member": member.token, "other_team": other.token,
                 "organizer": org.token, "other_organizer": other_org.token,
                 "admin": admin.token},
-        ids={"phase": phase.id, "hidden_phase": hidden.id, "team": team.id,
+        ids={"phase": phase.id, "hidden_phase": hidden.id, "team_board_phase": team_board.id,
+             "team": team.id,
              "other_team": other_team.id, "invite": team.invite_code, "dataset": dataset.id,
              "submission": submission.id, "member_token": member_token_id,
              "evaluation": evaluation.id},

@@ -1,0 +1,128 @@
+"""Where computed leaderboards live: the ``leaderboard_snapshots`` table, an LRU in front.
+
+Key = (phase id, current config id, results fingerprint). The fingerprint summarises what a
+leaderboard depends on besides the config: count, greatest id and latest ``finished_at`` of the
+phase's terminal evaluations, and the ids of the submissions teams selected. A newly finished
+evaluation, a deleted submission, a change of selection or a new config version gives a new key,
+so nothing is ever invalidated by hand: the stale key is simply never asked for again.
+
+Reads: LRU hit -> done; else the database row for the key -> into the LRU; else compute. One
+lock per key in each process makes concurrent requests for a key wait for a single computation
+(processes may each compute once; the unique key keeps one row, the loser reads it back).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from challenge.core.db import utcnow
+from challenge.evaluations.models import TERMINAL_STATES, Evaluation
+from challenge.submissions.models import Submission
+from leaderboard.models import LeaderboardSnapshot
+
+Key = tuple[int, int, str]
+
+
+def fingerprint(db: Session, phase_id: int) -> str:
+    """SHA-256 of what the phase's results depend on (see the module docstring)."""
+    count, max_id, last = db.execute(
+        select(func.count(Evaluation.id), func.max(Evaluation.id), func.max(Evaluation.finished_at))
+        .join(Submission, Submission.id == Evaluation.submission_id)
+        .where(Submission.phase_id == phase_id, Evaluation.state.in_(TERMINAL_STATES))
+    ).one()
+    selected = db.scalars(select(Submission.id).where(Submission.phase_id == phase_id,
+                                                      Submission.selected)
+                          .order_by(Submission.id)).all()
+    text = f"{count}|{max_id}|{last}|{','.join(map(str, selected))}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class LeaderboardCache:
+    """The LRU of one process (``maxsize`` snapshots) over the shared snapshot table.
+
+    ``enabled=False`` computes on every call and stores nothing (benchmarks, debugging).
+    ``computations`` counts the snapshots this process computed.
+    """
+
+    def __init__(self, maxsize: int = 64, *, enabled: bool = True) -> None:
+        self.maxsize = maxsize
+        self.enabled = enabled
+        self.computations = 0
+        self._lru: OrderedDict[Key, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._key_locks: dict[Key, threading.Lock] = {}
+
+    def _remember(self, key: Key, payload: dict[str, Any]) -> None:
+        with self._lock:
+            self._lru[key] = payload
+            self._lru.move_to_end(key)
+            while len(self._lru) > self.maxsize:
+                self._lru.popitem(last=False)
+
+    def _recall(self, key: Key) -> dict[str, Any] | None:
+        with self._lock:
+            payload = self._lru.get(key)
+            if payload is not None:
+                self._lru.move_to_end(key)
+            return payload
+
+    def _key_lock(self, key: Key) -> threading.Lock:
+        with self._lock:
+            if len(self._key_locks) > 4 * self.maxsize:
+                self._key_locks = {k: v for k, v in self._key_locks.items() if v.locked()}
+            return self._key_locks.setdefault(key, threading.Lock())
+
+    def get(self, db: Session, key: Key,
+            compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """The snapshot payload for ``key``; ``compute`` runs only when nobody has it yet."""
+        if not self.enabled:
+            self.computations += 1
+            return compute()
+        payload = self._recall(key)
+        if payload is not None:
+            return payload
+        with self._key_lock(key):
+            payload = self._recall(key)
+            if payload is None:
+                payload = self._load(db, key)
+            if payload is None:
+                started = utcnow()
+                payload = compute()
+                self.computations += 1
+                elapsed = int((utcnow() - started).total_seconds() * 1000)
+                payload = self._store(db, key, payload, elapsed)
+            self._remember(key, payload)
+            return payload
+
+    @staticmethod
+    def _load(db: Session, key: Key) -> dict[str, Any] | None:
+        return db.scalar(select(LeaderboardSnapshot.payload).where(
+            LeaderboardSnapshot.phase_id == key[0], LeaderboardSnapshot.phase_config_id == key[1],
+            LeaderboardSnapshot.fingerprint == key[2]))
+
+    @staticmethod
+    def _store(db: Session, key: Key, payload: dict[str, Any], elapsed_ms: int) -> dict[str, Any]:
+        """Keep one snapshot per phase: replace older ones; on a race, keep the winner's."""
+        try:
+            with db.begin_nested():
+                db.execute(delete(LeaderboardSnapshot).where(
+                    LeaderboardSnapshot.phase_id == key[0],
+                    ~((LeaderboardSnapshot.phase_config_id == key[1])
+                      & (LeaderboardSnapshot.fingerprint == key[2]))))
+                db.add(LeaderboardSnapshot(phase_id=key[0], phase_config_id=key[1],
+                                           fingerprint=key[2], payload=payload,
+                                           compute_ms=elapsed_ms))
+            db.commit()
+        except IntegrityError:  # another process stored this key first; the savepoint is undone
+            stored = LeaderboardCache._load(db, key)
+            if stored is not None:
+                return stored
+        return payload

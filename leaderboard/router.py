@@ -1,0 +1,59 @@
+"""``/phases/{phase_id}/leaderboard`` (JSON), ``leaderboard.csv`` and ``cases.csv``."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from challenge.core.deps import OptionalUser, PhaseId, SessionDep
+from leaderboard import service
+from leaderboard.cache import LeaderboardCache
+from leaderboard.schemas import LeaderboardPublic
+
+router = APIRouter(tags=["leaderboard"])
+_CACHE_LOCK = threading.Lock()
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
+
+
+def cache_of(request: Request) -> LeaderboardCache:
+    """The application's leaderboard cache (created on first use, one per app)."""
+    state = request.app.state
+    with _CACHE_LOCK:
+        if getattr(state, "leaderboard_cache", None) is None:
+            state.leaderboard_cache = LeaderboardCache()
+        return state.leaderboard_cache  # type: ignore[no-any-return]
+
+
+def _csv(text: str, filename: str) -> Response:
+    return Response(text, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.get("/phases/{phase_id}/leaderboard", response_model=LeaderboardPublic)
+def get_leaderboard(phase_id: PhaseId, request: Request, db: SessionDep,
+                    user: OptionalUser) -> dict[str, Any]:
+    """The ranking, with the config hash, evaluator version and dataset checksum it comes from,
+    bootstrap rank intervals and the significance map of the primary metric."""
+    board = service.get(db=db, user=user, phase_id=phase_id, cache=cache_of(request))
+    return service.as_json(board)
+
+
+@router.get("/phases/{phase_id}/leaderboard.csv", response_class=Response,
+            responses=CSV_RESPONSE)
+def get_leaderboard_csv(phase_id: PhaseId, request: Request, db: SessionDep,
+                        user: OptionalUser) -> Response:
+    """The leaderboard as CSV, one line per team, provenance on every line."""
+    board = service.get(db=db, user=user, phase_id=phase_id, cache=cache_of(request))
+    return _csv(service.leaderboard_csv(board), f"leaderboard-phase-{phase_id}.csv")
+
+
+@router.get("/phases/{phase_id}/cases.csv", response_class=Response, responses=CSV_RESPONSE)
+def get_cases_csv(phase_id: PhaseId, request: Request, db: SessionDep,
+                  user: OptionalUser) -> Response:
+    """Per-case values of every ranked submission, when the phase publishes them."""
+    board = service.get(db=db, user=user, phase_id=phase_id, cache=cache_of(request))
+    return _csv(service.cases_csv(db=db, board=board), f"cases-phase-{phase_id}.csv")

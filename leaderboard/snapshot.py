@@ -1,0 +1,217 @@
+"""Compute a phase's leaderboard from the database: the unfiltered snapshot payload.
+
+Which results count:
+
+- the phase's current config version names the ranking, the dataset and (through its config
+  hash) what the leaderboard states; per-case results count when their evaluation ran under a
+  config version of the phase that scores identically (same dataset, no difference in
+  ``challenge.phases.config.SCORING_KEYS``). A ranking-only edit of an opened phase creates a
+  new config version without re-evaluation (``phases.service.update``); requiring the exact
+  version would empty the leaderboard until every submission was re-run for nothing.
+- per submission, its latest ``succeeded`` evaluation among those counts; other states are not
+  ranked (a re-run still queued or failed does not hide the previous valid result).
+- a ``missing`` case, a case without a row, and a metric stored as null are NaN in the long
+  table; ``leaderboard.ranking`` fills them with the metric's worst value.
+
+The payload is plain JSON (NaN -> null) so it can be stored in ``leaderboard_snapshots`` and
+served by any process. It holds everything the API and the pages may show; what a reader may
+see is decided when it is served (``leaderboard.service``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from challenge.datasets.models import Dataset, DatasetCase
+from challenge.evaluations.models import CaseResult, EvalState, Evaluation
+from challenge.phases.config import PhaseConfigSpec, needs_reevaluation
+from challenge.phases.models import Phase, PhaseConfig
+from challenge.submissions.models import Submission
+from challenge.teams.models import Team
+from evaluator.metrics import METRICS
+from leaderboard.ranking import MetricSpec, RankingConfig, RankingResult, rank
+from leaderboard.stability import DEFAULT_SEED, bootstrap, significance_map
+
+_ID_CHUNK = 500
+
+
+def ranking_config(spec: PhaseConfigSpec) -> RankingConfig:
+    """The pure ranking config of a phase config: directions and worst values from METRICS."""
+    r = spec.ranking
+    metrics = tuple(MetricSpec(name, METRICS[name].higher_is_better, METRICS[name].worst_missing)
+                    for name in r.metrics)
+    return RankingConfig(metrics=metrics, method=r.method, aggregate=r.aggregate,
+                         primary_metric=r.primary_metric, representative=spec.submissions.counts,
+                         precision=r.precision, alpha=r.alpha)
+
+
+def equivalent_config_ids(db: Session, phase: Phase, current: PhaseConfig) -> list[int]:
+    """Config versions of ``phase`` whose per-case results equal the current version's."""
+    versions = db.scalars(select(PhaseConfig).where(PhaseConfig.phase_id == phase.id))
+    return [c.id for c in versions if c.dataset_id == current.dataset_id
+            and not needs_reevaluation(c.config, current.config)]
+
+
+def num(value: Any) -> float | None:
+    """A finite float or None (JSON has no NaN)."""
+    if value is None:
+        return None
+    f = float(value)
+    return f if math.isfinite(f) else None
+
+
+def iso(value: datetime) -> str:
+    """ISO 8601 in UTC with a Z."""
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _chunks(ids: list[int]) -> Iterable[list[int]]:
+    for lo in range(0, len(ids), _ID_CHUNK):
+        yield ids[lo:lo + _ID_CHUNK]
+
+
+def _candidates(db: Session, phase: Phase, config_ids: list[int]) -> pd.DataFrame:
+    """One row per submission with a counting evaluation: its latest succeeded one."""
+    rows = db.execute(
+        select(Evaluation.id, Evaluation.submission_id, Evaluation.evaluator_version,
+               Submission.created_at, Submission.selected, Team.name)
+        .join(Submission, Submission.id == Evaluation.submission_id)
+        .join(Team, Team.id == Submission.team_id)
+        .where(Submission.phase_id == phase.id, Evaluation.state == EvalState.succeeded,
+               Evaluation.phase_config_id.in_(config_ids))
+        .order_by(Evaluation.id)
+    ).all()
+    frame = pd.DataFrame(rows, columns=["evaluation", "submission", "evaluator_version",
+                                        "submitted_at", "selected", "team"])
+    return frame.drop_duplicates("submission", keep="last").reset_index(drop=True)
+
+
+def _results(db: Session, candidates: pd.DataFrame, metrics: tuple[str, ...],
+             case_ids: set[str]) -> tuple[pd.DataFrame, dict[int, int]]:
+    """The long table (team, submission, case, metric, value) and cases with valid output."""
+    by_eval = dict(zip(candidates["evaluation"], candidates["submission"], strict=True))
+    team_of = dict(zip(candidates["submission"], candidates["team"], strict=True))
+    columns = [CaseResult.metrics[m].as_float() for m in metrics]
+    records: list[tuple[Any, ...]] = []
+    ok: dict[int, int] = dict.fromkeys(team_of, 0)
+    for chunk in _chunks([int(e) for e in by_eval]):
+        for row in db.execute(select(CaseResult.evaluation_id, CaseResult.case_id,
+                                     CaseResult.status, *columns)
+                              .where(CaseResult.evaluation_id.in_(chunk))):
+            if row[1] not in case_ids:
+                continue  # a case no longer in the dataset never enters the ranking
+            submission = by_eval[row[0]]
+            if row[2] != "ok":
+                continue  # missing: absent rows are NaN for rank()
+            ok[submission] += 1
+            for name, value in zip(metrics, row[3:], strict=True):
+                v = np.nan if value is None else float(value)
+                if METRICS[name].rank_abs:
+                    v = abs(v)
+                records.append((team_of[submission], submission, row[1], name, v))
+    long = pd.DataFrame(records, columns=["team", "submission", "case", "metric", "value"])
+    return long, ok
+
+
+def _base(phase: Phase, config: PhaseConfig, spec: PhaseConfigSpec,
+          dataset: Dataset | None, computed_at: datetime) -> dict[str, Any]:
+    r = spec.ranking
+    return {
+        "phase_id": phase.id, "config_id": config.id, "config_version": config.version,
+        "config_hash": config.config_hash, "evaluator_version": None,
+        "dataset_checksum": dataset.checksum if dataset else None,
+        "computed_at": iso(computed_at), "method": r.method, "aggregate": r.aggregate,
+        "representative": spec.submissions.counts, "precision": r.precision,
+        "primary_metric": r.primary_metric, "alpha": r.alpha,
+        "metrics": [{"name": m, "label": METRICS[m].label, "unit": METRICS[m].unit,
+                     "higher_is_better": METRICS[m].higher_is_better} for m in r.metrics],
+        "n_cases": 0, "rows": [], "stability": None, "rank_frequencies": None,
+        "significance": None, "primary_values": None,
+    }
+
+
+def compute(db: Session, phase: Phase, computed_at: datetime) -> dict[str, Any]:
+    """The snapshot payload of ``phase`` (see the module docstring)."""
+    config = db.get(PhaseConfig, phase.current_config_id)
+    assert config is not None, "every phase has a config version"
+    spec = PhaseConfigSpec.model_validate(config.config)
+    dataset = db.get(Dataset, config.dataset_id) if config.dataset_id else None
+    payload = _base(phase, config, spec, dataset, computed_at)
+    if dataset is None:
+        return payload
+    case_ids = list(db.scalars(select(DatasetCase.case_id)
+                               .where(DatasetCase.dataset_id == dataset.id)
+                               .order_by(DatasetCase.case_id)))
+    payload["n_cases"] = len(case_ids)
+    candidates = _candidates(db, phase, equivalent_config_ids(db, phase, config))
+    if not case_ids or candidates.empty:
+        return payload
+    rconfig = ranking_config(spec)
+    long, ok = _results(db, candidates, rconfig.metric_names, set(case_ids))
+    result = rank(long, candidates[["team", "submission", "submitted_at", "selected"]],
+                  case_ids, rconfig)
+    _fill(payload, result, candidates, ok, spec)
+    return payload
+
+
+def _fill(payload: dict[str, Any], result: RankingResult, candidates: pd.DataFrame,
+          ok: dict[int, int], spec: PhaseConfigSpec) -> None:
+    config = result.config
+    info = candidates.set_index("submission")
+    n_cases = len(result.case_ids)
+    intervals: dict[str, tuple[int, int, float]] = {}
+    n_teams = len(result.teams)
+    if n_teams >= 2 and n_cases >= 2 and spec.ranking.bootstrap_samples >= 1:
+        boot = bootstrap(result, n_boot=spec.ranking.bootstrap_samples, seed=DEFAULT_SEED)
+        dist = boot.rank_distribution()
+        for row in dist.itertuples():
+            intervals[str(row.team)] = (math.floor(row.q025), math.ceil(row.q975),
+                                        float(row.median))
+        tau = boot.tau_summary()
+        payload["stability"] = {
+            "n_boot": boot.n_boot, "seed": boot.seed, "kendall_tau_median": num(tau["median"]),
+            "kendall_tau_mean": num(tau["mean"]), "n_tau_undefined": tau["n_undefined"]}
+        payload["rank_frequencies"] = {
+            team: {str(int(r)): int(c) for r, c in zip(*np.unique(boot.ranks[:, t],
+                                                                  return_counts=True),
+                                                       strict=True)}
+            for t, team in enumerate(boot.teams)}
+    if n_teams >= 2 and n_cases >= 2:
+        sig = significance_map(result)
+        payload["significance"] = {
+            "metric": sig.metric, "alpha": sig.alpha, "teams": list(sig.better.index),
+            "better": sig.better.to_numpy().astype(bool).tolist(),
+            "p_adjusted": [[num(v) for v in row] for row in sig.p_adjusted.to_numpy()]}
+    k = config.metric_names.index(config.primary_metric)
+    payload["primary_values"] = {
+        team: {"values": [num(v) for v in result.values[k, t]],
+               "missing": [int(c) for c in np.flatnonzero(result.missing[k, t])]}
+        for t, team in enumerate(result.teams)}
+    rows = []
+    versions: set[str] = set()
+    for row in result.table.itertuples():
+        submission = int(row.submission)
+        sub = info.loc[submission]
+        if sub["evaluator_version"]:
+            versions.add(str(sub["evaluator_version"]))
+        interval = intervals.get(str(row.team))
+        rows.append({
+            "rank": int(row.rank), "team": str(row.team), "submission_id": submission,
+            "submitted_at": iso(sub["submitted_at"].to_pydatetime()),
+            "n_missing": n_cases - ok.get(submission, 0), "score": num(row.score),
+            "scores": {m: num(getattr(row, f"{m}_aggregate")) for m in config.metric_names},
+            "metric_ranks": {m: int(getattr(row, f"{m}_rank")) for m in config.metric_names},
+            "rank_interval": [interval[0], interval[1]] if interval else None,
+            "rank_median": interval[2] if interval else None,
+            "evaluation_id": int(sub["evaluation"]),
+        })
+    payload["rows"] = rows
+    payload["evaluator_version"] = ", ".join(sorted(versions)) or None
