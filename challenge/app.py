@@ -25,6 +25,7 @@ from challenge.evaluations.router import router as evaluations_router
 from challenge.phases.router import router as phases_router
 from challenge.submissions.router import router as submissions_router
 from challenge.teams.router import router as teams_router
+from leaderboard.pages.router import router as pages_router
 from leaderboard.router import router as leaderboard_router
 
 log = logging.getLogger("segarena")
@@ -98,4 +99,5 @@ def create_app(settings: Settings | None = None, *, dispatcher: Any = None) -> F
                    datasets_router, submissions_router, evaluations_router, audit_router,
                    leaderboard_router):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(pages_router)
     return app

@@ -14,6 +14,7 @@ log() { printf '[provision] %s\n' "$*" >&2; }
 need_apt=()
 command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # browser test of the pages
 if [ "${#need_apt[@]}" -gt 0 ]; then
   log "installing ${need_apt[*]}"
   apt-get update -qq

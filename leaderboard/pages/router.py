@@ -1,0 +1,147 @@
+"""Public web pages, server-rendered (Jinja2, inline SVG plots, one CSS file, no script).
+
+``/`` challenges, ``/challenges/{slug}`` phases, schedule and rules, and
+``/challenges/{slug}/phases/{phase_slug}`` the leaderboard. Visibility is the API's: the same
+services decide, and their domain errors become an HTML page with the same status (404 for a
+challenge or phase the reader may not see, 403 for a leaderboard that is not public).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+
+from challenge import access
+from challenge.accounts.models import User
+from challenge.challenges import service as challenges
+from challenge.core.db import utcnow
+from challenge.core.deps import OptionalUser, SessionDep
+from challenge.core.errors import DomainError
+from challenge.datasets.models import Dataset
+from challenge.phases import service as phases
+from challenge.phases.config import PhaseConfigSpec
+from challenge.phases.models import Phase, Visibility
+from leaderboard import plots, service
+from leaderboard.pages.rules import lesion_rules, ranking_rules
+from leaderboard.router import cache_of
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False)
+_AUDIENCE = {Visibility.public: "everyone", Visibility.participants: "registered teams",
+             Visibility.organizers: "the organizers"}
+
+
+def _when(value: datetime | str | None) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _num(value: float | None, precision: int) -> str:
+    return "–" if value is None else f"{value:.{precision}f}"
+
+
+templates.env.filters["when"] = _when
+templates.env.filters["num"] = _num
+
+
+def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def _error(request: Request, exc: DomainError) -> HTMLResponse:
+    titles = {403: "Not public", 404: "Not found"}
+    return _page(request, "error.html", {"title": titles.get(exc.status_code, "Error"),
+                                         "message": exc.message, "code": exc.code},
+                 status=exc.status_code)
+
+
+@router.get("/static/segarena.css")
+def stylesheet() -> FileResponse:
+    return FileResponse(HERE / "static" / "segarena.css", media_type="text/css",
+                        headers={"Cache-Control": "public, max-age=3600"})
+
+
+@router.get("/", response_class=HTMLResponse)
+def index(request: Request, db: SessionDep, user: OptionalUser) -> HTMLResponse:
+    items = []
+    for c in challenges.list_visible(db=db, user=user):
+        visible = phases.list_visible(db=db, user=user, slug=c.slug)
+        items.append({"challenge": c, "phases": [(p, phases.status(p)) for p in visible]})
+    return _page(request, "index.html", {"title": "Challenges", "items": items})
+
+
+def _phase_info(db: Session, user: User | None, phase: Phase) -> dict[str, Any]:
+    config = phases.current_config(db, phase)
+    spec = PhaseConfigSpec.model_validate(config.config)
+    dataset = db.get(Dataset, config.dataset_id) if config.dataset_id else None
+    challenge_id = phase.challenge_id
+    return {"phase": phase, "status": phases.status(phase), "config": config, "spec": spec,
+            "dataset": dataset, "lesion_rules": lesion_rules(spec.metrics),
+            "ranking_rules": ranking_rules(spec, dataset.n_cases if dataset else None),
+            "audience": _AUDIENCE[phase.leaderboard_visibility],
+            "organizer": access.is_organizer(db, user, challenge_id)}
+
+
+@router.get("/challenges/{slug}", response_class=HTMLResponse)
+def challenge_page(slug: str, request: Request, db: SessionDep,
+                   user: OptionalUser) -> HTMLResponse:
+    try:
+        challenge = challenges.get(db=db, user=user, slug=slug)
+        visible = phases.list_visible(db=db, user=user, slug=slug)
+    except DomainError as exc:
+        return _error(request, exc)
+    return _page(request, "challenge.html", {
+        "title": challenge.title, "challenge": challenge,
+        "phases": [_phase_info(db, user, p) for p in visible]})
+
+
+def _plots(board: service.Leaderboard, rows: list[dict[str, Any]]) -> dict[str, str]:
+    payload = board.payload
+    if board.scores_hidden or not rows:
+        return {}
+    teams = [r["team"] for r in rows]
+    primary = next(m for m in payload["metrics"] if m["name"] == payload["primary_metric"])
+    out = {}
+    values = payload.get("primary_values") or {}
+    if values:
+        out["distribution"] = plots.score_distribution(
+            "plot-distribution", teams, {t: values[t]["values"] for t in teams},
+            {t: values[t]["missing"] for t in teams}, primary["label"],
+            primary["higher_is_better"], show_points=board.per_case_allowed)
+    if payload.get("rank_frequencies"):
+        intervals = {r["team"]: (r["rank_interval"][0], r["rank_interval"][1], r["rank_median"])
+                     for r in rows if r["rank_interval"]}
+        out["blobs"] = plots.rank_blobs("plot-blobs", teams, payload["rank_frequencies"],
+                                        intervals, payload["stability"]["n_boot"])
+    sig = payload.get("significance")
+    if sig:
+        out["significance"] = plots.significance_heatmap(
+            "plot-significance", sig["teams"], sig["better"], primary["label"], sig["alpha"])
+    return out
+
+
+@router.get("/challenges/{slug}/phases/{phase_slug}", response_class=HTMLResponse)
+def phase_page(slug: str, phase_slug: str, request: Request, db: SessionDep,
+               user: OptionalUser) -> HTMLResponse:
+    try:
+        phase = phases.get_by_slugs(db=db, user=user, challenge_slug=slug, phase_slug=phase_slug)
+        info = _phase_info(db, user, phase)
+        challenge = challenges.get(db=db, user=user, slug=slug)
+        board = service.get(db=db, user=user, phase_id=phase.id, cache=cache_of(request))
+    except DomainError as exc:
+        return _error(request, exc)
+    data = service.as_json(board)
+    return _page(request, "phase.html", {
+        "title": f"{phase.title} · {challenge.title}", "challenge": challenge, "info": info,
+        "board": board, "data": data, "rows": data["rows"], "plots": _plots(board, data["rows"]),
+        "now": utcnow()})

@@ -1,0 +1,109 @@
+"""A phase's scoring and ranking rules in words, for the challenge page.
+
+Derived from the frozen config, so the published text cannot drift from what is computed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from challenge.phases.config import PhaseConfigSpec
+from evaluator.metrics import METRICS, resolve_config
+from evaluator.metrics.config import AnimaRule, IoURule, MetricsConfig
+
+_NEIGHBOURS = {6: "sharing a face", 18: "sharing a face or an edge",
+               26: "sharing a face, an edge or a corner"}
+_COUNTS = {"best": "each team's best submission (on the primary metric) counts",
+           "latest": "each team's latest submission counts",
+           "selected": "the submission each team selects counts (its latest one if it selected "
+                       "none)"}
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:g} %"
+
+
+def lesion_rules(metrics: str | dict[str, Any]) -> list[str]:
+    """Sentences describing lesion detection under a preset or custom metrics config."""
+    c: MetricsConfig = resolve_config(metrics)
+    name = f"the “{c.name}” preset" if c.name != "custom" else "a custom configuration"
+    out = [f"Lesion matching follows {name}: lesions are {c.connectivity}-connected components "
+           f"(voxels {_NEIGHBOURS[c.connectivity]} belong to the same lesion)."]
+    sizes = {c.ref_min_volume_mm3, c.pred_min_volume_mm3}
+    if sizes == {None}:
+        out.append("Every lesion counts, however small.")
+    elif len(sizes) == 1:
+        out.append(f"Lesions of {c.ref_min_volume_mm3:g} mm³ or less are ignored in both the "
+                   "reference and the prediction.")
+    else:
+        out.append(f"Lesions of at most {c.ref_min_volume_mm3} mm³ (reference) and "
+                   f"{c.pred_min_volume_mm3} mm³ (prediction) are ignored.")
+    rule = c.rule
+    if isinstance(rule, AnimaRule):
+        out.append(
+            f"A reference lesion counts as detected when more than {_pct(rule.alpha)} of its "
+            "voxels are covered by the prediction and, going through the predicted lesions "
+            "that overlap it from the largest overlap down until they account for "
+            f"{_pct(rule.gamma)} of the covered voxels, none of them has more than "
+            f"{_pct(rule.beta)} of its own voxels outside every reference lesion (Anima, "
+            "Commowick et al. 2018). A predicted lesion is correct by the same rule with the "
+            "roles swapped.")
+    elif isinstance(rule, IoURule):
+        cmp = ">" if rule.strict else "≥"
+        out.append(f"A lesion counts as detected (or correct) when its best intersection over "
+                   f"union with a lesion of the other mask is {cmp} {rule.tau:g}.")
+    else:
+        out.append("A lesion counts as detected (or correct) when it shares at least one voxel "
+                   "with the other mask.")
+    if c.counting == "one_to_one":
+        out.append("Lesions are paired one to one, best-matching pairs first; each matched "
+                   "pair is a true positive.")
+    else:
+        out.append("Lesion recall = detected reference lesions / reference lesions; lesion "
+                   "precision = correct predicted lesions / predicted lesions.")
+    if c.empty_side_value is not None:
+        out.append(f"With no predicted lesion, precision is {c.empty_side_value:g}; with no "
+                   f"reference lesion, recall is {c.empty_side_value:g}.")
+    if c.f1_formula == "shifts":
+        out.append("Lesion F1 = TP / (TP + (FP + FN) / 2), as in Shifts 2022.")
+    else:
+        out.append("Lesion F1 is the harmonic mean of lesion precision and recall (0 when both "
+                   "are 0).")
+    both = "undefined" if c.dice_both_empty is None else f"{c.dice_both_empty:g}"
+    out.append(f"Dice is 2|P∩R| / (|P| + |R|); a case where both masks are empty scores {both}.")
+    return out
+
+
+def ranking_rules(spec: PhaseConfigSpec, n_cases: int | None) -> list[str]:
+    """Sentences describing how the leaderboard is computed."""
+    r = spec.ranking
+    cases = f"the {n_cases} test cases" if n_cases else "the test cases"
+    labels = [f"{METRICS[m].label}{' (' + METRICS[m].unit + ')' if METRICS[m].unit else ''} "
+              f"({'higher' if METRICS[m].higher_is_better else 'lower'} is better)"
+              for m in r.metrics]
+    out = [f"Ranked metrics: {', '.join(labels)}; primary metric: "
+           f"{METRICS[r.primary_metric].label}."]
+    if r.method == "aggregate_then_rank":
+        out.append(f"Aggregate then rank: each metric's {r.aggregate} over {cases} is computed "
+                   "per team, then teams are ranked on it.")
+    elif r.method == "rank_then_aggregate":
+        out.append(f"Rank then aggregate: teams are ranked within each case, then ranked on "
+                   f"the {r.aggregate} of their per-case ranks.")
+    else:
+        out.append("Test then rank: every pair of teams is compared case by case with a "
+                   f"one-sided paired Wilcoxon signed-rank test (α = {r.alpha:g}); a team's "
+                   "score is the share of other teams it beats significantly.")
+    if len(r.metrics) > 1:
+        out.append("With several metrics, each is ranked on its own and the final rank is the "
+                   "rank of the mean of the per-metric ranks.")
+    out.append(f"Scores are rounded to {r.precision} decimals; equal scores share a rank "
+               "(1, 1, 3).")
+    out.append("A case without a valid output (crash, timeout, invalid mask) is never dropped: "
+               "it gets the metric's worst value (0 for Dice and lesion scores; for volume "
+               "errors the worst value any ranked team has on that case).")
+    out.append(_COUNTS[spec.submissions.counts].capitalize() + ".")
+    if r.bootstrap_samples:
+        out.append(f"Rank intervals show the 2.5–97.5 % range of each team's rank over "
+                   f"{r.bootstrap_samples} bootstrap samples of the cases (fixed seed, so they "
+                   "are reproducible).")
+    return out

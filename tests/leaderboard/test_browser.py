@@ -1,0 +1,83 @@
+"""The leaderboard page in a real browser (Debian's chromium driven by Playwright).
+
+A real uvicorn server on a free 127.0.0.1 port serves a migrated SQLite file holding the
+hand-computed phase of ``world.py``. The test reads the rendered table, checks every SVG plot
+has a non-zero bounding box, and saves a screenshot to ``test-artifacts/``.
+
+Never skipped in CI: without chromium or the ``playwright`` package it fails with the fix,
+unless ``SEGARENA_ALLOW_BROWSER_SKIP=1``. ``playwright install`` is never needed or run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from challenge.app import create_app
+from challenge.core import migrate
+from challenge.core.config import Settings
+from challenge.core.db import make_engine, session_factory
+from evaluator.dispatch import NoDispatcher
+from tests.cli.helpers import serve_in_thread
+from tests.leaderboard.world import build
+
+CHROMIUM = os.environ.get("SEGARENA_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("SEGARENA_ALLOW_BROWSER_SKIP") == "1":
+        pytest.skip(reason)
+    pytest.fail(f"{reason}; install it (apt-get install -y chromium; pip install playwright) or "
+                "set SEGARENA_ALLOW_BROWSER_SKIP=1 to skip this test", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("browser")
+    url = f"sqlite:///{root / 'segarena.db'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    with session_factory(engine)() as db:
+        build(db, per_case=True, bootstrap_samples=500)
+    settings = Settings(environment="test", database_url=url, storage_root=root / "storage",
+                        worker_mode="off")
+    with serve_in_thread(create_app(settings, dispatcher=NoDispatcher())) as base:
+        yield base
+    engine.dispose()
+
+
+def test_leaderboard_page_renders_rows_and_plots_in_chromium(server: str) -> None:
+    if not Path(CHROMIUM).exists():
+        _unavailable(f"chromium is not installed at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright Python package is not installed")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            response = page.goto(f"{server}/challenges/msles/phases/final")
+            assert response is not None and response.status == 200
+            teams = page.locator("#leaderboard tbody th.team").all_inner_texts()
+            ranks = page.locator("#leaderboard tbody td.rank").all_inner_texts()
+            assert teams == ["Alpha", "Bravo", "Charlie"]
+            assert ranks == ["1", "2", "3"]
+            for ident in ("plot-distribution", "plot-blobs", "plot-significance"):
+                box = page.locator(f"svg#{ident}").bounding_box()
+                assert box is not None and box["width"] > 0 and box["height"] > 0, ident
+                label = page.locator(f"svg#{ident} > title").text_content() or ""
+                assert label.strip(), f"{ident} has no text alternative"
+            css = page.evaluate("getComputedStyle(document.querySelector('thead th'))"
+                                ".borderBottomStyle")
+            assert css == "solid"  # the stylesheet loaded
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "leaderboard.png"), full_page=True)
+        finally:
+            browser.close()
