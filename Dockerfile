@@ -2,7 +2,7 @@
 #   serve:  docker run -v /var/run/docker.sock:/var/run/docker.sock -v DATA:/data -p 8000:8000 IMG
 #   worker: docker run ... IMG segarena worker
 # BASE is any Debian-based image with python3 >= 3.11. Where no registry is reachable, build
-# with a local base (scripts/build-platform-image.sh does: --build-arg BASE=segarena/base:bookworm).
+# with a local base (scripts/build-platform-image.sh does: --build-arg BASE=segarena/base:bookworm-v2).
 # Python packages come from docker-wheels/ (filled on the host by the build script), so the
 # build needs no access to PyPI from inside the container.
 ARG BASE=python:3.11-slim-bookworm

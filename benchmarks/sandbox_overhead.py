@@ -31,7 +31,7 @@ from evaluator.sandbox.base import Limits, RunMode, RunSpec  # noqa: E402
 from evaluator.sandbox.docker import DockerExecutor  # noqa: E402
 
 BASELINE = Path(__file__).resolve().parents[1] / "tests/evaluator/sandbox/images/baseline"
-BASE_IMAGE = os.environ.get("SEGARENA_BASE_IMAGE", "segarena/base:bookworm")
+BASE_IMAGE = os.environ.get("SEGARENA_BASE_IMAGE", "segarena/base:bookworm-v2")
 SHAPE = (64, 64, 40)
 
 

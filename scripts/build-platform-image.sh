@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TAG="${1:-segarena/platform:dev}"
-BASE="${SEGARENA_BASE_IMAGE:-segarena/base:bookworm}"
+BASE="${SEGARENA_BASE_IMAGE:-segarena/base:bookworm-v2}"
 PY="${SEGARENA_VENV:-.venv}/bin/python"
 [ -x "$PY" ] || PY=python3
 "$PY" -m pip wheel -q --wheel-dir docker-wheels . >/dev/null

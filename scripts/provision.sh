@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BASE_IMAGE="${SEGARENA_BASE_IMAGE:-segarena/base:bookworm}"
+# The tag names the recipe: change it whenever the recipe below changes, so machines rebuild.
+BASE_IMAGE="${SEGARENA_BASE_IMAGE:-segarena/base:bookworm-v2}"
 VENV="${SEGARENA_VENV:-.venv}"
 
 log() { printf '[provision] %s\n' "$*" >&2; }
@@ -36,11 +37,21 @@ if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
   mirror="${mirror:-http://deb.debian.org/debian}"
   log "building base image $BASE_IMAGE from $mirror (once per machine)"
   root=$(mktemp -d /var/tmp/segarena-base.XXXXXX)
-  debootstrap --variant=minbase --include=python3-minimal,python3-numpy,python3-nibabel \
+  # Debian's python3-nibabel depends on scipy -> pythran -> g++ and boost (about 600 MB):
+  # take numpy from Debian and nibabel's pure-Python wheel from PyPI instead.
+  debootstrap --variant=minbase --include=python3-minimal,python3-numpy,python3-packaging \
     bookworm "$root" "$mirror" >/var/log/segarena-debootstrap.log 2>&1
-  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+  wheels=$(mktemp -d)
+  python3 -m pip download -q --no-deps --only-binary=:all: -d "$wheels" 'nibabel==5.2.1'
+  python3 -m zipfile -e "$wheels"/nibabel-*.whl "$root/usr/lib/python3/dist-packages/"
+  rm -rf "$wheels" "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
   tar -C "$root" -c . | docker import -c 'CMD ["/bin/bash"]' - "$BASE_IMAGE" >/dev/null
   rm -rf "$root"
+  if ! docker run --rm --network none "$BASE_IMAGE" python3 -c "import numpy, nibabel"; then
+    docker image rm -f "$BASE_IMAGE" >/dev/null 2>&1 || true
+    log "the base image $BASE_IMAGE does not run python3 with numpy and nibabel"
+    exit 1
+  fi
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from challenge.cli import accounts, server, submissions
+from challenge.cli import accounts, local, server, submissions
 from challenge.cli.challenges import challenge_app
 from challenge.cli.datasets import dataset_app
 from challenge.cli.leaderboard import leaderboard
@@ -25,6 +25,7 @@ app = typer.Typer(
 
 app.command(rich_help_panel="Server")(server.init)
 app.command(rich_help_panel="Server")(server.serve)
+app.command(rich_help_panel="Server")(local.worker)
 app.command(rich_help_panel="Accounts")(accounts.login)
 app.command(rich_help_panel="Accounts")(accounts.whoami)
 app.command(rich_help_panel="Accounts")(accounts.signup)
@@ -34,6 +35,7 @@ app.add_typer(dataset_app, name="dataset", rich_help_panel="Organizers")
 app.add_typer(team_app, name="team", rich_help_panel="Participants")
 app.command(rich_help_panel="Participants")(submissions.submit)
 app.command(rich_help_panel="Participants")(submissions.status)
+app.command(name="test-container", rich_help_panel="Participants")(local.test_container)
 app.command(rich_help_panel="Results")(leaderboard)
 
 __all__ = ["app"]

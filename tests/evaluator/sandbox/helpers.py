@@ -10,7 +10,7 @@ from pathlib import Path
 from evaluator.sandbox.base import Limits, RunResult
 
 IMAGES = Path(__file__).parent / "images"
-BASE_IMAGE = os.environ.get("SEGARENA_BASE_IMAGE", "segarena/base:bookworm")
+BASE_IMAGE = os.environ.get("SEGARENA_BASE_IMAGE", "segarena/base:bookworm-v2")
 TAG_PREFIX = "segarena-test-sandbox"
 CASE_IDS = ("case-a", "case-b", "case-c")
 SHAPE = (32, 32, 20)
