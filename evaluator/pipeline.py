@@ -168,6 +168,7 @@ def evaluate(
     work_dir: Path,
     on_case: Callable[[CaseOutcome], None] | None = None,
     cancel_event: threading.Event | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> EvaluationOutcome:
     """Run an already loaded image on ``cases`` and score every case as soon as it is done.
 
@@ -186,7 +187,7 @@ def evaluate(
 
     spec = RunSpec(image_id=image_id, inputs={c.case_id: c.input_dir for c in cases},
                    work_dir=work_dir, mode=config.run_mode, limits=config.limits,
-                   options=config.options)
+                   options=config.options, labels=dict(labels or {}))
     result = executor.run(spec, on_case_done=case_done, cancel_event=cancel_event)
     for case_id, run in result.cases.items():  # cases the callback did not see
         if case_id not in outcomes:

@@ -33,6 +33,8 @@ from evaluator.pipeline import (
 from evaluator.sandbox import AlgorithmError, Executor, PlatformError
 
 log = logging.getLogger("segarena.worker")
+EVALUATION_LABEL = "org.segarena.evaluation"
+ATTEMPT_LABEL = "org.segarena.attempt"
 
 
 class JobLost(Exception):
@@ -77,9 +79,19 @@ class EvaluationWorker:
         return False
 
     def reap(self) -> list[int]:
+        """Re-queue jobs of dead workers, then remove this host's containers that no live job
+        owns any more (a killed worker's container would otherwise run on unsupervised)."""
         with self.factory() as db:
-            return lifecycle.reap(db, self.settings.reaper_grace_seconds,
-                                  self.settings.max_platform_retries)
+            requeued = lifecycle.reap(db, self.settings.reaper_grace_seconds,
+                                      self.settings.max_platform_retries)
+        remove_orphans = getattr(self.executor, "remove_orphans", None)
+        if remove_orphans is not None:
+            with self.factory() as db:
+                live = lifecycle.live_attempts(db)
+            removed = remove_orphans(lambda labels: _owned(labels, live))
+            if removed:
+                log.warning("removed %d orphaned sandbox container(s)", removed)
+        return requeued
 
     # -- one job -------------------------------------------------------------------------------
 
@@ -130,8 +142,10 @@ class EvaluationWorker:
                     lost.set()
                     cancel.set()
 
+        labels = {EVALUATION_LABEL: str(job.evaluation_id), ATTEMPT_LABEL: str(job.attempt)}
         outcome = evaluate(self.executor, image_id=info.image_id, cases=cases, config=config,
-                           work_dir=work_dir / "sandbox", on_case=record, cancel_event=cancel)
+                           work_dir=work_dir / "sandbox", on_case=record, cancel_event=cancel,
+                           labels=labels)
         if lost.is_set():
             raise JobLost()
         if outcome.cancelled:
@@ -201,6 +215,15 @@ class EvaluationWorker:
                 return
             if answer:
                 cancel.set()
+
+
+def _owned(labels: dict[str, str], live: dict[int, int]) -> bool:
+    """A container is kept while the database gives its evaluation, at its attempt, to a
+    worker; containers started outside evaluations (no label) are left alone."""
+    evaluation = labels.get(EVALUATION_LABEL)
+    if evaluation is None or not evaluation.isdigit():
+        return True
+    return live.get(int(evaluation)) == int(labels.get(ATTEMPT_LABEL, "-1") or -1)
 
 
 def _docker_executor() -> Executor:

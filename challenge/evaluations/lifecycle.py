@@ -197,6 +197,12 @@ def reap(db: Session, grace_seconds: float, max_retries: int) -> list[int]:
     return requeued
 
 
+def live_attempts(db: Session) -> dict[int, int]:
+    """Evaluation id -> attempt, for every evaluation a worker currently owns."""
+    return dict(db.execute(select(Evaluation.id, Evaluation.attempt)  # type: ignore[arg-type]
+                           .where(Evaluation.state.in_(ACTIVE))).all())
+
+
 def request_cancel(db: Session, evaluation_id: int) -> Evaluation:
     """Cancel: a queued job ends at once; a running one is killed by its worker."""
     db.execute(update(Evaluation).where(Evaluation.id == evaluation_id,

@@ -177,7 +177,9 @@ class RunSpec:
     channels (``<channel>.nii.gz``); it must be readable by the container's uid
     (e.g. directories 0755, files 0644). ``work_dir`` is a platform-owned host
     directory (created if missing) where the executor mounts ``/output`` and puts
-    the collected outputs; the caller deletes it when done.
+    the collected outputs; the caller deletes it when done. ``labels`` are added to
+    every container of the run (e.g. the evaluation and attempt it serves), so that a
+    container outliving its worker can be found and removed (``DockerExecutor.remove_orphans``).
     """
 
     image_id: str
@@ -186,6 +188,7 @@ class RunSpec:
     mode: RunMode = RunMode.PER_CASE
     limits: Limits = field(default_factory=Limits)
     options: SandboxOptions = field(default_factory=SandboxOptions)
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not IMAGE_ID_RE.match(self.image_id):

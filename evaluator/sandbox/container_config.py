@@ -61,7 +61,7 @@ def container_config(
         "environment": {},
         "hostname": "sandbox",
         "ipc_mode": "private",
-        "labels": {LABEL: "1"},
+        "labels": {**spec.labels, LABEL: "1"},
         # Output is captured through an attach stream (logs.py): nothing on disk.
         "log_config": LogConfig(type="none"),
         "stdin_open": False,
