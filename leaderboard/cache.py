@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, literal, null, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,16 +32,16 @@ Key = tuple[int, int, str]
 
 
 def fingerprint(db: Session, phase_id: int) -> str:
-    """SHA-256 of what the phase's results depend on (see the module docstring)."""
-    count, max_id, last = db.execute(
-        select(func.count(Evaluation.id), func.max(Evaluation.id), func.max(Evaluation.finished_at))
+    """SHA-256 of what the phase's results depend on (see the module docstring); one query."""
+    terminal = (
+        select(literal(0).label("kind"), func.count(Evaluation.id).label("a"),
+               func.max(Evaluation.id).label("b"), func.max(Evaluation.finished_at).label("c"))
         .join(Submission, Submission.id == Evaluation.submission_id)
-        .where(Submission.phase_id == phase_id, Evaluation.state.in_(TERMINAL_STATES))
-    ).one()
-    selected = db.scalars(select(Submission.id).where(Submission.phase_id == phase_id,
-                                                      Submission.selected)
-                          .order_by(Submission.id)).all()
-    text = f"{count}|{max_id}|{last}|{','.join(map(str, selected))}"
+        .where(Submission.phase_id == phase_id, Evaluation.state.in_(TERMINAL_STATES)))
+    selected = select(literal(1), Submission.id, null(), null()).where(
+        Submission.phase_id == phase_id, Submission.selected)
+    rows = db.execute(union_all(terminal, selected).order_by("kind", "a")).all()
+    text = "|".join(f"{r[1]},{r[2]},{r[3]}" for r in rows)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -57,6 +57,7 @@ class LeaderboardCache:
         self.enabled = enabled
         self.computations = 0
         self._lru: OrderedDict[Key, dict[str, Any]] = OrderedDict()
+        self._rendered: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[Key, threading.Lock] = {}
 
@@ -73,6 +74,25 @@ class LeaderboardCache:
             if payload is not None:
                 self._lru.move_to_end(key)
             return payload
+
+    def rendered(self, key: tuple[Any, ...], render: Callable[[], bytes]) -> bytes:
+        """A serialized view of a snapshot (JSON, CSV), made once per key and reader class.
+
+        ``key`` must name the snapshot key and everything the view depends on besides it.
+        """
+        if not self.enabled:
+            return render()
+        with self._lock:
+            body = self._rendered.get(key)
+            if body is not None:
+                self._rendered.move_to_end(key)
+                return body
+        body = render()
+        with self._lock:
+            self._rendered[key] = body
+            while len(self._rendered) > 4 * self.maxsize:
+                self._rendered.popitem(last=False)
+        return body
 
     def _key_lock(self, key: Key) -> threading.Lock:
         with self._lock:

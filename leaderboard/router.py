@@ -28,18 +28,20 @@ def cache_of(request: Request) -> LeaderboardCache:
         return state.leaderboard_cache  # type: ignore[no-any-return]
 
 
-def _csv(text: str, filename: str) -> Response:
+def _csv(text: str | bytes, filename: str) -> Response:
     return Response(text, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @router.get("/phases/{phase_id}/leaderboard", response_model=LeaderboardPublic)
 def get_leaderboard(phase_id: PhaseId, request: Request, db: SessionDep,
-                    user: OptionalUser) -> dict[str, Any]:
+                    user: OptionalUser) -> Response:
     """The ranking, with the config hash, evaluator version and dataset checksum it comes from,
     bootstrap rank intervals and the significance map of the primary metric."""
-    board = service.get(db=db, user=user, phase_id=phase_id, cache=cache_of(request))
-    return service.as_json(board)
+    cache = cache_of(request)
+    board = service.get(db=db, user=user, phase_id=phase_id, cache=cache)
+    # Serialized once per snapshot (documented by LeaderboardPublic, validated in the tests).
+    return Response(service.render(board, cache, "json"), media_type="application/json")
 
 
 @router.get("/phases/{phase_id}/leaderboard.csv", response_class=Response,
@@ -47,8 +49,9 @@ def get_leaderboard(phase_id: PhaseId, request: Request, db: SessionDep,
 def get_leaderboard_csv(phase_id: PhaseId, request: Request, db: SessionDep,
                         user: OptionalUser) -> Response:
     """The leaderboard as CSV, one line per team, provenance on every line."""
-    board = service.get(db=db, user=user, phase_id=phase_id, cache=cache_of(request))
-    return _csv(service.leaderboard_csv(board), f"leaderboard-phase-{phase_id}.csv")
+    cache = cache_of(request)
+    board = service.get(db=db, user=user, phase_id=phase_id, cache=cache)
+    return _csv(service.render(board, cache, "csv"), f"leaderboard-phase-{phase_id}.csv")
 
 
 @router.get("/phases/{phase_id}/cases.csv", response_class=Response, responses=CSV_RESPONSE)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,14 +35,13 @@ from challenge.core.db import utcnow
 from challenge.core.errors import Forbidden
 from challenge.datasets.models import DatasetCase
 from challenge.evaluations.models import CaseResult
-from challenge.phases.config import PhaseConfigSpec
 from challenge.phases.models import Phase, PhaseConfig, Visibility
 from leaderboard import snapshot
 from leaderboard.cache import LeaderboardCache, fingerprint
 
 # Fields of the stored snapshot that never leave the server.
 _INTERNAL_ROW_KEYS = ("evaluation_id",)
-_INTERNAL_KEYS = ("config_id", "primary_values")
+_INTERNAL_KEYS = ("config_id", "primary_values", "show_per_case_scores")
 _AUDIENCE = {Visibility.participants: "participants of this challenge",
              Visibility.organizers: "this challenge's organizers"}
 
@@ -53,6 +53,7 @@ class Leaderboard:
     phase: Phase
     challenge: Challenge
     payload: dict[str, Any]
+    key: tuple[int, int, str]
     organizer: bool
     scores_hidden_until: datetime | None
     per_case_allowed: bool
@@ -67,11 +68,13 @@ def compute(db: Session, phase: Phase) -> dict[str, Any]:
     return snapshot.compute(db, phase, utcnow())
 
 
-def cached_payload(*, db: Session, phase: Phase, cache: LeaderboardCache) -> dict[str, Any]:
-    """The phase's snapshot for its current config and results, computed at most once."""
+def cached_payload(*, db: Session, phase: Phase,
+                   cache: LeaderboardCache) -> tuple[tuple[int, int, str], dict[str, Any]]:
+    """The phase's snapshot key and payload for its current config and results, computed at
+    most once."""
     assert phase.current_config_id is not None
     key = (phase.id, phase.current_config_id, fingerprint(db, phase.id))
-    return cache.get(db, key, lambda: compute(db, phase))
+    return key, cache.get(db, key, lambda: compute(db, phase))
 
 
 def get(*, db: Session, user: User | None, phase_id: int,
@@ -86,11 +89,9 @@ def get(*, db: Session, user: User | None, phase_id: int,
     hidden_until = None
     if phase.hide_scores_until_close and not organizer and utcnow() < phase.closes_at:
         hidden_until = phase.closes_at
-    config = db.get(PhaseConfig, phase.current_config_id)
-    assert config is not None
-    show_cases = PhaseConfigSpec.model_validate(config.config).show_per_case_scores
-    payload = cached_payload(db=db, phase=phase, cache=cache)
-    return Leaderboard(phase, challenge, payload, organizer, hidden_until,
+    key, payload = cached_payload(db=db, phase=phase, cache=cache)
+    show_cases = bool(payload.get("show_per_case_scores"))  # the config is part of the key
+    return Leaderboard(phase, challenge, payload, key, organizer, hidden_until,
                        organizer or (show_cases and hidden_until is None))
 
 
@@ -107,6 +108,15 @@ def as_json(board: Leaderboard) -> dict[str, Any]:
     data["rows"] = [{k: v for k, v in row.items() if k not in _INTERNAL_ROW_KEYS}
                     for row in board.payload["rows"]]
     return data
+
+
+def render(board: Leaderboard, cache: LeaderboardCache, kind: str) -> bytes:
+    """``json`` or ``csv`` bytes of the board, serialized once per snapshot and reader class."""
+    variant = (board.key, kind, board.scores_hidden_until, board.per_case_allowed)
+    if kind == "json":
+        return cache.rendered(variant, lambda: json.dumps(
+            as_json(board), separators=(",", ":"), allow_nan=False).encode())
+    return cache.rendered(variant, lambda: leaderboard_csv(board).encode())
 
 
 def hidden_rows(board: Leaderboard) -> list[dict[str, Any]]:

@@ -135,6 +135,7 @@ def _base(phase: Phase, config: PhaseConfig, spec: PhaseConfigSpec,
                      "higher_is_better": METRICS[m].higher_is_better} for m in r.metrics],
         "n_cases": 0, "rows": [], "stability": None, "rank_frequencies": None,
         "significance": None, "primary_values": None,
+        "show_per_case_scores": spec.show_per_case_scores,
     }
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from challenge.core.db import utcnow
 from challenge.phases.models import Visibility
 from leaderboard import service
+from leaderboard.schemas import LeaderboardPublic
 from tests.leaderboard.world import add_submission, build
 
 CONTRACT = {"phase_id", "config_hash", "evaluator_version", "dataset_checksum", "computed_at",
@@ -52,6 +53,7 @@ def test_json_follows_the_cli_contract_with_hand_computed_values(db: Session,
     assert data["rows"][0]["submitted_at"].endswith("Z")
     assert data["scores_hidden_until"] is None and data["per_case_available"] is False
     assert "primary_values" not in data and "evaluation_id" not in data["rows"][0]
+    LeaderboardPublic.model_validate(data)  # the documented schema holds
 
 
 def test_leaderboard_csv_has_ranks_scores_and_provenance(db: Session, client: TestClient) -> None:
@@ -105,6 +107,7 @@ def test_scores_hidden_until_close(db: Session, client: TestClient, role: str,
         assert all(r["rank"] is None and r["scores"] == {} and r["submission_id"] is None
                    for r in data["rows"])
         assert data["significance"] is None and data["rank_frequencies"] is None
+        LeaderboardPublic.model_validate(data)
         assert cases.status_code == 403
         assert cases.json()["error"]["code"] == "per_case_scores_hidden"
         text = client.get(_url(world, "leaderboard.csv"), headers=world.headers(role)).text
