@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from challenge.cli import accounts, local, server, submissions, synth
+from challenge.cli import accounts, demo, local, server, submissions, synth
 from challenge.cli.challenges import challenge_app
 from challenge.cli.datasets import dataset_app
 from challenge.cli.leaderboard import leaderboard
@@ -26,6 +26,7 @@ app = typer.Typer(
 app.command(rich_help_panel="Server")(server.init)
 app.command(rich_help_panel="Server")(server.serve)
 app.command(rich_help_panel="Server")(local.worker)
+app.command(rich_help_panel="Server")(demo.demo)
 app.command(rich_help_panel="Accounts")(accounts.login)
 app.command(rich_help_panel="Accounts")(accounts.whoami)
 app.command(rich_help_panel="Accounts")(accounts.signup)
