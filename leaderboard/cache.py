@@ -40,7 +40,7 @@ def fingerprint(db: Session, phase_id: int) -> str:
         .where(Submission.phase_id == phase_id, Evaluation.state.in_(TERMINAL_STATES)))
     selected = select(literal(1), Submission.id, null(), null()).where(
         Submission.phase_id == phase_id, Submission.selected)
-    rows = db.execute(union_all(terminal, selected).order_by("kind", "a")).all()
+    rows: list[Any] = list(db.execute(union_all(terminal, selected).order_by("kind", "a")))
     text = "|".join(f"{r[1]},{r[2]},{r[3]}" for r in rows)
     return hashlib.sha256(text.encode()).hexdigest()
 

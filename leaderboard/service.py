@@ -172,9 +172,9 @@ def case_rows(*, db: Session, board: Leaderboard) -> list[dict[str, Any]]:
     names = [m["name"] for m in board.payload["metrics"]]
     rows = board.payload["rows"]
     stored: dict[int, dict[str, CaseResult]] = {r["evaluation_id"]: {} for r in rows}
-    for result in db.scalars(select(CaseResult).where(
+    for found in db.scalars(select(CaseResult).where(
             CaseResult.evaluation_id.in_(list(stored)))):
-        stored[result.evaluation_id][result.case_id] = result
+        stored[found.evaluation_id][found.case_id] = found
     case_ids = _dataset_cases(db, board)
     out = []
     for row in rows:
