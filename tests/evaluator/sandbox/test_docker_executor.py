@@ -113,14 +113,28 @@ def test_saved_archive_loads_as_exactly_that_image_and_runs(
     assert result.outputs["case-a"].is_file()
 
 
-def test_cancel_event_kills_the_running_container_and_skips_the_rest(run_image, docker_client):
+def test_cancel_event_kills_the_running_container_and_skips_the_rest(
+    run_image, docker_client, build_image
+):
+    sleeper = build_image("sleeper")
     cancel = threading.Event()
-    timer = threading.Timer(1.0, cancel.set)
-    timer.start()
+    done = threading.Event()
+
+    def cancel_once_running() -> None:  # not a timer: under load the start may take longer
+        while not done.wait(0.1):
+            running = docker_client.containers.list(
+                filters={"label": LABEL, "ancestor": sleeper, "status": "running"})
+            if running:
+                cancel.set()
+                return
+
+    watcher = threading.Thread(target=cancel_once_running, daemon=True)
+    watcher.start()
     try:
         result = run_image("sleeper", case_ids=CASE_IDS, cancel_event=cancel)
     finally:
-        timer.cancel()
+        done.set()
+        watcher.join(timeout=5)
 
     assert result.cancelled
     assert {c.failure.category for c in result.cases.values()} == {FailureCategory.CANCELLED}
