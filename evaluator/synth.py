@@ -102,7 +102,8 @@ def smooth_field(rng: np.random.Generator, shape: tuple[int, ...], spacing: floa
 
 def _ellipsoid(coords: list[np.ndarray], center: tuple[float, ...],
                axes: tuple[float, ...]) -> np.ndarray:
-    return sum(((c - m) / a) ** 2 for c, m, a in zip(coords, center, axes, strict=True)) <= 1.0
+    total = sum(((c - m) / a) ** 2 for c, m, a in zip(coords, center, axes, strict=True))
+    return np.asarray(total) <= 1.0
 
 
 Regions = dict[str, np.ndarray]
@@ -219,10 +220,10 @@ def _place_lesion(rng: np.random.Generator, kind: str, regions: dict[str, np.nda
     box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
     offs = np.stack(np.meshgrid(*[np.arange(s.start, s.stop) for s in box], indexing="ij"), -1)
     pts = ((offs - center) * spacing).reshape(-1, 3).astype(np.float64)
-    mask = np.zeros(len(pts), dtype=bool)
+    flat = np.zeros(len(pts), dtype=bool)
     for offset, part_volume in parts:
-        mask |= _ovoid(rng, pts - offset, part_volume, axis)
-    mask = mask.reshape(offs.shape[:3])
+        flat |= _ovoid(rng, pts - offset, part_volume, axis)
+    mask = flat.reshape(offs.shape[:3])
     mask[tuple(int(c - s.start) for c, s in zip(center, box, strict=True))] = True
     mask &= wm[box]
     labels, n = ndimage.label(mask)  # clipping may cut off pieces: keep the largest (6-conn.)
