@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -253,6 +254,10 @@ def _follow(submitted: dict[str, tuple[Api, int]], phase_slug: str) -> dict[str,
             time.sleep(1.0)
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def demo(
     cases: Annotated[int, typer.Option("--cases", min=1, max=200,
                                        help="hidden test cases to generate")] = 10,
@@ -324,6 +329,7 @@ def demo(
                       soft_wrap=True)
         if serve:
             console.print("serving; press Ctrl-C to stop")
+            signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops it cleanly too
             while thread.is_alive():
                 thread.join(0.5)
     except KeyboardInterrupt:
