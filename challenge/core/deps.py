@@ -41,12 +41,17 @@ def optional_user(request: Request, db: SessionDep) -> User | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("Authorization header must be 'Bearer <token>'", code="bad_auth_header")
-    return accounts.authenticate(
+    user = accounts.authenticate(
         db=db,
         token=token.strip(),
         client_key=_client_key(request),
         limiter=request.app.state.auth_limiter,
     )
+    # End the read transaction (nothing was written; rows do not expire on commit): the
+    # request would otherwise hold a pooled connection while it waits for a thread for its
+    # route, and enough concurrent requests then starve the pool until checkout times out.
+    db.commit()
+    return user
 
 
 def required_user(user: Annotated[User | None, Depends(optional_user)]) -> User:

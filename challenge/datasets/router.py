@@ -32,6 +32,13 @@ def _detail(db: Session, dataset: Dataset) -> DatasetDetail:
                    reference_checksum=c.reference_checksum) for c in dataset.cases])
 
 
+def _check_and_release(db: Session, user: CurrentUser, slug: str, name: str) -> None:
+    """The cheap checks, then end their read transaction so no pooled connection is held
+    while the body streams in (nothing is written; loaded rows do not expire on commit)."""
+    service.check_can_upload(db=db, user=user, slug=slug, name=name)
+    db.commit()
+
+
 @router.post("/challenges/{slug}/datasets", status_code=status.HTTP_201_CREATED,
              response_model=DatasetDetail, openapi_extra=UPLOAD_BODY)
 async def upload_dataset(slug: str, request: Request, db: SessionDep, user: CurrentUser,
@@ -40,7 +47,7 @@ async def upload_dataset(slug: str, request: Request, db: SessionDep, user: Curr
     """Upload a hidden test set as the raw body (tar or tar.gz; layout in the README):
     ``inputs/<case>/<channel>.nii.gz`` and ``references/<case>.nii.gz``. Organizers only.
     The reference masks are stored, checksummed and never served by any endpoint."""
-    await run_in_threadpool(service.check_can_upload, db=db, user=user, slug=slug, name=name)
+    await run_in_threadpool(_check_and_release, db, user, slug, name)
     storage = request.app.state.storage
     tmp = storage.temp_path(".upload")
     try:
