@@ -105,8 +105,10 @@ def arena(factory: sessionmaker[Session], **phase_overrides: Any) -> Arena:
 
 
 def live_settings(database_url: str, storage_root: Path, **overrides: Any) -> Settings:
-    return Settings(environment="test", database_url=database_url, storage_root=storage_root,
-                    worker_mode="off", auth_failures_per_minute=1000, **overrides)
+    values: dict[str, Any] = {"environment": "test", "database_url": database_url,
+                              "storage_root": storage_root, "worker_mode": "off",
+                              "auth_failures_per_minute": 1000, **overrides}
+    return Settings(**values)
 
 
 def http(live: Live, timeout: float = 60.0) -> httpx.Client:
