@@ -15,7 +15,8 @@ S submissions x C cases with dice, lesion F1 and |dV| (2 % of the cases missing)
    ``--clients`` concurrent httpx clients against a real uvicorn server on 127.0.0.1 (a separate
    process, one worker), for:
    ``lru`` (the in-process cache), ``db-snapshot`` (an empty LRU: the stored snapshot is read,
-   as a fresh server process would) and ``recompute`` (cache disabled: every request computes).
+   as a fresh server process would) and ``recompute`` (cache disabled: every request computes);
+   plus ``invalidated``: a result changes and ``--clients`` requests arrive at once.
 The database is dropped at the end.
 """
 
@@ -221,6 +222,24 @@ async def hammer(url: str, clients: int, total: int) -> tuple[list[float], int]:
     return latencies, errors
 
 
+def stampede(url: str, target: str, args: argparse.Namespace, rounds: int = 3) -> None:
+    """A result changes, then ``--clients`` requests arrive at once: one computes, all wait."""
+    engine = create_engine(url)
+    walls, worst, failed = [], 0.0, 0
+    for _ in range(rounds):
+        with engine.begin() as conn:  # a re-run finishes: the fingerprint changes
+            conn.execute(text("UPDATE evaluations SET finished_at = now() WHERE id = "
+                              "(SELECT max(id) FROM evaluations)"))
+        t0 = time.perf_counter()
+        latencies, errors = asyncio.run(hammer(target, args.clients, args.clients))
+        walls.append(time.perf_counter() - t0)
+        worst, failed = max(worst, max(latencies)), failed + errors
+    engine.dispose()
+    print(f"{'invalidated':>12}: {args.clients} simultaneous requests right after a result "
+          f"changed: all served in {statistics.mean(walls):.2f} s on average over {rounds} "
+          f"rounds (slowest request {worst:.2f} s, {failed} errors)")
+
+
 def bench_app() -> Any:
     """The server process's app (``uvicorn --factory``); the cache mode comes from the env."""
     settings = Settings(environment="test", worker_mode="off",
@@ -261,6 +280,8 @@ def serve(url: str, phase_id: int, args: argparse.Namespace) -> None:
             print(f"{mode:>12}: {total / wall:8.1f} req/s  p50 {1000 * q[49]:8.1f} ms  "
                   f"p95 {1000 * q[94]:8.1f} ms  ({total} requests, {args.clients} clients, "
                   f"{errors} errors; body {len(first.content) / 1024:.0f} KiB)")
+            if mode == "lru":
+                stampede(url, target, args)
         finally:
             proc.terminate()
             proc.wait(timeout=60)

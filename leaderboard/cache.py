@@ -109,7 +109,12 @@ class LeaderboardCache:
         payload = self._recall(key)
         if payload is not None:
             return payload
-        with self._key_lock(key):
+        lock = self._key_lock(key)
+        if lock.locked():
+            # Another request computes this key: give the connection back to the pool while
+            # waiting (nothing is pending in a read), so a stampede cannot exhaust the pool.
+            db.commit()
+        with lock:
             payload = self._recall(key)
             if payload is None:
                 payload = self._load(db, key)
