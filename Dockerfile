@@ -9,20 +9,17 @@ ARG BASE=python:3.11-slim-bookworm
 FROM ${BASE}
 
 RUN if ! python3 -c "import ensurepip, venv" 2>/dev/null; then \
-      apt-get update && apt-get install -y --no-install-recommends python3-venv python3-pip \
+      apt-get update && DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y --no-install-recommends python3-venv python3-pip \
       && rm -rf /var/lib/apt/lists/*; \
     fi \
  && python3 -m venv /opt/segarena \
  && useradd --system --create-home --uid 10001 segarena \
  && mkdir -p /data && chown segarena /data
 
+# docker-wheels/ holds segarena's own wheel and every dependency's (scripts/build-platform-image.sh)
 COPY docker-wheels/ /wheels/
-COPY pyproject.toml README.md alembic.ini /src/
-COPY challenge /src/challenge
-COPY evaluator /src/evaluator
-COPY leaderboard /src/leaderboard
-COPY migrations /src/migrations
-RUN /opt/segarena/bin/pip install --no-cache-dir --no-index --find-links /wheels /src \
+RUN /opt/segarena/bin/pip install --no-cache-dir --no-index --find-links /wheels segarena \
  && rm -rf /wheels
 
 ENV PATH=/opt/segarena/bin:$PATH \

@@ -7,6 +7,7 @@ evaluation is harmless: only a queued evaluation can be claimed.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -35,6 +36,14 @@ from evaluator.sandbox import AlgorithmError, Executor, PlatformError
 log = logging.getLogger("segarena.worker")
 EVALUATION_LABEL = "org.segarena.evaluation"
 ATTEMPT_LABEL = "org.segarena.attempt"
+INSTANCE_LABEL = "org.segarena.instance"
+
+
+def instance_id(database_url: str) -> str:
+    """Which platform a container belongs to: the database is the source of truth, so every
+    worker of one platform (on any host) shares it, and two platforms sharing one Docker
+    engine (a demo beside a test run) never touch each other's containers."""
+    return hashlib.sha256(database_url.encode()).hexdigest()[:16]
 
 
 class JobLost(Exception):
@@ -49,6 +58,7 @@ class EvaluationWorker:
         self.settings = settings
         self._executor_factory = executor_factory or _docker_executor
         self._executor: Executor | None = None
+        self.instance = instance_id(settings.database_url)
 
     @property
     def executor(self) -> Executor:
@@ -88,7 +98,7 @@ class EvaluationWorker:
         if remove_orphans is not None:
             with self.factory() as db:
                 live = lifecycle.live_attempts(db)
-            removed = remove_orphans(lambda labels: _owned(labels, live))
+            removed = remove_orphans(lambda labels: _owned(labels, live, self.instance))
             if removed:
                 log.warning("removed %d orphaned sandbox container(s)", removed)
         return requeued
@@ -142,7 +152,8 @@ class EvaluationWorker:
                     lost.set()
                     cancel.set()
 
-        labels = {EVALUATION_LABEL: str(job.evaluation_id), ATTEMPT_LABEL: str(job.attempt)}
+        labels = {EVALUATION_LABEL: str(job.evaluation_id), ATTEMPT_LABEL: str(job.attempt),
+                  INSTANCE_LABEL: self.instance}
         outcome = evaluate(self.executor, image_id=info.image_id, cases=cases, config=config,
                            work_dir=work_dir / "sandbox", on_case=record, cancel_event=cancel,
                            labels=labels)
@@ -217,9 +228,11 @@ class EvaluationWorker:
                 cancel.set()
 
 
-def _owned(labels: dict[str, str], live: dict[int, int]) -> bool:
+def _owned(labels: dict[str, str], live: dict[int, int], instance: str) -> bool:
     """A container is kept while the database gives its evaluation, at its attempt, to a
-    worker; containers started outside evaluations (no label) are left alone."""
+    worker; containers of other platforms or started outside evaluations are left alone."""
+    if labels.get(INSTANCE_LABEL) != instance:
+        return True
     evaluation = labels.get(EVALUATION_LABEL)
     if evaluation is None or not evaluation.isdigit():
         return True

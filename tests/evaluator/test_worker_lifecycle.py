@@ -157,3 +157,26 @@ def test_cancel_during_run_stops_it(db, session_factory, app, quiet_settings, wo
     # Cases that never ran are recorded as missing with the sanitized category "cancelled".
     assert {(r.status, r.category) for r in _results(db, world)} == {("missing", "cancelled")}
     assert not db.get(Submission, world.submission_id, populate_existing=True).charged
+
+
+def test_orphan_sweep_only_touches_this_platforms_dead_jobs() -> None:
+    from evaluator.worker import (
+        ATTEMPT_LABEL,
+        EVALUATION_LABEL,
+        INSTANCE_LABEL,
+        _owned,
+        instance_id,
+    )
+
+    me, other = instance_id("sqlite:///a.db"), instance_id("postgresql://b/db")
+    live = {7: 2}
+
+    def labels(instance: str, evaluation: int, attempt: int) -> dict[str, str]:
+        return {INSTANCE_LABEL: instance, EVALUATION_LABEL: str(evaluation),
+                ATTEMPT_LABEL: str(attempt)}
+
+    assert _owned(labels(me, 7, 2), live, me)  # our live job
+    assert not _owned(labels(me, 7, 1), live, me)  # an earlier attempt of it: orphan
+    assert not _owned(labels(me, 8, 1), live, me)  # a job no longer running: orphan
+    assert _owned(labels(other, 8, 1), live, me)  # another platform's: never ours to remove
+    assert _owned({}, live, me)  # not started by an evaluation
