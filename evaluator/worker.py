@@ -56,7 +56,8 @@ class EvaluationWorker:
         self.factory = factory
         self.storage = storage
         self.settings = settings
-        self._executor_factory = executor_factory or _docker_executor
+        self._executor_factory = executor_factory or (
+            lambda: _docker_executor(settings.image_retention))
         self._executor: Executor | None = None
         self.instance = instance_id(settings.database_url)
 
@@ -239,7 +240,7 @@ def _owned(labels: dict[str, str], live: dict[int, int], instance: str) -> bool:
     return live.get(int(evaluation)) == int(labels.get(ATTEMPT_LABEL, "-1") or -1)
 
 
-def _docker_executor() -> Executor:
+def _docker_executor(retention: str) -> Executor:
     from evaluator.sandbox.docker import DockerExecutor
 
-    return DockerExecutor()
+    return DockerExecutor(retention=retention)  # type: ignore[arg-type]

@@ -37,6 +37,8 @@ app.add_typer(dataset_app, name="dataset", rich_help_panel="Organizers")
 app.add_typer(team_app, name="team", rich_help_panel="Participants")
 app.command(rich_help_panel="Participants")(submissions.submit)
 app.command(rich_help_panel="Participants")(submissions.status)
+app.command(rich_help_panel="Participants")(submissions.cancel)
+app.command(rich_help_panel="Organizers")(submissions.logs)
 app.command(name="test-container", rich_help_panel="Participants")(local.test_container)
 app.command(rich_help_panel="Results")(leaderboard)
 

@@ -148,3 +148,24 @@ def status(
         note(f"no submissions yet for {escape(title.removeprefix('submissions to '))}")
         return
     out().print(_table(items, title))
+
+
+def logs(
+    evaluation: Annotated[int, typer.Argument(help="evaluation id (see `segarena status`)")],
+    url: UrlOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Organizers: the size-capped container logs of an evaluation."""
+    response = Api(url, token).request("GET", f"/evaluations/{evaluation}/log")
+    out().print(response.text, markup=False, highlight=False, soft_wrap=True)
+
+
+def cancel(
+    evaluation: Annotated[int, typer.Argument(help="evaluation id (see `segarena status`)")],
+    url: UrlOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Cancel a queued or running evaluation (your team's, or any as an organizer)."""
+    body = Api(url, token).post(f"/evaluations/{evaluation}/cancel")
+    success(f"evaluation {evaluation}: {body['state']}"
+            f"{' (stopping)' if body['state'] not in TERMINAL_STATES else ''}")

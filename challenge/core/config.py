@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = Field(default=10.0, gt=0)
     reaper_grace_seconds: float = Field(default=60.0, gt=0)
     max_platform_retries: int = Field(default=3, ge=0, le=20)
+    image_retention: Literal["keep", "remove_after_run"] = "keep"
 
     max_submission_bytes: int = Field(default=8 * 1024**3, gt=0)
     max_dataset_bytes: int = Field(default=16 * 1024**3, gt=0)
