@@ -59,3 +59,10 @@ class QuotaExceeded(DomainError):
 class TooManyRequests(DomainError):
     status_code = 429
     code = "too_many_requests"
+
+
+class StorageFull(DomainError):
+    """The storage root has no space left (HTTP 507): the platform's fault, not the upload's."""
+
+    status_code = 507
+    code = "storage_full"

@@ -11,6 +11,7 @@ Layout (a shared mount when several worker hosts exist)::
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import secrets
@@ -18,7 +19,9 @@ import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from challenge.core.errors import PayloadTooLarge
+from challenge.core.errors import PayloadTooLarge, StorageFull
+
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 
 class Storage:
@@ -67,8 +70,11 @@ async def receive_stream(chunks: AsyncIterator[bytes], dest: Path, max_bytes: in
                 out.write(chunk)
             out.flush()
             os.fsync(out.fileno())
-    except BaseException:
+    except BaseException as exc:
         dest.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in NO_SPACE:
+            raise StorageFull("the platform's storage is full; the upload was not kept and "
+                              "nothing was charged; retry later") from exc
         raise
     return size, digest.hexdigest()
 

@@ -17,8 +17,8 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from challenge.core.errors import InvalidInput, PayloadTooLarge
-from challenge.core.storage import sha256_file
+from challenge.core.errors import InvalidInput, PayloadTooLarge, StorageFull
+from challenge.core.storage import NO_SPACE, sha256_file
 from evaluator import io as nifti
 
 CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -139,7 +139,11 @@ def unpack(archive: Path, staging: Path, *, max_bytes: int, max_voxels: int) -> 
                     case.input_checksums[channel] = checksum
                 else:
                     case.reference_checksum = checksum
-    except (tarfile.TarError, EOFError, OSError) as exc:
+    except OSError as exc:
+        if exc.errno in NO_SPACE:  # the platform's disk, not the archive, is at fault
+            raise StorageFull("the platform's storage is full; the dataset was not kept") from exc
+        raise _bad("the archive is truncated or corrupt", "truncated_archive") from exc
+    except (tarfile.TarError, EOFError) as exc:
         raise _bad("the archive is truncated or corrupt", "truncated_archive") from exc
     return _validate(staging, list(cases.values()), total, max_voxels)
 
