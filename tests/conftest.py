@@ -22,6 +22,7 @@ from challenge.app import create_app
 from challenge.core import migrate
 from challenge.core.config import Settings
 from evaluator.dispatch import NoDispatcher
+from tests.evaluator.docker_images import ImageArchives, docker_client
 
 PG_ADMIN_URL = os.environ.get("SEGARENA_TEST_POSTGRES_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -128,3 +129,11 @@ def app(settings: Settings, session_factory: sessionmaker[Session]) -> FastAPI:
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def image_archives(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ImageArchives]:
+    """Test algorithm images built once per session and saved as submission archives."""
+    archives = ImageArchives(docker_client(), tmp_path_factory.mktemp("archives"))
+    yield archives
+    archives.cleanup()
