@@ -108,6 +108,9 @@ def test_dockerd_restart_mid_run_is_a_requeued_platform_fault_then_succeeds(
             assert db.scalar(select(func.count()).select_from(Evaluation)
                              .where(Evaluation.submission_id == ev.submission_id)) == 1
         assert _results(factory, interrupted) == ["case00", "case01"]  # each once
+        # The interrupted attempt's stopped container outlived the engine's restart; the
+        # reaper's next pass (periodic in every worker) removes what no live attempt owns.
+        worker.reap()
         assert engine.client().containers.list(all=True) == []
         db_engine.dispose()
 
