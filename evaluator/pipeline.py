@@ -138,7 +138,8 @@ def score_case(case: CaseInput, run: CaseRun, metrics_config: Any,
         return missing(case.case_id, Failure(FailureCategory.INVALID_OUTPUT, check=exc.code))
     result = evaluate_case(prediction.array, reference.array, reference.spacing,
                            resolve_config(metrics_config))
-    return CaseOutcome(case.case_id, "ok", metrics=result.as_flat_dict(),
+    metrics: dict[str, float | None] = dict(result.as_flat_dict())
+    return CaseOutcome(case.case_id, "ok", metrics=metrics,
                        flags=tuple(result.flags))
 
 

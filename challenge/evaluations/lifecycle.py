@@ -185,7 +185,8 @@ def reap(db: Session, grace_seconds: float, max_retries: int) -> list[int]:
                                    Evaluation.heartbeat_at < cutoff)))
     requeued = []
     for evaluation_id, worker_id, attempt, submission_id in stale:
-        job = Job(evaluation_id, attempt, worker_id, submission_id, "", "", {}, None, [], [])
+        job = Job(evaluation_id, attempt, worker_id or "", submission_id, "", "", {}, None, [],
+                  [])
         cancel = db.scalar(select(Evaluation.cancel_requested)
                            .where(Evaluation.id == evaluation_id))
         if cancel:

@@ -32,6 +32,7 @@ class CaseResultPublic(BaseModel):
 def _detail(db, evaluation) -> EvaluationDetail:  # type: ignore[no-untyped-def]
     submission = db.get(Submission, evaluation.submission_id)
     status = evaluation_status(db, submission, evaluation)
+    assert status is not None  # an evaluation was given
     return EvaluationDetail(**status.model_dump(), summary=evaluation.summary,
                             evaluator_version=evaluation.evaluator_version)
 

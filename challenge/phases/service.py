@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -19,7 +20,7 @@ from challenge.phases.schemas import PhaseCreate, PhaseUpdate
 from challenge.submissions.models import Submission
 
 
-def status(phase: Phase, now: datetime | None = None) -> str:
+def status(phase: Phase, now: datetime | None = None) -> Literal["upcoming", "open", "closed"]:
     now = now or utcnow()
     if now < phase.opens_at:
         return "upcoming"
@@ -62,8 +63,9 @@ def _check_channels(dataset: Dataset | None, spec: PhaseConfigSpec) -> None:
 def _new_version(db: Session, phase: Phase, spec: PhaseConfigSpec, dataset: Dataset | None,
                  user: User, version: int) -> PhaseConfig:
     data = spec.model_dump(mode="json")
-    row = PhaseConfig(phase_id=phase.id, version=version, config=data, dataset_id=dataset and
-                      dataset.id, config_hash=config_hash(data, dataset and dataset.checksum),
+    row = PhaseConfig(phase_id=phase.id, version=version, config=data,
+                      dataset_id=dataset.id if dataset else None,
+                      config_hash=config_hash(data, dataset.checksum if dataset else None),
                       created_by_id=user.id)
     db.add(row)
     db.flush()
@@ -129,7 +131,7 @@ def update(*, db: Session, user: User, phase_id: int, data: PhaseUpdate) -> tupl
     dataset = _dataset_for(db, challenge, dataset_id)
     _check_channels(dataset, spec)
     new_data = spec.model_dump(mode="json")
-    new_hash = config_hash(new_data, dataset and dataset.checksum)
+    new_hash = config_hash(new_data, dataset.checksum if dataset else None)
     reevaluate = False
     if new_hash != old.config_hash:
         if is_frozen(db, phase, old):
