@@ -5,7 +5,8 @@ platform faults are never charged to the team.
 
 Each test restarts a private instance it started itself (``tests/reliability/services.py``)
 and stops it in ``finally``; the machine's shared services are not touched. The SIGKILLed
-worker is ``tests/evaluator/test_scaleout.py::test_sigkilled_worker_job_is_finished_once_by_another``.
+worker is tests/evaluator/test_scaleout.py,
+``test_sigkilled_worker_job_is_finished_once_by_another``.
 """
 
 from __future__ import annotations
@@ -115,7 +116,8 @@ def test_dockerd_restart_mid_run_is_a_requeued_platform_fault_then_succeeds(
         db_engine.dispose()
 
 
-def test_postgres_and_redis_restarts_mid_queue_lose_nothing(tmp_path: Path) -> None:
+def test_postgres_and_redis_restarts_mid_queue_lose_nothing(tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                            record_property) -> None:
     n = 200
     with private_postgres(free_port()) as pg, private_redis(free_port()) as broker:
         admin = create_engine(pg.url, isolation_level="AUTOCOMMIT")
@@ -165,12 +167,16 @@ def test_postgres_and_redis_restarts_mid_queue_lose_nothing(tmp_path: Path) -> N
             stop_workers(procs)
         with factory() as db:
             rows = db.execute(select(Evaluation.id, Evaluation.state, Evaluation.submission_id,
-                                     Evaluation.cases_done, Evaluation.cases_total)).all()
+                                     Evaluation.cases_done, Evaluation.cases_total,
+                                     Evaluation.attempt)).all()
             per_eval = dict(db.execute(select(CaseResult.evaluation_id, func.count())
                                        .group_by(CaseResult.evaluation_id)).all())
             uncharged_ok = db.scalars(select(Submission.charged).join(Evaluation).where(
                 Evaluation.state == EvalState.errored)).all()
         db_engine.dispose()
+    record_property("states", {s.value: sum(r.state == s for r in rows)
+                               for s in {r.state for r in rows}})
+    record_property("retried", sum(r.attempt > 1 for r in rows))
     assert len(rows) == n + 1 and len({r.submission_id for r in rows}) == n + 1
     states = {r.state for r in rows}
     assert states <= {EvalState.succeeded, EvalState.errored}, states

@@ -20,7 +20,15 @@ from challenge.evaluations.models import Evaluation
 from challenge.submissions.models import Submission
 from tests import factories as f
 from tests.reliability.hostile_archives import dataset_attacks, submission_attacks
-from tests.reliability.live import Arena, Live, arena, committed_database, http, live_settings, serve
+from tests.reliability.live import (
+    Arena,
+    Live,
+    arena,
+    committed_database,
+    http,
+    live_settings,
+    serve,
+)
 
 MAX_SUBMISSION = 2 * 1024 * 1024
 MAX_DATASET = 4 * 1024 * 1024

@@ -26,8 +26,8 @@ UPLOADS = 50
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_fifty_concurrent_http_uploads_accept_exactly_the_quota(backend: str,
-                                                                tmp_path: Path) -> None:
+def test_fifty_concurrent_http_uploads_accept_exactly_the_quota(backend: str, tmp_path: Path,
+                                                                record_property) -> None:  # type: ignore[no-untyped-def]
     with committed_database(backend, tmp_path) as url, \
             serve(live_settings(url, tmp_path / "storage")) as live:
         a = arena(live.factory, config={"submissions": {"per_day": PER_DAY}})
@@ -56,6 +56,8 @@ def test_fifty_concurrent_http_uploads_accept_exactly_the_quota(backend: str,
             t.join()
 
         remaining = PER_DAY - ALREADY_USED
+        record_property("answers", {f"{s} {c}".strip(): answers.count((s, c))
+                                    for s, c in sorted(set(answers))})
         assert sorted(answers) == ([(201, "")] * remaining
                                    + [(429, "quota_exceeded")] * (UPLOADS - remaining))
         with live.factory() as db:
