@@ -17,9 +17,10 @@ evaluated before the load so the board has content. Then, at once:
 * ``--readers`` asyncio tasks (one shared httpx.AsyncClient, no keep-alive limit) send
   ``--requests`` requests in total, round-robin over the JSON, CSV and HTML leaderboard views.
 
-Prints (and writes with ``--json``) the latency percentiles, the error count (non-200 or
-transport errors) and how many evaluations finished during the load. Figures only: no
-threshold is asserted.
+``--idle`` evaluates everything first and runs no worker: the same load on a board that does
+not change, for reference. Prints (and writes with ``--json``) the latency percentiles, the
+error count (non-200 or transport errors) and how many evaluations finished during the load.
+Figures only: no threshold is asserted.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def _env(settings: Settings) -> dict[str, str]:
 
 async def _load(base: str, paths: list[str], readers: int, total: int) -> dict[str, Any]:
     latencies: list[float] = []
+    by_path: dict[str, list[float]] = {}
     statuses: dict[str, int] = {}
     counter = iter(range(total))
     limits = httpx.Limits(max_connections=readers, max_keepalive_connections=readers)
@@ -86,6 +88,7 @@ async def _load(base: str, paths: list[str], readers: int, total: int) -> dict[s
                 except httpx.HTTPError as exc:
                     key = type(exc).__name__
                 latencies.append(time.perf_counter() - start)
+                by_path.setdefault(path, []).append((time.perf_counter() - start) * 1000)
                 statuses[key] = statuses.get(key, 0) + 1
 
         start = time.perf_counter()
@@ -97,10 +100,14 @@ async def _load(base: str, paths: list[str], readers: int, total: int) -> dict[s
             "p50_ms": round(percentile(ms, 50), 1), "p95_ms": round(percentile(ms, 95), 1),
             "p99_ms": round(percentile(ms, 99), 1), "max_ms": round(max(ms), 1),
             "errors": sum(v for k, v in statuses.items() if k != "200"),
-            "statuses": statuses}
+            "statuses": statuses,
+            "per_path_p50_p95_ms": {p: [round(percentile(v, 50), 1), round(percentile(v, 95), 1)]
+                                    for p, v in sorted(by_path.items())}}
 
 
-def run(readers: int, requests: int, queued: int) -> dict[str, Any]:
+def run(readers: int, requests: int, queued: int, idle: bool = False) -> dict[str, Any]:
+    """``idle``: every evaluation is finished before the load and no worker runs (the
+    reference: the same readers against a board that does not change)."""
     url = create_pg_database()
     tmp = Path(tempfile.mkdtemp(prefix="segarena-load-"))
     procs: list[subprocess.Popen[bytes]] = []
@@ -115,7 +122,8 @@ def run(readers: int, requests: int, queued: int) -> dict[str, Any]:
         ids = queued_evaluations(factory, storage, tmp, queued)
         before = EvaluationWorker(factory, storage, settings.model_copy(
             update={"heartbeat_seconds": 3600.0}), FakeExecutor)
-        for evaluation_id in ids[: queued // 3]:
+        first = len(ids) if idle else queued // 3
+        for evaluation_id in ids[:first]:
             before.run(evaluation_id)
         import redis
 
@@ -127,10 +135,11 @@ def run(readers: int, requests: int, queued: int) -> dict[str, Any]:
              "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
              "--backlog", "2048"], env=env, cwd=ROOT, start_new_session=True,
             stdout=subprocess.DEVNULL, stderr=open(tmp / "server.log", "wb")))  # noqa: SIM115
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "tests.reliability.fake_worker"], env=_env(settings),
-            cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
-            stderr=open(tmp / "worker.log", "wb")))  # noqa: SIM115
+        if not idle:
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "tests.reliability.fake_worker"], env=_env(settings),
+                cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
+                stderr=open(tmp / "worker.log", "wb")))  # noqa: SIM115
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
@@ -142,16 +151,15 @@ def run(readers: int, requests: int, queued: int) -> dict[str, Any]:
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not start: " + (tmp / "server.log").read_text())
             time.sleep(0.2)
-        with factory() as db:
-            phase_id = db.scalar(select(func.min(Evaluation.id)))  # noqa: F841
-            from challenge.phases.models import Phase
+        from challenge.phases.models import Phase
 
+        with factory() as db:
             phase = db.scalar(select(Phase))
             assert phase is not None
         from celery import Celery
 
         app = Celery(broker=REDIS_URL)
-        for evaluation_id in ids[queued // 3:]:
+        for evaluation_id in ids[first:]:
             app.send_task("segarena.evaluate", args=[evaluation_id],
                           queue="segarena-evaluations")
 
@@ -167,7 +175,7 @@ def run(readers: int, requests: int, queued: int) -> dict[str, Any]:
         finished_before = done()
         result = asyncio.run(_load(base, paths, readers, requests))
         finished_after = done()
-        result.update(readers=readers, queued=queued, database="postgresql",
+        result.update(readers=readers, queued=queued, database="postgresql", idle=idle,
                       evaluated_before_load=finished_before,
                       evaluated_during_load=finished_after - finished_before,
                       paths=sorted(set(paths)))
@@ -190,9 +198,11 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=200)
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--queued", type=int, default=300)
+    parser.add_argument("--idle", action="store_true",
+                        help="no evaluation runs during the load (reference figures)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    result = run(args.readers, args.requests, args.queued)
+    result = run(args.readers, args.requests, args.queued, args.idle)
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
