@@ -25,9 +25,10 @@ from challenge.core.storage import Storage
 from challenge.evaluations.models import CaseResult, EvalState, Evaluation
 from evaluator.celery_app import make_celery
 from evaluator.dispatch import CeleryDispatcher
-from tests.evaluator.scaleout import flush_broker, scaleout_settings, wait_for
-from tests.reliability.live import committed_database
+from tests.evaluator.scaleout import scaleout_settings, wait_for
+from tests.reliability.live import committed_database, free_port
 from tests.reliability.queue_world import queued_evaluations
+from tests.reliability.services import private_redis
 
 N = 1000
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,11 +72,14 @@ def logs(log_dir: Path) -> str:
 
 @pytest.fixture
 def pg_world(tmp_path: Path) -> Iterator[tuple]:  # type: ignore[type-arg]
-    with committed_database("postgresql", tmp_path) as url:
+    # A private Redis: on the shared one, any other Celery worker listening on the queue
+    # (another test run on this machine) would take messages meant for these workers.
+    with committed_database("postgresql", tmp_path) as url, \
+            private_redis(free_port()) as broker:
         engine = make_engine(url)
         settings = scaleout_settings(url, tmp_path / "storage").model_copy(
-            update={"heartbeat_seconds": 5.0, "reaper_grace_seconds": 400.0})
-        flush_broker()
+            update={"heartbeat_seconds": 5.0, "reaper_grace_seconds": 400.0,
+                    "broker_url": broker.url})
         try:
             yield settings, session_factory(engine), Storage(settings.storage_root)
         finally:
