@@ -22,6 +22,15 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
+# A daemon that lost its default bridge (docker0) cannot start bridged containers or builds:
+# restart it so it recreates the bridge.
+if command -v ip >/dev/null 2>&1 && docker info >/dev/null 2>&1 \
+    && ! ip link show docker0 >/dev/null 2>&1; then
+  log "dockerd has no docker0 bridge: restarting it"
+  pkill -x dockerd || true
+  for _ in $(seq 1 30); do pgrep -x dockerd >/dev/null || break; sleep 1; done
+fi
+
 if ! docker info >/dev/null 2>&1; then
   log "starting dockerd"
   nohup dockerd >/var/log/segarena-dockerd.log 2>&1 &
