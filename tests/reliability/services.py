@@ -46,12 +46,23 @@ class PrivateDockerd:
     def client(self) -> docker.DockerClient:
         return docker.DockerClient(base_url=self.url, timeout=120)
 
+    @property
+    def bridge(self) -> str:
+        return f"sgdbr{self.root.name[-6:]}"  # interface names are capped at 15 characters
+
     def start(self) -> None:
+        # A bridge of its own: with --bridge=none dockerd deletes the host's docker0 at start,
+        # which breaks the machine's real engine (bridged builds) for everything after.
+        if subprocess.run(["ip", "link", "show", self.bridge], capture_output=True).returncode:
+            for cmd in (["ip", "link", "add", self.bridge, "type", "bridge"],
+                        ["ip", "addr", "add", "192.0.2.1/24", "dev", self.bridge],
+                        ["ip", "link", "set", self.bridge, "up"]):
+                subprocess.run(cmd, check=True, capture_output=True)
         log = open(self.root / "dockerd.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             ["dockerd", "--data-root", str(self.root / "data"), "--exec-root",
              str(self.root / "exec"), "--pidfile", str(self.root / "d.pid"), "-H", self.url,
-             "--bridge=none", "--iptables=false", "--ip6tables=false"],
+             f"--bridge={self.bridge}", "--iptables=false", "--ip6tables=false"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         _wait(lambda: self.client().ping(), "the private dockerd to answer")
 
@@ -81,6 +92,7 @@ def private_dockerd() -> Iterator[PrivateDockerd]:
                 for container in client.containers.list(all=True):
                     container.remove(force=True)
         engine.stop()
+        subprocess.run(["ip", "link", "delete", engine.bridge], capture_output=True)
         subprocess.run(["umount", "-R", "-l", str(root / "data")], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
 
