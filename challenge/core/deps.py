@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
@@ -12,6 +12,17 @@ from challenge.accounts import service as accounts
 from challenge.accounts.models import User
 from challenge.core.config import Settings
 from challenge.core.errors import Unauthorized
+
+
+def check_then_release(db: Session, check: Callable[..., object], **kwargs: Any) -> None:
+    """Run a route's read-only pre-checks, then end their read transaction.
+
+    Upload routes stream their body after these checks; holding the pooled connection (and
+    its transaction) meanwhile starves the pool under concurrent uploads. Nothing is written
+    by the checks, and the session does not expire loaded rows on commit.
+    """
+    check(db=db, **kwargs)
+    db.commit()
 
 
 def get_session(request: Request) -> Iterator[Session]:

@@ -5,7 +5,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from challenge.challenges.models import Challenge
-from challenge.core.deps import CurrentUser, DatasetId, SessionDep, SettingsDep
+from challenge.core.deps import CurrentUser, DatasetId, SessionDep, SettingsDep, check_then_release
 from challenge.core.storage import receive_stream
 from challenge.datasets import service
 from challenge.datasets.models import Dataset
@@ -32,13 +32,6 @@ def _detail(db: Session, dataset: Dataset) -> DatasetDetail:
                    reference_checksum=c.reference_checksum) for c in dataset.cases])
 
 
-def _check_and_release(db: Session, user: CurrentUser, slug: str, name: str) -> None:
-    """The cheap checks, then end their read transaction so no pooled connection is held
-    while the body streams in (nothing is written; loaded rows do not expire on commit)."""
-    service.check_can_upload(db=db, user=user, slug=slug, name=name)
-    db.commit()
-
-
 @router.post("/challenges/{slug}/datasets", status_code=status.HTTP_201_CREATED,
              response_model=DatasetDetail, openapi_extra=UPLOAD_BODY)
 async def upload_dataset(slug: str, request: Request, db: SessionDep, user: CurrentUser,
@@ -47,7 +40,8 @@ async def upload_dataset(slug: str, request: Request, db: SessionDep, user: Curr
     """Upload a hidden test set as the raw body (tar or tar.gz; layout in the README):
     ``inputs/<case>/<channel>.nii.gz`` and ``references/<case>.nii.gz``. Organizers only.
     The reference masks are stored, checksummed and never served by any endpoint."""
-    await run_in_threadpool(_check_and_release, db, user, slug, name)
+    await run_in_threadpool(check_then_release, db, service.check_can_upload, user=user,
+                            slug=slug, name=name)
     storage = request.app.state.storage
     tmp = storage.temp_path(".upload")
     try:

@@ -4,7 +4,14 @@ from fastapi import APIRouter, Query, Request, status
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from challenge.core.deps import CurrentUser, PhaseId, SessionDep, SettingsDep, SubmissionId
+from challenge.core.deps import (
+    CurrentUser,
+    PhaseId,
+    SessionDep,
+    SettingsDep,
+    SubmissionId,
+    check_then_release,
+)
 from challenge.core.errors import PayloadTooLarge
 from challenge.core.storage import receive_stream
 from challenge.datasets.router import UPLOAD_BODY
@@ -54,7 +61,8 @@ async def create_submission(phase_id: PhaseId, request: Request, db: SessionDep,
     """Submit an algorithm: the raw body is a ``docker save`` archive (tar, optionally gzip)
     of one linux/amd64 image with a non-root USER. It is checked before it is queued; a
     refused upload is not charged to the team's quota."""
-    await run_in_threadpool(_check_and_release, db, user, phase_id)
+    await run_in_threadpool(check_then_release, db, service.check_can_submit, user=user,
+                            phase_id=phase_id)
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > settings.max_submission_bytes:
         raise PayloadTooLarge(f"upload exceeds the limit of {settings.max_submission_bytes} bytes")
@@ -96,14 +104,6 @@ def select_submission(submission_id: SubmissionId, db: SessionDep,
     """Choose the submission that represents your team when the phase counts 'selected'."""
     return to_public(db, service.select_for_ranking(db=db, user=user,
                                                     submission_id=submission_id))
-
-
-def _check_and_release(db: Session, user: CurrentUser, phase_id: int) -> None:
-    """The cheap checks, then end their read transaction: a pooled connection held while the
-    body streams in (or while waiting for a thread) starves the pool under concurrent uploads.
-    Nothing is written here; the session does not expire loaded rows on commit."""
-    service.check_can_submit(db=db, user=user, phase_id=phase_id)
-    db.commit()
 
 
 def _latest_evaluation_id(db: Session, submission: Submission) -> int | None:
