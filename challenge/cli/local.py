@@ -113,9 +113,9 @@ def test_container(
         print(json.dumps({"image_id": info.image_id, "summary": outcome.summary(),
                           "cases": [{"case_id": c.case_id, "status": c.status,
                                      "category": c.category, "message": c.message,
-                                     "metrics": c.metrics, "flags": list(c.flags)}
+                                     "metrics": json_metrics(c.metrics), "flags": list(c.flags)}
                                     for c in outcome.cases],
-                          "logs": outcome.organizer_log}, default=_nan_none))
+                          "logs": outcome.organizer_log}, allow_nan=False))
         return
     table = Table(title=f"{archive.name} on {len(outcome.cases)} case(s)")
     for col in ("case", "status", "Dice", "lesion F1", "|ΔV| mL", "note"):
@@ -132,5 +132,7 @@ def _fmt(value: float | None) -> str:
     return "—" if value is None or value != value else f"{value:.3f}"
 
 
-def _nan_none(value: object) -> None:
-    return None
+def json_metrics(metrics: dict[str, float | None]) -> dict[str, float | None]:
+    """Undefined metrics (NaN, e.g. relative volume error on an empty reference) as null:
+    ``json.dumps`` would otherwise write ``NaN``, which is not JSON."""
+    return {k: None if v is None or v != v else v for k, v in metrics.items()}
