@@ -5,9 +5,13 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from challenge import access
 from challenge.accounts.models import User
+from challenge.audit import service as audit
+from challenge.core.errors import Forbidden, NotFound
+from challenge.evaluations import lifecycle
 from challenge.evaluations.models import CaseResult, EvalState, Evaluation
-from challenge.phases.models import Phase
+from challenge.phases.models import Phase, PhaseConfig
 from challenge.submissions.models import Submission
 
 
@@ -49,8 +53,6 @@ def queue_position(*, db: Session, evaluation: Evaluation) -> int | None:
 
 
 def _context(db: Session, evaluation_id: int) -> tuple[Evaluation, Submission, int]:
-    from challenge.core.errors import NotFound
-
     evaluation = db.get(Evaluation, evaluation_id)
     if evaluation is None:
         raise NotFound(f"no evaluation {evaluation_id}")
@@ -64,9 +66,6 @@ def _context(db: Session, evaluation_id: int) -> tuple[Evaluation, Submission, i
 def get_visible(*, db: Session, user: User, evaluation_id: int) -> tuple[Evaluation, bool]:
     """The evaluation and whether the caller organizes its challenge; NotFound for anyone
     who is neither an organizer nor a member of the submitting team."""
-    from challenge import access
-    from challenge.core.errors import NotFound
-
     evaluation, submission, challenge_id = _context(db, evaluation_id)
     if access.is_organizer(db, user, challenge_id):
         return evaluation, True
@@ -77,8 +76,6 @@ def get_visible(*, db: Session, user: User, evaluation_id: int) -> tuple[Evaluat
 
 
 def organizer_log(*, db: Session, user: User, evaluation_id: int) -> str:
-    from challenge.core.errors import Forbidden
-
     evaluation, organizer = get_visible(db=db, user=user, evaluation_id=evaluation_id)
     if not organizer:
         raise Forbidden("container logs are for the challenge's organizers only",
@@ -87,9 +84,6 @@ def organizer_log(*, db: Session, user: User, evaluation_id: int) -> str:
 
 
 def cancel(*, db: Session, user: User, evaluation_id: int) -> Evaluation:
-    from challenge.audit import service as audit
-    from challenge.evaluations import lifecycle
-
     evaluation, _ = get_visible(db=db, user=user, evaluation_id=evaluation_id)
     _, _, challenge_id = _context(db, evaluation_id)
     evaluation = lifecycle.request_cancel(db, evaluation.id)
@@ -101,10 +95,6 @@ def cancel(*, db: Session, user: User, evaluation_id: int) -> Evaluation:
 
 def reevaluate(*, db: Session, user: User, submission_id: int) -> Evaluation:
     """Organizers: evaluate a submission again under its phase's current config."""
-    from challenge import access
-    from challenge.audit import service as audit
-    from challenge.core.errors import NotFound
-
     submission = db.get(Submission, submission_id)
     phase = db.get(Phase, submission.phase_id) if submission else None
     if submission is None or phase is None or not access.is_organizer(db, user,
@@ -121,9 +111,6 @@ def reevaluate(*, db: Session, user: User, submission_id: int) -> Evaluation:
 
 def case_results(*, db: Session, user: User, evaluation_id: int) -> list[CaseResult]:
     """Per-case results: organizers always; the team only when the phase shows them."""
-    from challenge.core.errors import Forbidden
-    from challenge.phases.models import PhaseConfig
-
     evaluation, organizer = get_visible(db=db, user=user, evaluation_id=evaluation_id)
     config = db.get(PhaseConfig, evaluation.phase_config_id)
     if not organizer and not (config and config.config.get("show_per_case_scores")):
