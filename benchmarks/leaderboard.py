@@ -67,25 +67,7 @@ from leaderboard import snapshot  # noqa: E402
 from leaderboard.cache import LeaderboardCache  # noqa: E402
 from leaderboard.ranking import rank  # noqa: E402
 from leaderboard.stability import bootstrap, significance_map  # noqa: E402
-
-ADMIN_URL = os.environ.get("SEGARENA_TEST_POSTGRES_URL",
-                           "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def create_database() -> str:
-    name = f"segarena_bench_{secrets.token_hex(4)}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_database(url: str) -> None:
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
-    admin.dispose()
+from tests.conftest import create_pg_database, drop_pg_database  # noqa: E402
 
 
 def populate(url: str, args: argparse.Namespace) -> int:
@@ -298,7 +280,7 @@ def main() -> None:
     parser.add_argument("--recompute-requests", type=int, default=50)
     parser.add_argument("--method", default="aggregate_then_rank")
     args = parser.parse_args()
-    url = create_database()
+    url = create_pg_database()
     try:
         migrate.upgrade(url)
         t0 = time.perf_counter()
@@ -308,7 +290,7 @@ def main() -> None:
         time_compute(url, phase_id)
         serve(url, phase_id, args)
     finally:
-        drop_database(url)
+        drop_pg_database(url)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -53,6 +52,7 @@ from challenge.evaluations.models import EvalState, Evaluation  # noqa: E402
 from evaluator.worker import EvaluationWorker  # noqa: E402
 from tests.conftest import create_pg_database, drop_pg_database  # noqa: E402
 from tests.evaluator.fake_executor import FakeExecutor  # noqa: E402
+from tests.evaluator.scaleout import stop_process_groups  # noqa: E402
 from tests.reliability.live import free_port  # noqa: E402
 from tests.reliability.queue_world import queued_evaluations  # noqa: E402
 
@@ -181,14 +181,7 @@ def run(readers: int, requests: int, queued: int, idle: bool = False) -> dict[st
                       paths=sorted(set(paths)))
         return result
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        stop_process_groups(procs)
         engine.dispose()
         drop_pg_database(url)
 

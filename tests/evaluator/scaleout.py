@@ -69,6 +69,20 @@ def phase_with_submissions(factory: sessionmaker[Session], storage: Storage, tmp
         return evaluation_ids
 
 
+def stop_process_groups(procs: list[subprocess.Popen[bytes]], grace_s: float = 20.0) -> None:
+    """SIGTERM each still-running process group (started with ``start_new_session``), wait
+    up to ``grace_s`` for each, then SIGKILL what is left."""
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
 @dataclass
 class WorkerProcesses:
     settings: Settings
@@ -94,13 +108,7 @@ class WorkerProcesses:
         proc.wait(timeout=30)
 
     def stop_all(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
+        stop_process_groups(self.procs)
 
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("*.log")))

@@ -26,6 +26,7 @@ from challenge.evaluations.models import CaseResult, EvalState, Evaluation
 from evaluator.celery_app import make_celery
 from evaluator.dispatch import CeleryDispatcher
 from tests.evaluator.scaleout import scaleout_settings, wait_for
+from tests.evaluator.scaleout import stop_process_groups as stop_workers
 from tests.reliability.live import committed_database, free_port
 from tests.reliability.queue_world import queued_evaluations
 from tests.reliability.services import private_redis
@@ -49,20 +50,6 @@ def start_fake_workers(settings, log_dir: Path, count: int) -> list[subprocess.P
                                       env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                       start_new_session=True))
     return procs
-
-
-def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:
-    import signal
-
-    for proc in procs:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
 
 
 def logs(log_dir: Path) -> str:
