@@ -42,8 +42,10 @@ if ! docker info >/dev/null 2>&1; then
 fi
 
 if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
-  mirror=$(grep -hoE '^URIs: *\S+' /etc/apt/sources.list.d/* 2>/dev/null | head -n1 | awk '{print $2}')
-  mirror="${mirror:-http://deb.debian.org/debian}"
+  # The machine's own Debian mirror (no host name is built in); apt-mirror.sh says why not.
+  mirror="${SEGARENA_DEBIAN_MIRROR:-}"
+  [ -n "$mirror" ] || mirror=$(bash scripts/apt-mirror.sh bookworm) \
+    || { log "no Debian mirror for the base image (see above)"; exit 1; }
   log "building base image $BASE_IMAGE from $mirror (once per machine)"
   root=$(mktemp -d /var/tmp/segarena-base.XXXXXX)
   # Debian's python3-nibabel depends on scipy -> pythran -> g++ and boost (about 600 MB):
