@@ -28,18 +28,20 @@ import docker  # noqa: E402
 import evaluator.pipeline as pipeline  # noqa: E402
 from evaluator.pipeline import CaseInput, PhaseRunConfig, evaluate  # noqa: E402
 from evaluator.sandbox.docker import DockerExecutor  # noqa: E402
+from tests.docker_scope import build_image  # noqa: E402
 from tests.evaluator.docker_images import BASE_IMAGE, IMAGE_DIRS  # noqa: E402
 from tests.evaluator.e2e_data import brain_dataset  # noqa: E402
 
 
-def build_archive(out: Path) -> Path:
-    client = docker.from_env()
-    image, _ = client.images.build(path=str(IMAGE_DIRS["baseline"]), buildargs={"BASE": BASE_IMAGE},
-                                   tag="segarena-bench/baseline:latest", rm=True)
+def build_archive(client: docker.DockerClient, out: Path) -> str:
+    """Build the baseline (under a tag and id of this run's own, so removing it later costs
+    no other run or platform an image), save it to ``out``; returns the image id."""
+    image_id = build_image(client, IMAGE_DIRS["baseline"], "segarena-bench/baseline",
+                           {"BASE": BASE_IMAGE})
     with open(out, "wb") as f:
-        for chunk in image.save(named=True):
+        for chunk in client.images.get(image_id).save(named=True):
             f.write(chunk)
-    return out
+    return image_id
 
 
 def own_seconds(log: str) -> float:
@@ -97,8 +99,13 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="segarena-bench-") as tmp:
         root = Path(tmp)
-        archive = build_archive(root / "baseline.tar")
-        rows = {mode: run(mode, args.cases, root, archive) for mode in ("per_case", "batch")}
+        archive = root / "baseline.tar"
+        client = docker.from_env()
+        image_id = build_archive(client, archive)
+        try:
+            rows = {mode: run(mode, args.cases, root, archive) for mode in ("per_case", "batch")}
+        finally:
+            client.images.remove(image_id, force=True)
     print(f"{args.cases} cases, baseline threshold algorithm, archive load paid once per run")
     print(f"{'mode':9} {'load s':>7} {'wall/case':>10} {'algo/case':>10} {'checks+score':>13}"
           f" {'containers':>11} {'platform/algo':>14}")

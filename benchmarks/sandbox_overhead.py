@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from evaluator.sandbox.base import Limits, RunMode, RunSpec  # noqa: E402
 from evaluator.sandbox.docker import DockerExecutor  # noqa: E402
+from tests.docker_scope import build_image  # noqa: E402
 
 BASELINE = Path(__file__).resolve().parents[1] / "tests/evaluator/sandbox/images/baseline"
 BASE_IMAGE = os.environ.get("SEGARENA_BASE_IMAGE", "segarena/base:bookworm-v2")
@@ -96,12 +97,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     client = docker.from_env()
-    image, _ = client.images.build(
-        path=str(BASELINE),
-        buildargs={"BASE": BASE_IMAGE},
-        tag="segarena-bench/baseline:latest",
-        rm=True,
-    )
+    # A tag and id of this run's own: removing it cannot hit a test run's or a platform's.
+    image_id = build_image(client, BASELINE, "segarena-bench/baseline", {"BASE": BASE_IMAGE})
     executor = DockerExecutor(client)
     rows: dict[RunMode, list[dict]] = {RunMode.PER_CASE: [], RunMode.BATCH: []}
     try:
@@ -110,10 +107,10 @@ def main() -> None:
             for r in range(args.repeats):
                 for mode in rows:
                     rows[mode].append(
-                        measure(executor, image.id, inputs, mode, Path(tmp) / f"work-{mode}-{r}")
+                        measure(executor, image_id, inputs, mode, Path(tmp) / f"work-{mode}-{r}")
                     )
     finally:
-        client.images.remove(image.id, force=True)
+        client.images.remove(image_id, force=True)
     print(f"{args.cases} cases of {SHAPE}, baseline algorithm, {args.repeats} repeats (median)")
     print(
         f"{'mode':9} {'wall s':>8} {'engine s':>9} {'algo s':>8} {'algo+imp s':>11} "

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.docker_scope import run_tag
 from tests.evaluator.docker_images import docker_client
 
 REPO = Path(__file__).resolve().parents[1]
-TAG = "segarena/platform:test"
+TAG = run_tag("segarena/platform")  # this run's own: removing it touches no other tag
 
 pytestmark = pytest.mark.docker
 
@@ -39,4 +40,4 @@ def test_platform_image_builds_and_serves() -> None:
             remove=True, network_mode="none").decode()
         assert "served" in served
     finally:
-        client.images.remove(TAG, force=True)
+        client.images.remove(TAG)  # untags; the image goes only if nothing else uses it

@@ -9,6 +9,8 @@ from pathlib import Path
 import docker
 import pytest
 
+from tests.docker_scope import build_image
+
 BASE_IMAGE = os.environ.get("SEGARENA_BASE_IMAGE", "segarena/base:bookworm-v2")
 HERE = Path(__file__).parent
 IMAGE_DIRS = {
@@ -32,7 +34,11 @@ def docker_client() -> docker.DockerClient:
 
 
 class ImageArchives:
-    """``archives.get(name)`` builds ``name`` once and returns its ``docker save`` tar."""
+    """``archives.get(name)`` builds ``name`` once and returns its ``docker save`` tar.
+
+    Each image has a tag and an id of this run's own (``tests.docker_scope.build_image``),
+    also apart from the sandbox fixture's build of the same folder, so ``cleanup`` (or a
+    worker's ``remove_after_run``) removes nothing another run or fixture still uses."""
 
     def __init__(self, client: docker.DockerClient, out_dir: Path) -> None:
         self.client = client
@@ -42,14 +48,12 @@ class ImageArchives:
 
     def get(self, name: str) -> Path:
         if name not in self.built:
-            image, _ = self.client.images.build(
-                path=str(IMAGE_DIRS[name]), buildargs={"BASE": BASE_IMAGE},
-                tag=f"segarena-test/e2e-{name}:latest", rm=True, forcerm=True,
-                network_mode="none")
-            self.ids.append(image.id)
+            image_id = build_image(self.client, IMAGE_DIRS[name], f"segarena-test/e2e-{name}",
+                                   {"BASE": BASE_IMAGE}, labels={"org.segarena.test-set": "e2e"})
+            self.ids.append(image_id)
             path = self.out_dir / f"{name}.tar"
             with open(path, "wb") as out:
-                for chunk in image.save(named=True):
+                for chunk in self.client.images.get(image_id).save(named=True):
                     out.write(chunk)
             self.built[name] = path
         return self.built[name]

@@ -21,14 +21,14 @@ import numpy as np
 import pytest
 
 from evaluator.sandbox.base import Limits, RunMode, RunResult, RunSpec, SandboxOptions
-from evaluator.sandbox.docker import LABEL, DockerExecutor
+from tests.docker_scope import LabelledExecutor, build_image, own_containers, remove_own_containers
 from tests.evaluator.sandbox.helpers import (
     BASE_IMAGE,
     CASE_IDS,
     IMAGES,
     SHAPE,
+    TAG_PREFIX,
     TEST_LIMITS,
-    image_tag,
     mounts_under,
 )
 
@@ -56,8 +56,7 @@ def docker_client() -> Iterator[docker.DockerClient]:
     except docker.errors.ImageNotFound:
         _unavailable("base image missing")
     yield client
-    for container in client.containers.list(all=True, filters={"label": LABEL}):
-        container.remove(v=True, force=True)
+    remove_own_containers(client)  # only this run's: the engine may serve other platforms
     client.close()
 
 
@@ -97,11 +96,12 @@ def _bridge_gateway() -> str:
     return next((c["Gateway"] for c in configs if c.get("Gateway")), "172.17.0.1")
 
 
-@pytest.fixture(scope="session")
-def build_image(
+@pytest.fixture(scope="session", name="build_image")
+def build_test_image(
     docker_client: docker.DockerClient, host_listener: tuple[str, int], tmp_path_factory
 ) -> Iterator[Callable[[str], str]]:
-    """``build_image(name) -> image id``; each image is built once per session."""
+    """``build_image(name) -> image id``; each image is built once per session, under a tag
+    and an id of this run's own (``tests.docker_scope.build_image``), removed at the end."""
     built: dict[str, str] = {}
     secret = tmp_path_factory.mktemp("secret") / "reference.nii.gz"
     extra_args = {
@@ -111,20 +111,13 @@ def build_image(
 
     def build(name: str) -> str:
         if name not in built:
-            image, _logs = docker_client.images.build(
-                path=str(IMAGES / name),
-                buildargs={"BASE": BASE_IMAGE, **extra_args.get(name, {})},
-                tag=image_tag(name),
-                rm=True,
-                forcerm=True,
-                network_mode="none",
-            )
-            built[name] = image.id
+            built[name] = build_image(docker_client, IMAGES / name, f"{TAG_PREFIX}/{name}",
+                                      {"BASE": BASE_IMAGE, **extra_args.get(name, {})})
         return built[name]
 
     build.secret_path = secret  # type: ignore[attr-defined]
     yield build
-    for image_id in built.values():  # by id: a test may move a tag
+    for image_id in built.values():  # by id (ours alone): a test may move a tag
         with contextlib.suppress(docker.errors.ImageNotFound):
             docker_client.images.remove(image_id, force=True)
 
@@ -167,9 +160,9 @@ def cases(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def executor(docker_client: docker.DockerClient) -> DockerExecutor:
+def executor(docker_client: docker.DockerClient) -> LabelledExecutor:
     # tmpfs capping is required here: a silent fallback would hide a broken cap.
-    return DockerExecutor(docker_client, output_capping="tmpfs", poll_interval_s=0.1)
+    return LabelledExecutor(docker_client, output_capping="tmpfs", poll_interval_s=0.1)
 
 
 RunImage = Callable[..., RunResult]
@@ -177,7 +170,7 @@ RunImage = Callable[..., RunResult]
 
 @pytest.fixture
 def run_image(
-    executor: DockerExecutor, build_image, cases: dict[str, Path], tmp_path: Path
+    executor: LabelledExecutor, build_image, cases: dict[str, Path], tmp_path: Path
 ) -> RunImage:
     """``run_image(name, mode=..., limits=..., options=..., case_ids=...)`` runs a test
     image on (some of) the synthetic cases in a fresh work dir."""
@@ -207,11 +200,11 @@ def run_image(
 
 @pytest.fixture
 def engine_still_works(run_image: RunImage, docker_client: docker.DockerClient, tmp_path: Path):
-    """Call at the end of a hostile test: the baseline must still succeed, and no
-    sandbox container or /output mount may be left behind."""
+    """Call at the end of a hostile test: the baseline must still succeed, and none of this
+    run's sandbox containers nor an /output mount may be left behind."""
 
     def check() -> None:
-        assert docker_client.containers.list(all=True, filters={"label": LABEL}) == []
+        assert own_containers(docker_client) == []
         assert mounts_under(tmp_path) == []
         result = run_image("baseline", case_ids=CASE_IDS[:1])
         case = result.cases[CASE_IDS[0]]

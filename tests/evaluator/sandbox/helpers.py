@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from evaluator.sandbox.base import Limits, RunResult
+from tests.docker_scope import run_tag
 
 IMAGES = Path(__file__).parent / "images"
 BASE_IMAGE = os.environ.get("SEGARENA_BASE_IMAGE", "segarena/base:bookworm-v2")
@@ -31,7 +32,8 @@ TEST_LIMITS = Limits(
 
 
 def image_tag(name: str) -> str:
-    return f"{TAG_PREFIX}/{name}:latest"
+    """The tag the ``build_image`` fixture gives test image ``name`` in this run."""
+    return run_tag(f"{TAG_PREFIX}/{name}")
 
 
 def mounts_under(path: Path) -> list[str]:

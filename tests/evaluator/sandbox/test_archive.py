@@ -16,6 +16,7 @@ import pytest
 
 from evaluator.sandbox.archive import ArchiveCaps, ArchiveError, inspect_archive, user_is_root
 from evaluator.sandbox.base import AlgorithmError
+from tests.docker_scope import IMAGE_LABEL, RUN_ID
 
 LAYER_ID = "a" * 64
 
@@ -316,7 +317,9 @@ def test_load_image_refuses_root_before_the_engine_sees_it(executor, docker_clie
 
 
 def write_loadable_archive(path: Path, *, user: str, passwd: bytes) -> tuple[Path, str]:
-    """A tiny image the engine really loads: one layer holding /etc/passwd only."""
+    """A tiny image the engine really loads: one layer holding /etc/passwd only. Its config
+    carries this run's image label, so its id is this run's alone (another run on the
+    engine may load and remove the same archive at the same time)."""
     layer = io.BytesIO()
     with tarfile.open(fileobj=layer, mode="w") as tar:
         _add(tar, "etc/", type=tarfile.DIRTYPE, mode=0o755)
@@ -327,7 +330,7 @@ def write_loadable_archive(path: Path, *, user: str, passwd: bytes) -> tuple[Pat
         {
             "architecture": "amd64",
             "os": "linux",
-            "config": {"User": user, "Cmd": ["/x"]},
+            "config": {"User": user, "Cmd": ["/x"], "Labels": {IMAGE_LABEL: RUN_ID}},
             "rootfs": {"type": "layers", "diff_ids": [diff_id]},
         }
     ).encode()

@@ -22,7 +22,8 @@ from evaluator.sandbox.base import (
     RunMode,
     RunSpec,
 )
-from evaluator.sandbox.docker import LABEL, DockerExecutor
+from evaluator.sandbox.docker import DockerExecutor
+from tests.docker_scope import LabelledExecutor, build_image, own_containers
 from tests.evaluator.sandbox.helpers import (
     BASE_IMAGE,
     CASE_IDS,
@@ -122,8 +123,7 @@ def test_cancel_event_kills_the_running_container_and_skips_the_rest(
 
     def cancel_once_running() -> None:  # not a timer: under load the start may take longer
         while not done.wait(0.1):
-            running = docker_client.containers.list(
-                filters={"label": LABEL, "ancestor": sleeper, "status": "running"})
+            running = own_containers(docker_client, ancestor=sleeper, status="running")
             if running:
                 cancel.set()
                 return
@@ -141,7 +141,7 @@ def test_cancel_event_kills_the_running_container_and_skips_the_rest(
     first = result.cases[CASE_IDS[0]].container
     assert first is not None and first.cancelled and not first.timed_out
     assert all(result.cases[c].container is None for c in CASE_IDS[1:])
-    assert docker_client.containers.list(all=True, filters={"label": LABEL}) == []
+    assert own_containers(docker_client) == []
 
 
 def test_submission_time_budget_times_out_the_remaining_cases(run_image):
@@ -166,18 +166,14 @@ def test_batch_mode_uses_the_submission_wall_time(run_image):
 
 
 def test_image_is_removed_after_run_when_retention_says_so(docker_client, cases, tmp_path):
-    image, _ = docker_client.images.build(
-        path=str(IMAGES / "silent"),
-        buildargs={"BASE": BASE_IMAGE},
-        labels={"segarena.test": "disposable"},
-        rm=True,
-        network_mode="none",
-    )
-    executor = DockerExecutor(docker_client, retention="remove_after_run", output_capping="tmpfs")
+    image_id = build_image(docker_client, IMAGES / "silent", "segarena-test-disposable",
+                           {"BASE": BASE_IMAGE}, labels={"segarena.test": "disposable"})
+    executor = LabelledExecutor(docker_client, retention="remove_after_run",
+                                output_capping="tmpfs")
     try:
         result = executor.run(
             RunSpec(
-                image_id=image.id,
+                image_id=image_id,
                 inputs={"case-a": cases["case-a"]},
                 work_dir=tmp_path / "work",
                 limits=TEST_LIMITS,
@@ -185,10 +181,10 @@ def test_image_is_removed_after_run_when_retention_says_so(docker_client, cases,
         )
         assert result.cases["case-a"].failure.category is FailureCategory.MISSING_OUTPUT
         with pytest.raises(docker.errors.ImageNotFound):
-            docker_client.images.get(image.id)
+            docker_client.images.get(image_id)
     finally:
         with contextlib.suppress(docker.errors.ImageNotFound):
-            docker_client.images.remove(image.id, force=True)
+            docker_client.images.remove(image_id, force=True)
 
 
 def test_unknown_image_is_a_platform_error(executor, cases, tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from dataclasses import replace
 
 import pytest
@@ -17,6 +18,7 @@ from evaluator.sandbox.base import (
     RunMode,
     SandboxOptions,
 )
+from tests.docker_scope import own_volume_mounts
 from tests.evaluator.sandbox.helpers import CASE_IDS, TEST_LIMITS, MiB, mounts_under, stdout_json
 
 pytestmark = pytest.mark.docker
@@ -238,7 +240,7 @@ def test_logs_are_capped_and_the_failure_leaks_nothing(run_image, engine_still_w
 def test_image_volume_is_a_capped_tmpfs_not_a_host_volume(
     run_image, docker_client, engine_still_works
 ):
-    volumes_before = {v.id for v in docker_client.volumes.list()}
+    started = time.time()
 
     result = run_image("volume", case_ids=ONE)
 
@@ -246,7 +248,7 @@ def test_image_volume_is_a_capped_tmpfs_not_a_host_volume(
     assert report["error"] == "ENOSPC"
     assert report["size"] <= TEST_LIMITS.tmp_bytes
     assert report["inputs"] == [ONE[0]]
-    assert {v.id for v in docker_client.volumes.list()} == volumes_before
+    assert own_volume_mounts(docker_client, started, time.time()) == []
     engine_still_works()
 
 
