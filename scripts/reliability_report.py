@@ -79,7 +79,7 @@ class Report:
         self.used: set[str] = set()
 
     def find(self, prefix: str) -> list[Result]:
-        """Results whose test name starts with ``prefix``; a name ending in ``]`` or ``$`` is
+        """Results whose test name starts with ``prefix``; a prefix ending in ``$`` is
         matched whole (``$`` stripped), with its parametrized variants ``name[...]``."""
         if prefix.endswith("$"):
             name = prefix[:-1]
