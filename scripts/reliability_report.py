@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -78,7 +79,13 @@ class Report:
         self.used: set[str] = set()
 
     def find(self, prefix: str) -> list[Result]:
-        found = [r for n, r in self.results.items() if n.startswith(prefix)]
+        """Results whose test name starts with ``prefix``; a prefix ending in ``$`` is
+        matched whole (``$`` stripped), with its parametrized variants ``name[...]``."""
+        if prefix.endswith("$"):
+            name = prefix[:-1]
+            found = [r for n, r in self.results.items() if n == name or n.startswith(name + "[")]
+        else:
+            found = [r for n, r in self.results.items() if n.startswith(prefix)]
         self.used.update(r.name for r in found)
         return found
 
@@ -112,9 +119,23 @@ def _load_row(label: str, load: dict) -> str:  # type: ignore[type-arg]
 
 
 def build(results: dict[str, Result], load: list[dict] | None) -> str:  # type: ignore[type-arg]
-    from tests.reliability.hostile_archives import dataset_attacks, submission_attacks
-
+    """The whole report: one section after the other, each from the tests' own results."""
     r = Report(results)
+    _preamble(r)
+    _faults(r)
+    _hostile_uploads(r)
+    _hostile_nifti(r)
+    _concurrency(r)
+    _access(r)
+    _trust(r)
+    _load(r, load)
+    _other_tests(r)
+    _closing_notes(r)
+    return "\n".join(r.lines)
+
+
+def _preamble(r: Report) -> None:
+    results = r.results
     total = sum(x.seconds for x in results.values())
     failed = [x.name for x in results.values() if x.outcome not in ("passed",)]
     r.add("# Reliability and security: attacks, faults and load",
@@ -132,6 +153,8 @@ def build(results: dict[str, Result], load: list[dict] | None) -> str:  # type: 
           "acts where they do not belong. Each row below is a test that fails when the promise "
           "breaks.", "")
 
+
+def _faults(r: Report) -> None:
     r.add("## 1. Faults on real services",
           "",
           "Each fault test starts its own instance of the service (dockerd on a private "
@@ -171,6 +194,10 @@ def build(results: dict[str, Result], load: list[dict] | None) -> str:  # type: 
           f"{r.outcome('test_full_storage_disk')} | — |",
           "")
 
+
+def _hostile_uploads(r: Report) -> None:
+    from tests.reliability.hostile_archives import dataset_attacks, submission_attacks
+
     r.add("## 2. Hostile uploads through the HTTP API",
           "",
           "Against a real uvicorn server (SQLite, committing). After every attack: no "
@@ -196,6 +223,8 @@ def build(results: dict[str, Result], load: list[dict] | None) -> str:  # type: 
           f"{r.outcome('test_interrupted_upload_leaves_nothing')} |",
           "")
 
+
+def _hostile_nifti(r: Report) -> None:
     r.add("## 3. Hostile NIfTI files",
           "",
           "`evaluator.io.read_header` and `load_mask` under hypothesis "
@@ -217,6 +246,8 @@ def build(results: dict[str, Result], load: list[dict] | None) -> str:  # type: 
           f"{r.outcome('test_gzip_bomb_body_is_never_inflated')} |",
           "")
 
+
+def _concurrency(r: Report) -> None:
     quota = r.props("test_fifty_concurrent_http_uploads")
     drain = r.props("test_thousand_evaluations")
     r.add("## 4. Concurrency",
@@ -236,6 +267,8 @@ def build(results: dict[str, Result], load: list[dict] | None) -> str:  # type: 
           f"{drain.get('messages_sent', '?')} messages |",
           "")
 
+
+def _access(r: Report) -> None:
     r.add("## 5. Access",
           "",
           "| check | outcome |", "| --- | --- |",
@@ -264,7 +297,52 @@ def build(results: dict[str, Result], load: list[dict] | None) -> str:  # type: 
           f"are 404 | {r.outcome('test_full_run_leaks_no_hidden_data')} |",
           "")
 
-    r.add("## 6. Load", "")
+
+TRUST_TEST = re.compile(r"test_item(\d+)_\w+")
+
+
+@dataclass(frozen=True)
+class TrustTest:
+    """One regression test of a hostile review's finding: ``test_item<N>_<what_must_hold>``
+    in ``tests/reliability/test_trust_*.py``, whose docstring names the attack and outcome."""
+
+    item: int
+    name: str
+    path: str
+    doc: str
+
+
+def trust_tests() -> list[TrustTest]:
+    """Every ``test_item<N>_...`` function of the trust test files, by item then name (read
+    with ``ast``: the report describes exactly what the tests say they check)."""
+    found = []
+    for path in sorted((ROOT / "tests" / "reliability").glob("test_trust_*.py")):
+        for node in ast.parse(path.read_text()).body:
+            match = TRUST_TEST.fullmatch(getattr(node, "name", ""))
+            if isinstance(node, ast.FunctionDef) and match:
+                doc = " ".join((ast.get_docstring(node) or "").split())
+                found.append(TrustTest(int(match[1]), node.name,
+                                       str(path.relative_to(ROOT)), doc))
+    return sorted(found, key=lambda t: (t.item, t.name))
+
+
+def _trust(r: Report) -> None:
+    r.add("## 6. Trust: attacks of a determined participant",
+          "",
+          "Each row is a finding of a hostile review (leaks of reference information, free "
+          "looks at the test set, inputs that gave a 500, impersonation, a suite that touched "
+          "other platforms' containers) and the test that failed before its fix "
+          "(`tests/reliability/test_trust_*.py`, named `test_item<N>_...`).",
+          "",
+          "| item | attack and what must hold | test | outcome |", "| --- | --- | --- | --- |")
+    for test in trust_tests():
+        r.add(f"| {test.item} | {test.doc.replace('|', '/')} | `{test.path}::{test.name}` | "
+              f"{r.outcome(test.name + '$')} |")
+    r.add("")
+
+
+def _load(r: Report, load: list[dict] | None) -> None:  # type: ignore[type-arg]
+    r.add("## 7. Load", "")
     if load:
         busy = load[0]
         r.add("`benchmarks/load_leaderboard.py`: a real API server process "
@@ -296,12 +374,17 @@ def build(results: dict[str, Result], load: list[dict] | None) -> str:  # type: 
     else:
         r.add("Not run in this generation (`--skip-load`).", "")
 
-    rest = [x for n, x in results.items() if n not in r.used]
+
+def _other_tests(r: Report) -> None:
+    rest = [x for n, x in r.results.items() if n not in r.used]
     if rest:
         r.add("## Other reliability tests", "", "| test | outcome |", "| --- | --- |")
         for x in rest:
             r.add(f"| `{x.name}` | {x.outcome} ({x.seconds:.1f} s) |")
         r.add("")
+
+
+def _closing_notes(r: Report) -> None:
     r.add("## How the faults differ from a restart of the machine's services",
           "",
           "The tests do not stop the shared dockerd, PostgreSQL cluster or Redis (`pkill "
@@ -327,7 +410,6 @@ def build(results: dict[str, Result], load: list[dict] | None) -> str:  # type: 
           "(submissions) or a misleading 422 `truncated_archive` (datasets); it is now 507 "
           "`storage_full`, still with no partial file.",
           "")
-    return "\n".join(r.lines)
 
 
 def _cpu() -> str:

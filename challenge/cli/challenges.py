@@ -68,26 +68,7 @@ def create(
         challenge = api.post("/challenges", json={"slug": spec.slug, "title": spec.title,
                                                   "description": spec.description,
                                                   "is_published": False})
-    datasets = _datasets_by_name(api, spec.slug)
-    phases: list[dict[str, Any]] = []
-    for phase in spec.phases:
-        if phase.slug in present:
-            note(f"phase {phase.slug} exists already; left unchanged")
-            continue
-        dataset_id = datasets.get(phase.dataset) if phase.dataset else None
-        try:
-            created = api.post(f"/challenges/{spec.slug}/phases",
-                               json=phase.create_body(dataset_id), handle=ANY_ERROR)
-        except ApiError as exc:
-            done = ", ".join(sorted(present | {p["slug"] for p in phases})) or "none"
-            fail(f"phase {phase.slug!r}: {exc.describe()}",
-                 hint=f"challenge {spec.slug!r} exists with phases: {done}; fix the spec and "
-                      "run again with --update")
-        phases.append(created)
-        if phase.dataset and dataset_id is None:
-            note(f"phase {phase.slug}: dataset {phase.dataset!r} is not uploaded yet; attach it "
-                 f"with `segarena dataset upload {spec.slug} DIR --name {phase.dataset} "
-                 f"--attach {phase.slug}`")
+    phases = _create_phases(api, spec, _datasets_by_name(api, spec.slug), present)
     if spec.published and not challenge["is_published"]:
         challenge = api.patch(f"/challenges/{spec.slug}", json={"is_published": True})
     if json:
@@ -120,6 +101,32 @@ def list_(url: UrlOption = None, token: TokenOption = None, json: JsonOption = F
         table.add_row(escape(c["slug"]), escape(c["title"]), "yes" if c["is_published"] else "no",
                       when(c["created_at"]))
     out().print(table)
+
+
+def _create_phases(api: Api, spec: ChallengeSpec, datasets: dict[str, int],
+                   present: set[str]) -> list[dict[str, Any]]:
+    """Create the spec's phases the challenge lacks (``present`` are left unchanged), in spec
+    order; a refused phase stops with what exists so far and how to resume (--update)."""
+    phases: list[dict[str, Any]] = []
+    for phase in spec.phases:
+        if phase.slug in present:
+            note(f"phase {phase.slug} exists already; left unchanged")
+            continue
+        dataset_id = datasets.get(phase.dataset) if phase.dataset else None
+        try:
+            created = api.post(f"/challenges/{spec.slug}/phases",
+                               json=phase.create_body(dataset_id), handle=ANY_ERROR)
+        except ApiError as exc:
+            done = ", ".join(sorted(present | {p["slug"] for p in phases})) or "none"
+            fail(f"phase {phase.slug!r}: {exc.describe()}",
+                 hint=f"challenge {spec.slug!r} exists with phases: {done}; fix the spec and "
+                      "run again with --update")
+        phases.append(created)
+        if phase.dataset and dataset_id is None:
+            note(f"phase {phase.slug}: dataset {phase.dataset!r} is not uploaded yet; attach it "
+                 f"with `segarena dataset upload {spec.slug} DIR --name {phase.dataset} "
+                 f"--attach {phase.slug}`")
+    return phases
 
 
 def _phase_row(p: dict[str, Any], by_id: dict[int, str]) -> list[str]:

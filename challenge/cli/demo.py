@@ -140,18 +140,11 @@ def _serve(settings: Any, host: str, port: int) -> tuple[Any, threading.Thread, 
 
 
 def _admin_token(settings: Any, state: _State) -> str:
-    from challenge import models  # noqa: F401  (configures every mapper)
-    from challenge.accounts.service import ensure_admin
-    from challenge.cli.server import _migrate
-    from challenge.core.db import make_engine, session_factory
+    """The demo admin's token: created (and saved in the state file) on the first run."""
+    from challenge.cli.server import ensure_first_admin, migrate_or_fail
 
-    _migrate(settings.database_url)
-    engine = make_engine(settings.database_url)
-    try:
-        with session_factory(engine)() as db:
-            created = ensure_admin(db=db, username="admin")
-    finally:
-        engine.dispose()
+    migrate_or_fail(settings.database_url)
+    created = ensure_first_admin(settings.database_url, "admin")
     if created is not None:
         state.data = {"admin": created[1]}
         state.save()
@@ -278,20 +271,10 @@ def demo(
 
     Re-running reuses DATA_DIR (nothing is created or submitted twice); --reset starts over.
     """
-    from challenge.cli.leaderboard import leaderboard
     from challenge.core.config import Settings
 
-    base_image = os.environ.get("SEGARENA_BASE_IMAGE", "segarena/base:bookworm-v2")
-    client = _docker(base_image)
-    if reset and data_dir.exists():
-        shutil.rmtree(data_dir)
-        note(f"removed {data_dir}")
-    data_dir.mkdir(parents=True, exist_ok=True)
-    data_dir = data_dir.resolve()
+    data_dir, archives = _prepare(data_dir, reset=reset, cases=cases, seed=seed)
     state = _State(data_dir / "demo.json")
-    archives = _build(client, base_image, data_dir / "images")
-    _generate(data_dir / "data" / "sample", SAMPLE_CASES, seed + 1)
-    _generate(data_dir / "data" / "hidden", cases, seed)
     settings = Settings(database_url=f"sqlite:///{data_dir / 'segarena.db'}",
                         storage_root=data_dir / "storage", worker_mode="thread",
                         worker_concurrency=workers)
@@ -302,38 +285,77 @@ def demo(
                              {"username": "organizer", "role": "organizer"})
         api = Api(url, organizer)
         phases = _setup_challenge(api, state, data_dir / "data")
-        for team in TEAMS:
-            token = _account(api, state, f"team:{team}", "/users", {"username": team})
-            if f"team_id:{team}" not in state.data:
-                created = Api(url, token).post(f"/challenges/{SLUG}/teams", json={"name": team})
-                state.data[f"team_id:{team}"] = created["id"]
-                state.save()
-        success(f"registered teams {', '.join(TEAMS)}")
-        teams = list(TEAMS)
-        for phase_slug in ("sanity-check", "test"):
-            submitted = _submit_all(url, state, phase_slug, phases[phase_slug], archives, teams)
-            evaluations = _follow(submitted, phase_slug)
-            # The test phase requires a succeeded evaluation in the sanity check.
-            teams = [t for t in teams if evaluations[t].get("state") == "succeeded"]
-            for team in sorted(set(submitted) - set(teams)):
-                note(f"{team} did not pass the sanity check; it cannot enter the test phase")
-        for phase_slug in ("sanity-check", "test"):
-            leaderboard(phase=f"{SLUG}/{phase_slug}", csv=False, url=url, token=organizer,
-                        json=False)
-        page = f"{url}/challenges/{SLUG}/phases/test"
-        console = out()
-        console.print(f"\nleaderboard page: [bold]{page}[/]", soft_wrap=True)
-        console.print(f"API docs: {url}/docs · organizer token in {state.path}", soft_wrap=True)
-        console.print(f"try your own algorithm on the public sample cases: segarena "
-                      f"test-container my-algo.tar --cases {escape(str(data_dir))}/data/sample",
-                      soft_wrap=True)
+        _register_teams(api, url, state)
+        _run_phases(url, state, phases, archives)
+        _print_results(api, url, state, data_dir)
         if serve:
-            console.print("serving; press Ctrl-C to stop")
-            signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops it cleanly too
-            while thread.is_alive():
-                thread.join(0.5)
+            _serve_until_stopped(thread)
     except KeyboardInterrupt:
         note("stopping")
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def _prepare(data_dir: Path, *, reset: bool, cases: int,
+             seed: int) -> tuple[Path, dict[str, Path]]:
+    """Check Docker, (re)create DATA_DIR, build the example archives and generate the sample
+    and hidden cases; returns the absolute DATA_DIR and the archive of each algorithm."""
+    base_image = os.environ.get("SEGARENA_BASE_IMAGE", "segarena/base:bookworm-v2")
+    client = _docker(base_image)
+    if reset and data_dir.exists():
+        shutil.rmtree(data_dir)
+        note(f"removed {data_dir}")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = data_dir.resolve()
+    archives = _build(client, base_image, data_dir / "images")
+    _generate(data_dir / "data" / "sample", SAMPLE_CASES, seed + 1)
+    _generate(data_dir / "data" / "hidden", cases, seed)
+    return data_dir, archives
+
+
+def _register_teams(api: Api, url: str, state: _State) -> None:
+    """One participant account and one team per entry of ``TEAMS`` (skipped when saved)."""
+    for team in TEAMS:
+        token = _account(api, state, f"team:{team}", "/users", {"username": team})
+        if f"team_id:{team}" not in state.data:
+            created = Api(url, token).post(f"/challenges/{SLUG}/teams", json={"name": team})
+            state.data[f"team_id:{team}"] = created["id"]
+            state.save()
+    success(f"registered teams {', '.join(TEAMS)}")
+
+
+def _run_phases(url: str, state: _State, phases: dict[str, int],
+                archives: dict[str, Path]) -> None:
+    """Submit to the sanity check, follow it, then let the teams that passed enter the test
+    phase (it requires a succeeded evaluation in the sanity check)."""
+    teams = list(TEAMS)
+    for phase_slug in ("sanity-check", "test"):
+        submitted = _submit_all(url, state, phase_slug, phases[phase_slug], archives, teams)
+        evaluations = _follow(submitted, phase_slug)
+        teams = [t for t in teams if evaluations[t].get("state") == "succeeded"]
+        for team in sorted(set(submitted) - set(teams)):
+            note(f"{team} did not pass the sanity check; it cannot enter the test phase")
+
+
+def _print_results(api: Api, url: str, state: _State, data_dir: Path) -> None:
+    """Both leaderboards, then where to look and what to try next."""
+    from challenge.cli.leaderboard import show_leaderboard
+
+    for phase_slug in ("sanity-check", "test"):
+        show_leaderboard(api, f"{SLUG}/{phase_slug}")
+    console = out()
+    console.print(f"\nleaderboard page: [bold]{url}/challenges/{SLUG}/phases/test[/]",
+                  soft_wrap=True)
+    console.print(f"API docs: {url}/docs · organizer token in {state.path}", soft_wrap=True)
+    console.print(f"try your own algorithm on the public sample cases: segarena "
+                  f"test-container my-algo.tar --cases {escape(str(data_dir))}/data/sample",
+                  soft_wrap=True)
+
+
+def _serve_until_stopped(thread: threading.Thread) -> None:
+    """Block while the server thread runs; Ctrl-C or SIGTERM (``kill PID``) stops it."""
+    out().print("serving; press Ctrl-C to stop")
+    signal.signal(signal.SIGTERM, _interrupt)
+    while thread.is_alive():
+        thread.join(0.5)

@@ -41,14 +41,19 @@ def leaderboard(
     """The ranking of a phase, with the config hash, evaluator version and dataset checksum."""
     if csv and json:
         fail("choose one of --json and --csv")
-    api = Api(url, token)
+    show_leaderboard(Api(url, token), phase, csv=csv, as_json=json)
+
+
+def show_leaderboard(api: Api, phase: str, *, csv: bool = False, as_json: bool = False) -> None:
+    """Print the leaderboard of ``phase`` ('challenge/phase' or an id): the server's CSV, its
+    JSON, or a table with the provenance line."""
     target = resolve_phase(api, phase)
     if csv:
         response = _fetch(api, f"/phases/{target['id']}/leaderboard.csv", target["id"])
         typer.echo(response.text, nl=not response.text.endswith("\n"))
         return
     board = api.json(_fetch(api, f"/phases/{target['id']}/leaderboard", target["id"]))
-    if json:
+    if as_json:
         print_json(board)
         return
     precision = int(((target.get("config") or {}).get("ranking") or {}).get("precision", 3))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -23,7 +23,8 @@ def _settings():  # type: ignore[no-untyped-def]
         fail(f"invalid SEGARENA_* settings: {exc.errors()[0]['msg']}")
 
 
-def _migrate(database_url: str) -> None:
+def migrate_or_fail(database_url: str) -> None:
+    """Create or upgrade the database to the newest migration; a clear message on failure."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from challenge.core.db import make_engine
@@ -37,6 +38,21 @@ def _migrate(database_url: str) -> None:
              f"{str(exc).splitlines()[0]}")
 
 
+def ensure_first_admin(database_url: str, username: str) -> tuple[Any, str] | None:
+    """Create the admin ``username`` in a migrated database unless an admin exists; returns
+    (user, plaintext API token) when created (the token is shown once), else None."""
+    from challenge import models  # noqa: F401  (configures every mapper)
+    from challenge.accounts.service import ensure_admin
+    from challenge.core.db import make_engine, session_factory
+
+    engine = make_engine(database_url)
+    try:
+        with session_factory(engine)() as db:
+            return ensure_admin(db=db, username=username)
+    finally:
+        engine.dispose()
+
+
 def init(
     admin_username: Annotated[str, typer.Option(help="username of the first admin")] = "admin",
     url: UrlOption = None,
@@ -47,22 +63,14 @@ def init(
     The admin's API token is printed once and saved for --url. Safe to run again: migrations are
     idempotent and an existing admin is kept.
     """
-    from challenge import models  # noqa: F401  (configures every mapper)
     from challenge.accounts.schemas import USERNAME
-    from challenge.accounts.service import ensure_admin
-    from challenge.core.db import make_engine, session_factory
 
     if not re.match(USERNAME, admin_username):
         fail(f"invalid admin username {admin_username!r}: 2-64 letters, digits, _ . -")
     settings = _settings()
-    _migrate(settings.database_url)
+    migrate_or_fail(settings.database_url)
     success(f"database ready: {settings.database_url}")
-    engine = make_engine(settings.database_url)
-    try:
-        with session_factory(engine)() as db:
-            created = ensure_admin(db=db, username=admin_username)
-    finally:
-        engine.dispose()
+    created = ensure_first_admin(settings.database_url, admin_username)
     if created is None:
         note("an admin account exists already; no new token was issued")
         return
@@ -85,7 +93,7 @@ def serve(
     from challenge.app import create_app
 
     settings = _settings()
-    _migrate(settings.database_url)
+    migrate_or_fail(settings.database_url)
     note(f"segarena on http://{host}:{port} (database {settings.database_url}, "
          f"storage {settings.storage_root})")
     uvicorn.run(create_app(settings), host=host, port=port)

@@ -16,6 +16,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -290,15 +291,50 @@ class DockerExecutor(Executor):
         limits: Limits,
         cancel_event: threading.Event | None,
     ) -> ContainerRun:
-        api = self.client.api
+        """Start the container, wait for it to exit (killing it at ``timeout`` seconds or on
+        cancellation), and describe how it ended."""
         started = time.monotonic()
+        refused = self._start(container, group)
+        if refused is not None:
+            return refused
+        ending = self._wait_for_exit(container, capture, started + timeout, cancel_event)
+        state = ending.state
+        exit_code = state.get("ExitCode")
+        oom = bool(state.get("OOMKilled")) or (
+            exit_code == 137
+            and not (ending.timed_out or ending.cancelled)
+            and ending.peak_memory is not None
+            and ending.peak_memory >= 0.95 * limits.memory_bytes
+        )
+        start, end = (
+            parse_engine_time(state.get("StartedAt")),
+            parse_engine_time(state.get("FinishedAt")),
+        )
+        duration = (end - start).total_seconds() if start and end else time.monotonic() - started
+        stdout, stderr, logs_cut = capture.finish()
+        return ContainerRun(
+            case_ids=tuple(group),
+            exit_code=exit_code,
+            timed_out=ending.timed_out,
+            oom_killed=oom,
+            cancelled=ending.cancelled,
+            duration_s=max(duration, 0.0),
+            stdout_tail=stdout,
+            stderr_tail=stderr,
+            logs_truncated=logs_cut,
+            failure=_failure(ending, oom, exit_code),
+        )
+
+    @staticmethod
+    def _start(container: Any, group: list[str]) -> ContainerRun | None:
+        """Start ``container``; a ``ContainerRun`` when the image's command cannot be executed
+        (the submission's fault: crashed with the engine's exit code), None once it runs."""
         try:
             container.start()
         except docker.errors.APIError as exc:
             code = start_failure_exit_code(str(exc))
             if code is None:
                 raise
-            # The image's command cannot be executed: the submission's fault.
             return ContainerRun(
                 case_ids=tuple(group),
                 exit_code=code,
@@ -311,13 +347,24 @@ class DockerExecutor(Executor):
                 logs_truncated=False,
                 failure=Failure(FailureCategory.CRASHED, exit_code=code),
             )
+        return None
+
+    def _wait_for_exit(
+        self,
+        container: Any,
+        capture: OutputCapture,
+        deadline: float,
+        cancel_event: threading.Event | None,
+    ) -> _Ending:
+        """Poll until the container has exited; kill it on cancellation or at ``deadline``
+        (``time.monotonic()`` seconds). Records the peak memory seen while it ran."""
+        api = self.client.api
         timed_out = cancelled = False
         peak: int | None = None
-        deadline = started + timeout
         while True:
             state = api.inspect_container(container.id)["State"]
             if not state.get("Running") and state.get("Status") in {"exited", "dead"}:
-                break
+                return _Ending(state, timed_out, cancelled, peak)
             peak = peak_memory(container.id) or peak
             if cancel_event is not None and cancel_event.is_set():
                 cancelled = self._kill(container)
@@ -334,41 +381,7 @@ class DockerExecutor(Executor):
                 continue
             api.wait(container.id, timeout=60)
             state = api.inspect_container(container.id)["State"]
-            break
-        exit_code = state.get("ExitCode")
-        oom = bool(state.get("OOMKilled")) or (
-            exit_code == 137
-            and not (timed_out or cancelled)
-            and peak is not None
-            and peak >= 0.95 * limits.memory_bytes
-        )
-        start, end = (
-            parse_engine_time(state.get("StartedAt")),
-            parse_engine_time(state.get("FinishedAt")),
-        )
-        duration = (end - start).total_seconds() if start and end else time.monotonic() - started
-        stdout, stderr, logs_cut = capture.finish()
-        failure: Failure | None = None
-        if cancelled:
-            failure = Failure(FailureCategory.CANCELLED)
-        elif timed_out:
-            failure = Failure(FailureCategory.TIMEOUT)
-        elif oom:
-            failure = Failure(FailureCategory.OUT_OF_MEMORY)
-        elif exit_code != 0:
-            failure = Failure(FailureCategory.CRASHED, exit_code=exit_code)
-        return ContainerRun(
-            case_ids=tuple(group),
-            exit_code=exit_code,
-            timed_out=timed_out,
-            oom_killed=oom,
-            cancelled=cancelled,
-            duration_s=max(duration, 0.0),
-            stdout_tail=stdout,
-            stderr_tail=stderr,
-            logs_truncated=logs_cut,
-            failure=failure,
-        )
+            return _Ending(state, timed_out, cancelled, peak)
 
     @staticmethod
     def _kill(container: Any) -> bool:
@@ -401,3 +414,27 @@ class DockerExecutor(Executor):
                 with contextlib.suppress(docker.errors.NotFound):
                     container.remove(v=True, force=True)
         return len(leftovers)
+
+
+@dataclass(frozen=True)
+class _Ending:
+    """How a supervised container ended: the engine's final ``State``, whether the platform
+    killed it (timeout or cancellation) and the peak memory in bytes seen while it ran."""
+
+    state: dict[str, Any]
+    timed_out: bool
+    cancelled: bool
+    peak_memory: int | None
+
+
+def _failure(ending: _Ending, oom: bool, exit_code: int | None) -> Failure | None:
+    """The participant-visible category of a container's end; None for a clean exit 0."""
+    if ending.cancelled:
+        return Failure(FailureCategory.CANCELLED)
+    if ending.timed_out:
+        return Failure(FailureCategory.TIMEOUT)
+    if oom:
+        return Failure(FailureCategory.OUT_OF_MEMORY)
+    if exit_code != 0:
+        return Failure(FailureCategory.CRASHED, exit_code=exit_code)
+    return None
