@@ -203,24 +203,27 @@ def decide(*, viewer: Viewer, hide_scores_until_close: bool, closes_at: datetime
                       per_case=show_per_case_scores and hidden_until is None)
 
 
-def viewer_of(db: Session, user: User | None, challenge_id: int,
-              team_id: int | None = None) -> Viewer:
-    """Classify ``user`` for a result of ``team_id`` (None: a result of no team in particular,
-    e.g. the leaderboard, where every team member is a ``participant``)."""
+def viewer_of(db: Session, user: User | None, challenge_id: int, team_id: int | None = None,
+              *, own_team: bool = False) -> Viewer:
+    """Classify ``user`` for a result of ``team_id``, or of the user's own team when
+    ``own_team``; with neither (e.g. the leaderboard) every team member is a ``participant``."""
     if access.is_organizer(db, user, challenge_id):
         return Viewer.organizer
     team = access.team_of(db, user, challenge_id)
     if team is None:
         return Viewer.public
-    return Viewer.team if team_id is not None and team.id == team_id else Viewer.participant
+    return Viewer.team if own_team or team.id == team_id else Viewer.participant
 
 
-def for_phase(db: Session, user: User | None, phase: Phase, *, team_id: int | None = None,
+def for_phase(db: Session, user: User | None, phase: Phase, *, viewer: Viewer | None = None,
+              team_id: int | None = None, own_team: bool = False,
               now: datetime | None = None) -> ResultView:
-    """:func:`decide` for ``user`` on ``phase`` under its current config version, now."""
+    """:func:`decide` on ``phase`` under its current config version, now, for ``viewer``
+    (default: ``user`` classified by :func:`viewer_of` with ``team_id`` / ``own_team``)."""
     config = db.get(PhaseConfig, phase.current_config_id)
     spec = PhaseConfigSpec.model_validate(config.config if config else {})
-    return decide(viewer=viewer_of(db, user, phase.challenge_id, team_id),
-                  hide_scores_until_close=phase.hide_scores_until_close,
+    if viewer is None:
+        viewer = viewer_of(db, user, phase.challenge_id, team_id, own_team=own_team)
+    return decide(viewer=viewer, hide_scores_until_close=phase.hide_scores_until_close,
                   closes_at=phase.closes_at, show_per_case_scores=spec.show_per_case_scores,
                   ranked_metrics=spec.ranking.metrics, now=now or utcnow())

@@ -36,11 +36,13 @@ class CaseResultPublic(BaseModel):
     flags: list[str]
 
 
-def _detail(db: Session, user: User, evaluation: Evaluation) -> EvaluationDetail:
-    """Status and summary of ``evaluation`` as ``user`` may see them."""
+def _detail(db: Session, user: User, evaluation: Evaluation,
+            organizer: bool | None = None) -> EvaluationDetail:
+    """Status and summary of ``evaluation`` as ``user`` may see them (``organizer``: what
+    ``service.get_visible`` answered, when known)."""
     submission = db.get(Submission, evaluation.submission_id)
     assert submission is not None  # an evaluation belongs to a submission
-    view = service.result_view(db=db, user=user, evaluation=evaluation)
+    view = service.result_view(db=db, user=user, evaluation=evaluation, organizer=organizer)
     status = evaluation_status(db, submission, view, evaluation)
     assert status is not None  # an evaluation was given
     return EvaluationDetail(**status.model_dump(), summary=view.summary(evaluation.summary),
@@ -52,8 +54,8 @@ def _detail(db: Session, user: User, evaluation: Evaluation) -> EvaluationDetail
 def get_evaluation(evaluation_id: EvaluationId, db: SessionDep,
                    user: CurrentUser) -> EvaluationDetail:
     """State, queue position, cases done of N and a sanitized failure category."""
-    evaluation, _ = service.get_visible(db=db, user=user, evaluation_id=evaluation_id)
-    return _detail(db, user, evaluation)
+    evaluation, organizer = service.get_visible(db=db, user=user, evaluation_id=evaluation_id)
+    return _detail(db, user, evaluation, organizer)
 
 
 @router.get("/evaluations/{evaluation_id}/log", response_class=PlainTextResponse)

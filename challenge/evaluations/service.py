@@ -111,21 +111,25 @@ def reevaluate(*, db: Session, user: User, submission_id: int) -> Evaluation:
     return evaluation
 
 
-def result_view(*, db: Session, user: User, evaluation: Evaluation) -> visibility.ResultView:
+def result_view(*, db: Session, user: User, evaluation: Evaluation,
+                organizer: bool | None = None) -> visibility.ResultView:
     """What ``user`` may see of ``evaluation``'s results (``challenge.visibility``): the rule
-    of its phase's current config, for an organizer, its team or anyone else."""
+    of its phase's current config. ``organizer``: what ``get_visible`` answered for this user
+    (it shows the evaluation only to organizers and the team), saving the look-up."""
     submission = db.get(Submission, evaluation.submission_id)
     phase = db.get(Phase, submission.phase_id) if submission else None
     if submission is None or phase is None:
         raise NotFound(f"no evaluation {evaluation.id}")
-    return visibility.for_phase(db, user, phase, team_id=submission.team_id)
+    viewer = None if organizer is None else (
+        visibility.Viewer.organizer if organizer else visibility.Viewer.team)
+    return visibility.for_phase(db, user, phase, viewer=viewer, team_id=submission.team_id)
 
 
 def case_results(*, db: Session, user: User, evaluation_id: int) -> list[dict[str, Any]]:
     """Per-case results as the caller may see them: organizers the full record; the team
     the phase's published per-case values only (``Forbidden`` otherwise)."""
-    evaluation, _ = get_visible(db=db, user=user, evaluation_id=evaluation_id)
-    view = result_view(db=db, user=user, evaluation=evaluation)
+    evaluation, organizer = get_visible(db=db, user=user, evaluation_id=evaluation_id)
+    view = result_view(db=db, user=user, evaluation=evaluation, organizer=organizer)
     view.require_per_case()
     rows = db.scalars(select(CaseResult).where(CaseResult.evaluation_id == evaluation.id)
                       .order_by(CaseResult.case_id))

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Query, Request, status
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from challenge import access, visibility
+from challenge import visibility
 from challenge.accounts.models import User
 from challenge.core.deps import (
     CurrentUser,
@@ -33,8 +33,7 @@ def result_view(db: Session, user: User, phase_id: int) -> visibility.ResultView
     shown are its own team's, so a team member is the ``team`` viewer."""
     phase = db.get(Phase, phase_id)
     assert phase is not None  # a submission's phase
-    team = access.team_of(db, user, phase.challenge_id)
-    return visibility.for_phase(db, user, phase, team_id=team.id if team else None)
+    return visibility.for_phase(db, user, phase, own_team=True)
 
 
 def evaluation_status(db: Session, submission: Submission, view: visibility.ResultView,
