@@ -43,10 +43,10 @@ Values that follow from the reference alone (the decision this module owns):
   values and say so in their status and category.
 - Per-case values are functions of the prediction *and* the reference: a team that knows
   its own prediction learns what its scores say about the reference (an empty prediction
-  scoring Dice 1 tells that the reference is empty too). That is what publishing per-case
-  scores means; it is the organizer's choice (``show_per_case_scores``) and the rules page
-  says so. What is refused here is a value that tells about the reference whatever the
-  prediction.
+  scoring Dice 1 tells that the reference is empty too; its absolute volume difference is
+  the reference volume). That is what publishing per-case scores means, so it is the
+  organizer's choice (``show_per_case_scores``, off by default) and the rules page says so.
+  What is refused here is a value that tells about the reference whatever the prediction.
 """
 
 from __future__ import annotations

@@ -123,7 +123,8 @@ def visibility_rules(spec: PhaseConfigSpec, hide_scores_until_close: bool) -> li
         out.append("Per-case scores of the ranked metrics are published: to each team for its "
                    "own evaluations, and for every ranked team with the leaderboard (per-case "
                    "CSV and score distribution). A team can thus learn what its predictions' "
-                   "scores tell about each case.")
+                   "scores tell about each case (an empty prediction's volume difference is "
+                   "the reference volume).")
         withheld = [METRICS[m].label + (f" ({METRICS[m].unit})" if METRICS[m].unit else "")
                     for m in r.metrics if m in REFERENCE_CONDITIONAL]
         if withheld:
