@@ -367,3 +367,21 @@ def test_undefined_values_are_shown_as_the_ranking_counts_them() -> None:
     organizer = _view(viewer=visibility.Viewer.organizer)
     assert organizer.case_values("ok", stored) == {"dice": None, "lesion_recall": None,
                                                    "avd_pct": None, "n_ref": 0.0}
+
+
+@pytest.mark.parametrize(("setting", "sentences"), [
+    ("per-case", ["Per-case scores of the ranked metrics are published",
+                  "Absolute volume difference (%) is not published per case",
+                  "shown as the ranking counts it"]),
+    ("aggregates+hidden", ["Before the phase closes, no score is shown to anyone but the "
+                           "organizers", "mean of the primary metric only, with no per-case "
+                           "point, quartile, whisker or extreme"]),
+])
+def test_challenge_page_says_what_is_shown(client: TestClient, db: Session, setting: str,
+                                           sentences: list[str]) -> None:
+    build(db, SETTINGS[setting])
+    html = client.get("/challenges/vis").text.replace("&#39;", "'")
+    assert "<h3>What is shown</h3>" in html
+    for sentence in sentences:
+        assert sentence in html
+    assert "computed from the reference masks" in html
