@@ -41,6 +41,7 @@ from challenge.cli import client as cli_client
 from tests.challenge.visibility_world import (
     PAGE,
     RANKED,
+    REFERENCE_KEYS,
     REFERENCE_VALUES,
     SETTINGS,
     VisWorld,
@@ -112,8 +113,11 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("cli", "aggregates+closed"):        ("0 S", "0 S", "0", "1"),
 }
 
-REFERENCE_TEXT = re.compile(r"\b(n_ref|ref_volume_ml|empty_reference)\b|\"(tp|fn)\"|"
-                            + "|".join(re.escape(repr(v)) for v in REFERENCE_VALUES.values()))
+# A reference-derived key (JSON key, or a word for the longer names) or value, anywhere.
+REFERENCE_TEXT = re.compile("|".join(
+    [rf"\b{k}\b" for k in REFERENCE_KEYS if len(k) > 2]
+    + [f'"{k}"' for k in REFERENCE_KEYS if len(k) <= 2]
+    + [re.escape(repr(v)) for v in REFERENCE_VALUES.values()]))
 UNRANKED = ("lesion_f1", "abs_volume_diff_ml")
 
 
@@ -295,6 +299,8 @@ def test_the_matrix_covers_every_surface_under_every_setting() -> None:
     assert set(MATRIX) == set(itertools.product(SURFACES, SETTINGS))
     assert all(len(cells) == len(VIEWERS) for cells in MATRIX.values())
     assert set(PROBES) | {"cli"} == set(SURFACES)
+    # The search looks for every field the rule names as reference-derived.
+    assert set(REFERENCE_KEYS) >= visibility.REFERENCE_FIELDS | visibility.REFERENCE_FLAGS
 
 
 def _every_get(client: TestClient, app: FastAPI, world: VisWorld,
