@@ -7,7 +7,11 @@ user (team names) is XML-escaped here.
 - ``score_distribution``: per team (leaderboard order) a horizontal box plot of the primary
   metric over cases (quartiles, median, whiskers to the most extreme values within 1.5 IQR,
   mean as a diamond; missing cases counted at their filled-in worst value), optionally with
-  every case as a dot (missing ones as crosses).
+  every case as a dot (missing ones as crosses). Only where per-case scores are shown to the
+  reader (``challenge.visibility.ResultView.per_case_plot``): quartiles, whiskers and the axis
+  range give per-case values away, every one of them with few cases.
+- ``score_aggregates``: where per-case scores are not shown, one dot per team at its published
+  aggregate of the primary metric; the axis spans those aggregates only.
 - ``rank_blobs``: challengeR's blob plot: team x rank, circle area proportional to how often
   the team got that rank over the bootstrap samples, the median rank as a black bar and the
   2.5-97.5 % interval as a line.
@@ -131,6 +135,53 @@ def score_distribution(ident: str, teams: Sequence[str], values: Mapping[str, Se
     desc = ("Box plots in leaderboard order: box = quartiles, bar = median, diamond = mean, "
             "whiskers to 1.5 IQR; missing cases count at their worst value. "
             + "; ".join(summary))
+    return "".join(_open(ident, width, height, title, desc) + out + ["</svg>"])
+
+
+def score_aggregates(ident: str, teams: Sequence[str], scores: Mapping[str, float | None],
+                     metric_label: str, aggregate: str, higher_is_better: bool) -> str:
+    """A dot per team (``teams`` in leaderboard order) at ``scores[team]``, its published
+    ``aggregate`` ("mean" or "median" over the cases) of one metric; a team without a value is
+    labelled only. Nothing per case: no point, quartile, whisker, nor an axis stretched to an
+    extreme case (the axis is [0, 1] when every aggregate lies in it, else their own range)."""
+    label_w, plot_w, row_h, top = _label_width(teams), 520.0, 22.0, 30.0
+    width, height = label_w + plot_w + 30, top + row_h * len(teams) + 44
+    shown = [v for t in teams if (v := scores.get(t)) is not None and math.isfinite(v)]
+    lo, hi = (min(shown), max(shown)) if shown else (0.0, 1.0)
+    if lo >= 0 and hi <= 1:
+        lo, hi = 0.0, 1.0
+    elif hi == lo:
+        lo, hi = lo - 1, hi + 1
+    else:
+        pad = (hi - lo) * 0.05
+        lo, hi = lo - pad, hi + pad
+
+    def x(v: float) -> float:
+        return label_w + (v - lo) / (hi - lo) * plot_w
+
+    out: list[str] = []
+    for tick in _ticks(lo, hi):
+        out.append(f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="{top - 6}" '
+                   f'y2="{top + row_h * len(teams)}" stroke="{GRID}"/>'
+                   f'<text x="{x(tick):.1f}" y="{top + row_h * len(teams) + 16}" '
+                   f'text-anchor="middle" fill="{MUTED}">{tick:g}</text>')
+    summary = []
+    for i, team in enumerate(teams):
+        cy = top + row_h * i + row_h / 2
+        out.append(f'<text x="{label_w - 8}" y="{cy + 4:.1f}" text-anchor="end">'
+                   f'{_e(_short(team))}</text>')
+        value = scores.get(team)
+        if value is None or not math.isfinite(value):
+            continue
+        summary.append(f"{team}: {value:.3g}")
+        out.append(f'<circle class="aggregate" cx="{x(value):.1f}" cy="{cy:.1f}" r="4.5" '
+                   f'fill="{ACCENT}"/>')
+    direction = "higher is better" if higher_is_better else "lower is better"
+    out.append(f'<text x="{label_w + plot_w / 2}" y="{height - 8}" text-anchor="middle">'
+               f'{_e(aggregate)} {_e(metric_label)} over the test cases ({direction})</text>')
+    title = f"{aggregate.capitalize()} {metric_label} of each team over the test cases"
+    desc = (f"One dot per team in leaderboard order at its {aggregate} {metric_label}; "
+            "per-case scores are not published. " + "; ".join(summary))
     return "".join(_open(ident, width, height, title, desc) + out + ["</svg>"])
 
 

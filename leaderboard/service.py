@@ -1,19 +1,22 @@
 """A phase's leaderboard as a reader may see it: cached snapshot + visibility rules + exports.
 
-Visibility (DESIGN section 1, applied here for the API and the pages alike):
+Who may open it (DESIGN section 1, for the API and the pages alike):
 
 - the phase must be visible to the reader (``access.require_visible_phase``: 404 otherwise);
 - ``leaderboard_visibility`` public / participants (a member of any team of the challenge) /
   organizers; a reader outside that audience gets ``Forbidden`` with code
-  ``leaderboard_not_public`` (403: the phase itself is visible, so its existence is no secret);
-- ``hide_scores_until_close``: before ``closes_at`` non-organizers get the list of teams with a
-  ranked submission in alphabetical order, without ranks, scores, submissions, missing counts or
-  plots, and ``scores_hidden_until`` = ``closes_at``;
-- the per-case table: organizers always; others only when the config's
-  ``show_per_case_scores`` is true and the scores are not hidden. It holds the ranked metrics,
-  the case status and the sanitized missing-case category only: never the descriptive counts
-  and volumes that describe the reference mask (``n_ref``, ``ref_volume_ml``, ``tp``, ``fn``...)
-  nor the ``empty_reference`` flag.
+  ``leaderboard_not_public`` (403: the phase itself is visible, so its existence is no secret).
+
+Which fields it shows is ``challenge.visibility`` (DESIGN section 7), decided once per request
+into ``Leaderboard.view``:
+
+- scores hidden until close: non-organizers get the list of teams with a ranked submission in
+  alphabetical order, without ranks, scores, submissions, missing counts or plots, and
+  ``scores_hidden_until`` = ``closes_at``;
+- the per-case table: organizers always; others only when per-case scores are published. It
+  holds the case status, the sanitized missing-case category and the ranked metrics the view
+  publishes per case (never those undefined exactly when the reference is empty), rendered by
+  ``ResultView.case_values``.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from challenge import access
+from challenge import access, visibility
 from challenge.accounts.models import User
 from challenge.challenges.models import Challenge
 from challenge.core.db import utcnow
@@ -54,13 +57,23 @@ class Leaderboard:
     challenge: Challenge
     payload: dict[str, Any]
     key: tuple[int, int, str]
-    organizer: bool
-    scores_hidden_until: datetime | None
-    per_case_allowed: bool
+    view: visibility.ResultView
+
+    @property
+    def organizer(self) -> bool:
+        return self.view.full
+
+    @property
+    def scores_hidden_until(self) -> datetime | None:
+        return self.view.scores_hidden_until
 
     @property
     def scores_hidden(self) -> bool:
-        return self.scores_hidden_until is not None
+        return self.view.scores_hidden
+
+    @property
+    def per_case_allowed(self) -> bool:
+        return self.view.per_case
 
 
 def compute(db: Session, phase: Phase) -> dict[str, Any]:
@@ -81,18 +94,17 @@ def get(*, db: Session, user: User | None, phase_id: int,
         cache: LeaderboardCache) -> Leaderboard:
     """The leaderboard of a phase for ``user``; raises NotFound / Forbidden (see module doc)."""
     phase, challenge = access.require_visible_phase(db, user, phase_id)
-    organizer = access.is_organizer(db, user, challenge.id)
     if not access.audience_allows(db, user, challenge, phase.leaderboard_visibility):
         raise Forbidden(f"the leaderboard of this phase is not public: it is shown to "
                         f"{_AUDIENCE[phase.leaderboard_visibility]} only",
                         code="leaderboard_not_public")
-    hidden_until = None
-    if phase.hide_scores_until_close and not organizer and utcnow() < phase.closes_at:
-        hidden_until = phase.closes_at
     key, payload = cached_payload(db=db, phase=phase, cache=cache)
-    show_cases = bool(payload.get("show_per_case_scores"))  # the config is part of the key
-    return Leaderboard(phase, challenge, payload, key, organizer, hidden_until,
-                       organizer or (show_cases and hidden_until is None))
+    view = visibility.decide(  # the payload's config is the current one (part of the key)
+        viewer=visibility.viewer_of(db, user, challenge.id),
+        hide_scores_until_close=phase.hide_scores_until_close, closes_at=phase.closes_at,
+        show_per_case_scores=bool(payload.get("show_per_case_scores")),
+        ranked_metrics=[m["name"] for m in payload["metrics"]], now=utcnow())
+    return Leaderboard(phase, challenge, payload, key, view)
 
 
 def as_json(board: Leaderboard) -> dict[str, Any]:
@@ -162,14 +174,12 @@ def leaderboard_csv(board: Leaderboard) -> str:
 def case_rows(*, db: Session, board: Leaderboard) -> list[dict[str, Any]]:
     """Per-case values of every ranked submission, in leaderboard then case order.
 
-    Raw stored values (null where undefined or missing), the case status and the sanitized
-    category; a dataset case without a stored row is ``missing`` / ``no_result``.
+    The case status, the sanitized category and ``board.view.per_case_metrics`` as
+    ``ResultView.case_values`` renders them; a dataset case without a stored row is
+    ``missing`` / ``no_result``. ``Forbidden`` when the view publishes no per-case value.
     """
-    if not board.per_case_allowed:
-        raise Forbidden("per-case scores of this phase are not published"
-                        + (" until it closes" if board.scores_hidden else ""),
-                        code="per_case_scores_hidden")
-    names = [m["name"] for m in board.payload["metrics"]]
+    board.view.require_per_case()
+    names = board.view.per_case_metrics
     rows = board.payload["rows"]
     stored: dict[int, dict[str, CaseResult]] = {r["evaluation_id"]: {} for r in rows}
     for found in db.scalars(select(CaseResult).where(
@@ -180,15 +190,13 @@ def case_rows(*, db: Session, board: Leaderboard) -> list[dict[str, Any]]:
     for row in rows:
         for case_id in case_ids:
             result = stored[row["evaluation_id"]].get(case_id)
-            metrics = (result.metrics or {}) if result else {}
+            status = result.status if result else "missing"
+            values = board.view.case_values(status, (result.metrics or {}) if result else {})
             out.append({"team": row["team"], "submission_id": row["submission_id"],
-                        "case_id": case_id,
-                        "status": result.status if result else "missing",
-                        "category": (result.category if result else "no_result")
-                        if not result or result.status != "ok" else None,
-                        "metrics": {n: snapshot.num(metrics.get(n))
-                                    if result and result.status == "ok" else None
-                                    for n in names}})
+                        "case_id": case_id, "status": status,
+                        "category": None if status == "ok" else
+                        (result.category if result else "no_result"),
+                        "metrics": {n: values.get(n) for n in names}})
     return out
 
 
@@ -202,7 +210,8 @@ def _dataset_cases(db: Session, board: Leaderboard) -> list[str]:
 
 
 def cases_csv(*, db: Session, board: Leaderboard) -> str:
-    names = [m["name"] for m in board.payload["metrics"]]
+    """``case_rows`` as CSV: one line per (team, case), one column per metric shown."""
+    names = board.view.per_case_metrics
     rows = [[r["team"], r["submission_id"], r["case_id"], r["status"], r["category"],
              *[r["metrics"][n] for n in names]] for r in case_rows(db=db, board=board)]
     return _csv(["team", "submission_id", "case_id", "status", "category", *names], rows)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from challenge import access
+from challenge import access, visibility
 from challenge.accounts.models import User
 from challenge.audit import service as audit
 from challenge.core.errors import Forbidden, NotFound
 from challenge.evaluations import lifecycle
 from challenge.evaluations.models import CaseResult, EvalState, Evaluation
-from challenge.phases.models import Phase, PhaseConfig
+from challenge.phases.models import Phase
 from challenge.submissions.models import Submission
 
 
@@ -109,12 +111,28 @@ def reevaluate(*, db: Session, user: User, submission_id: int) -> Evaluation:
     return evaluation
 
 
-def case_results(*, db: Session, user: User, evaluation_id: int) -> list[CaseResult]:
-    """Per-case results: organizers always; the team only when the phase shows them."""
+def result_view(*, db: Session, user: User, evaluation: Evaluation,
+                organizer: bool | None = None) -> visibility.ResultView:
+    """What ``user`` may see of ``evaluation``'s results (``challenge.visibility``): the rule
+    of its phase's current config. ``organizer``: what ``get_visible`` answered for this user
+    (it shows the evaluation only to organizers and the team), saving the look-up."""
+    submission = db.get(Submission, evaluation.submission_id)
+    phase = db.get(Phase, submission.phase_id) if submission else None
+    if submission is None or phase is None:
+        raise NotFound(f"no evaluation {evaluation.id}")
+    viewer = None if organizer is None else (
+        visibility.Viewer.organizer if organizer else visibility.Viewer.team)
+    return visibility.for_phase(db, user, phase, viewer=viewer, team_id=submission.team_id)
+
+
+def case_results(*, db: Session, user: User, evaluation_id: int) -> list[dict[str, Any]]:
+    """Per-case results as the caller may see them: organizers the full record; the team
+    the phase's published per-case values only (``Forbidden`` otherwise)."""
     evaluation, organizer = get_visible(db=db, user=user, evaluation_id=evaluation_id)
-    config = db.get(PhaseConfig, evaluation.phase_config_id)
-    if not organizer and not (config and config.config.get("show_per_case_scores")):
-        raise Forbidden("this phase does not show per-case results to participants",
-                        code="per_case_hidden")
-    return list(db.scalars(select(CaseResult).where(CaseResult.evaluation_id == evaluation.id)
-                           .order_by(CaseResult.case_id)))
+    view = result_view(db=db, user=user, evaluation=evaluation, organizer=organizer)
+    view.require_per_case()
+    rows = db.scalars(select(CaseResult).where(CaseResult.evaluation_id == evaluation.id)
+                      .order_by(CaseResult.case_id))
+    return [{"case_id": r.case_id, "status": r.status, "category": r.category,
+             "metrics": view.case_values(r.status, r.metrics or {}),
+             "flags": view.case_flags(r.flags or [])} for r in rows]

@@ -4,6 +4,8 @@ from fastapi import APIRouter, Query, Request, status
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from challenge import visibility
+from challenge.accounts.models import User
 from challenge.core.deps import (
     CurrentUser,
     PhaseId,
@@ -17,7 +19,7 @@ from challenge.core.storage import receive_stream
 from challenge.datasets.router import UPLOAD_BODY
 from challenge.evaluations import service as evaluations
 from challenge.evaluations.models import Evaluation
-from challenge.phases.models import PhaseConfig
+from challenge.phases.models import Phase, PhaseConfig
 from challenge.submissions import service
 from challenge.submissions.models import Submission
 from challenge.submissions.schemas import EvaluationStatus, QuotaPublic, SubmissionPublic
@@ -26,9 +28,18 @@ from challenge.teams.models import Team
 router = APIRouter(tags=["submissions"])
 
 
-def evaluation_status(db: Session, submission: Submission,
+def result_view(db: Session, user: User, phase_id: int) -> visibility.ResultView:
+    """What ``user`` may see of ``phase_id``'s results; the submissions a non-organizer is
+    shown are its own team's, so a team member is the ``team`` viewer."""
+    phase = db.get(Phase, phase_id)
+    assert phase is not None  # a submission's phase
+    return visibility.for_phase(db, user, phase, own_team=True)
+
+
+def evaluation_status(db: Session, submission: Submission, view: visibility.ResultView,
                       evaluation: Evaluation | None = None) -> EvaluationStatus | None:
-    """The participant-safe status of ``evaluation`` (default: the submission's latest)."""
+    """The status of ``evaluation`` (default: the submission's latest) as ``view`` allows:
+    state, progress and sanitized failure category; no score."""
     ev = evaluation or evaluations.latest_for_submission(db=db, submission_id=submission.id)
     if ev is None:
         return None
@@ -38,10 +49,12 @@ def evaluation_status(db: Session, submission: Submission,
         queue_position=evaluations.queue_position(db=db, evaluation=ev),
         cases_done=ev.cases_done, cases_total=ev.cases_total,
         failure_category=ev.failure_category, failure_message=ev.failure_message,
-        queued_at=ev.queued_at, started_at=ev.started_at, finished_at=ev.finished_at)
+        queued_at=ev.queued_at, started_at=ev.started_at, finished_at=ev.finished_at,
+        scores_hidden_until=view.scores_hidden_until)
 
 
-def to_public(db: Session, submission: Submission) -> SubmissionPublic:
+def to_public(db: Session, submission: Submission,
+              view: visibility.ResultView) -> SubmissionPublic:
     team = db.get(Team, submission.team_id)
     return SubmissionPublic(
         id=submission.id, phase_id=submission.phase_id, team_id=submission.team_id,
@@ -49,7 +62,7 @@ def to_public(db: Session, submission: Submission) -> SubmissionPublic:
         comment=submission.comment, archive_bytes=submission.archive_bytes,
         archive_sha256=submission.archive_sha256, image_digest=submission.image_digest,
         selected=submission.selected, charged=submission.charged,
-        evaluation=evaluation_status(db, submission))
+        evaluation=evaluation_status(db, submission, view))
 
 
 @router.post("/phases/{phase_id}/submissions", status_code=status.HTTP_201_CREATED,
@@ -76,13 +89,15 @@ async def create_submission(phase_id: PhaseId, request: Request, db: SessionDep,
     finally:
         tmp.unlink(missing_ok=True)
     request.app.state.dispatcher.notify(_latest_evaluation_id(db, submission))
-    return to_public(db, submission)
+    return to_public(db, submission, result_view(db, user, submission.phase_id))
 
 
 @router.get("/phases/{phase_id}/submissions", response_model=list[SubmissionPublic])
 def list_submissions(phase_id: PhaseId, db: SessionDep,
                      user: CurrentUser) -> list[SubmissionPublic]:
-    return [to_public(db, s) for s in service.list_for_phase(db=db, user=user, phase_id=phase_id)]
+    submissions = service.list_for_phase(db=db, user=user, phase_id=phase_id)
+    view = result_view(db, user, phase_id)
+    return [to_public(db, s, view) for s in submissions]
 
 
 @router.get("/phases/{phase_id}/quota", response_model=QuotaPublic)
@@ -95,15 +110,16 @@ def get_quota(phase_id: PhaseId, db: SessionDep, user: CurrentUser) -> QuotaPubl
 @router.get("/submissions/{submission_id}", response_model=SubmissionPublic)
 def get_submission(submission_id: SubmissionId, db: SessionDep,
                    user: CurrentUser) -> SubmissionPublic:
-    return to_public(db, service.get(db=db, user=user, submission_id=submission_id))
+    submission = service.get(db=db, user=user, submission_id=submission_id)
+    return to_public(db, submission, result_view(db, user, submission.phase_id))
 
 
 @router.post("/submissions/{submission_id}/select", response_model=SubmissionPublic)
 def select_submission(submission_id: SubmissionId, db: SessionDep,
                       user: CurrentUser) -> SubmissionPublic:
     """Choose the submission that represents your team when the phase counts 'selected'."""
-    return to_public(db, service.select_for_ranking(db=db, user=user,
-                                                    submission_id=submission_id))
+    submission = service.select_for_ranking(db=db, user=user, submission_id=submission_id)
+    return to_public(db, submission, result_view(db, user, submission.phase_id))
 
 
 def _latest_evaluation_id(db: Session, submission: Submission) -> int | None:

@@ -21,6 +21,8 @@ class EvaluationStatus(BaseModel):
     queued_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    scores_hidden_until: datetime | None = Field(
+        None, description="the phase shows no score of this evaluation before this time")
 
 
 class SubmissionPublic(BaseModel):

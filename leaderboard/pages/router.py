@@ -28,7 +28,7 @@ from challenge.phases import service as phases
 from challenge.phases.config import PhaseConfigSpec
 from challenge.phases.models import Phase, Visibility
 from leaderboard import plots, service
-from leaderboard.pages.rules import lesion_rules, ranking_rules
+from leaderboard.pages.rules import lesion_rules, ranking_rules, visibility_rules
 from leaderboard.router import cache_of
 
 HERE = Path(__file__).parent
@@ -88,6 +88,7 @@ def _phase_info(db: Session, user: User | None, phase: Phase) -> dict[str, Any]:
     return {"phase": phase, "status": phases.status(phase), "config": config, "spec": spec,
             "dataset": dataset, "lesion_rules": lesion_rules(spec.metrics),
             "ranking_rules": ranking_rules(spec, dataset.n_cases if dataset else None),
+            "visibility_rules": visibility_rules(spec, phase.hide_scores_until_close),
             "audience": _AUDIENCE[phase.leaderboard_visibility],
             "organizer": access.is_organizer(db, user, challenge_id)}
 
@@ -113,11 +114,15 @@ def _plots(board: service.Leaderboard, rows: list[dict[str, Any]]) -> dict[str, 
     primary = next(m for m in payload["metrics"] if m["name"] == payload["primary_metric"])
     out = {}
     values = payload.get("primary_values") or {}
-    if values:
+    if values and board.view.per_case_plot:
         out["distribution"] = plots.score_distribution(
             "plot-distribution", teams, {t: values[t]["values"] for t in teams},
             {t: values[t]["missing"] for t in teams}, primary["label"],
-            primary["higher_is_better"], show_points=board.per_case_allowed)
+            primary["higher_is_better"], show_points=True)
+    elif values:
+        out["aggregates"] = plots.score_aggregates(
+            "plot-aggregates", teams, {r["team"]: r["scores"].get(primary["name"]) for r in rows},
+            primary["label"], payload["aggregate"], primary["higher_is_better"])
     if payload.get("rank_frequencies"):
         intervals = {r["team"]: (r["rank_interval"][0], r["rank_interval"][1], r["rank_median"])
                      for r in rows if r["rank_interval"]}

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from challenge.phases.config import PhaseConfigSpec
+from challenge.visibility import REFERENCE_CONDITIONAL
 from evaluator.metrics import METRICS, resolve_config
 from evaluator.metrics.config import AnimaRule, IoURule, MetricsConfig
 
@@ -106,4 +107,39 @@ def ranking_rules(spec: PhaseConfigSpec, n_cases: int | None) -> list[str]:
         out.append(f"Rank intervals show the 2.5–97.5 % range of each team's rank over "
                    f"{r.bootstrap_samples} bootstrap samples of the cases (fixed seed, so they "
                    "are reproducible).")
+    return out
+
+
+def visibility_rules(spec: PhaseConfigSpec, hide_scores_until_close: bool) -> list[str]:
+    """Sentences saying what participants and the public see (``challenge.visibility``)."""
+    r = spec.ranking
+    out = ["Each team sees the state, queue position and progress of its own evaluations and "
+           "the category of any failure (timeout, out of memory, crash, invalid output)."]
+    if hide_scores_until_close:
+        out.append("Before the phase closes, no score is shown to anyone but the organizers: "
+                   "the leaderboard lists the teams with a valid submission, without ranks or "
+                   "scores.")
+    if spec.show_per_case_scores:
+        out.append("Per-case scores of the ranked metrics are published: to each team for its "
+                   "own evaluations, and for every ranked team with the leaderboard (per-case "
+                   "CSV and score distribution). A team can thus learn what its predictions' "
+                   "scores tell about each case (an empty prediction's volume difference is "
+                   "the reference volume).")
+        withheld = [METRICS[m].label + (f" ({METRICS[m].unit})" if METRICS[m].unit else "")
+                    for m in r.metrics if m in REFERENCE_CONDITIONAL]
+        if withheld:
+            out.append(f"{', '.join(withheld)} is not published per case: it is undefined "
+                       "exactly when a case has no reference lesion, so its per-case value "
+                       "would tell which cases are lesion-free; only its aggregate is shown.")
+        out.append("A score that is undefined in a scored case (for example lesion recall "
+                   "where the reference has no lesion) is shown as the ranking counts it: the "
+                   "metric's worst value.")
+    else:
+        out.append("Per-case scores are not published: teams see mean scores of their own "
+                   "evaluations (ranked metrics only), and the leaderboard plot shows each "
+                   f"team's {r.aggregate} of the primary metric only, with no per-case point, "
+                   "quartile, whisker or extreme.")
+    out.append("Counts and volumes computed from the reference masks (reference lesions and "
+               "volume, detected and missed lesions) and which cases have no lesion are shown "
+               "to the organizers only.")
     return out

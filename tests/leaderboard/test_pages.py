@@ -51,18 +51,19 @@ def test_phase_page_shows_ranked_rows_plots_and_provenance(db: Session,
     assert "0.750" in html and "0.525" in html and "<caption>Leaderboard" in html
     config = phases.current_config(db, world.phase)
     assert config.config_hash in html and "ab" * 32 in html and "0.1.0" in html
-    for ident in ("plot-distribution", "plot-blobs", "plot-significance"):
+    for ident in ("plot-aggregates", "plot-blobs", "plot-significance"):
         assert f'<svg xmlns="http://www.w3.org/2000/svg" id="{ident}"' in html
         assert f'aria-labelledby="{ident}-title {ident}-desc"' in html
-    # per-case dots only when per-case scores are published
-    assert 'class="points"' not in html
-    assert "/cases.csv" not in html
+    # per-case dots, boxes and whiskers only when per-case scores are published
+    assert 'class="points"' not in html and 'class="box"' not in html
+    assert "plot-distribution" not in html and "/cases.csv" not in html
 
 
 def test_per_case_points_and_link_when_published(db: Session, client: TestClient) -> None:
     build(db, per_case=True)
     html = client.get(PAGE).text
     assert 'class="points"' in html and "/cases.csv" in html
+    assert 'id="plot-distribution"' in html and "plot-aggregates" not in html
 
 
 def test_hidden_scores_page_lists_teams_without_numbers(db: Session, client: TestClient) -> None:
