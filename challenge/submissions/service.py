@@ -99,7 +99,8 @@ def submit(*, db: Session, storage: Storage, user: User, phase_id: int, archive:
     db.add(submission)
     db.flush()
     config.frozen = True
-    evaluations.enqueue(db=db, submission=submission, phase_config_id=config.id)
+    evaluations.enqueue(db=db, submission=submission, phase_config_id=config.id,
+                        holds_charge=True)
     audit.record(db=db, actor=user, action="submission.create", object_type="submission",
                  object_id=submission.id, challenge_id=phase.challenge_id,
                  phase_id=phase.id, team_id=team.id, image_digest=info.image_id)
