@@ -4,7 +4,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from challenge import access
@@ -20,28 +20,37 @@ from challenge.phases import service as phases
 from challenge.phases.config import PhaseConfigSpec
 from challenge.phases.models import Phase
 from challenge.submissions.models import Submission
-from challenge.teams.models import Team
+from challenge.teams import membership
+from challenge.teams.models import Team, TeamMember
 from evaluator.sandbox.archive import ArchiveError, inspect_archive, user_is_root
 
 
 def usage(db: Session, phase_id: int, team_id: int) -> tuple[int, int]:
-    """(charged submissions in the last 24 h, charged submissions in total) for a team."""
-    charged = (Submission.phase_id == phase_id, Submission.team_id == team_id,
-               Submission.charged.is_(True))
+    """(charged submissions in the last 24 h, charged submissions in total) that count against
+    ``team_id`` in a phase: the one count every surface (upload, quota endpoint, CLI) uses.
+
+    Quotas follow people (DESIGN section 8): a submission counts when the team made it OR any
+    current member submitted it, in whatever team they were then; each submission once. So a
+    member moved here brings their looks along, and the team they left keeps counting them.
+    """
+    members = select(TeamMember.user_id).where(TeamMember.team_id == team_id)
+    counted = (Submission.phase_id == phase_id, Submission.charged.is_(True),
+               or_(Submission.team_id == team_id, Submission.submitter_id.in_(members)))
     day = db.scalar(select(func.count()).select_from(Submission).where(
-        *charged, Submission.created_at > utcnow() - timedelta(hours=24)))
-    total = db.scalar(select(func.count()).select_from(Submission).where(*charged))
+        *counted, Submission.created_at > utcnow() - timedelta(hours=24)))
+    total = db.scalar(select(func.count()).select_from(Submission).where(*counted))
     return int(day or 0), int(total or 0)
 
 
 def _check_quota(db: Session, spec: PhaseConfigSpec, phase: Phase, team: Team) -> None:
     day, total = usage(db, phase.id, team.id)
+    also = " (its members' submissions in other teams count too)"
     if total >= spec.submissions.total:
         raise QuotaExceeded(f"your team has used all {spec.submissions.total} submissions "
-                            "of this phase")
+                            f"of this phase{also}")
     if day >= spec.submissions.per_day:
         raise QuotaExceeded(f"your team has used its {spec.submissions.per_day} submissions "
-                            "of the last 24 hours")
+                            f"of the last 24 hours{also}")
 
 
 def check_can_submit(*, db: Session, user: User, phase_id: int) -> tuple[Phase, Team]:
@@ -88,8 +97,7 @@ def submit(*, db: Session, storage: Storage, user: User, phase_id: int, archive:
         raise InvalidInput("the image runs as root; set a non-root USER in its Dockerfile "
                            "(e.g. USER 1000)", code="image_runs_as_root")
 
-    db.execute(update(Team).where(Team.id == team.id)
-               .values(lock_version=Team.lock_version + 1))
+    membership.lock(db, team.id)
     _check_quota(db, spec, phase, team)
     key = storage.new_key()
     submission = Submission(phase_id=phase.id, team_id=team.id, submitter_id=user.id,

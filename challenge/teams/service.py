@@ -10,6 +10,7 @@ from challenge.audit import service as audit
 from challenge.challenges.models import Challenge
 from challenge.core.errors import Conflict, Forbidden, NotFound
 from challenge.core.security import new_invite_code
+from challenge.teams import membership
 from challenge.teams.models import Team, TeamMember
 
 
@@ -43,12 +44,15 @@ def create(*, db: Session, user: User, slug: str, name: str) -> Team:
 
 
 def join(*, db: Session, user: User, slug: str, invite_code: str) -> Team:
+    """Join with the invite code, only while the team has not submitted (``membership``)."""
     challenge = access.require_visible_challenge(db, user, slug)
     team = db.scalar(select(Team).where(Team.challenge_id == challenge.id,
                                         Team.invite_code == invite_code))
     if team is None:
         raise NotFound("no team of this challenge has that invite code", code="bad_invite_code")
     _require_participant(db, user, challenge)
+    membership.lock(db, team.id)
+    membership.require_open_membership(db, team)
     team.members.append(TeamMember(challenge_id=challenge.id, user_id=user.id))
     try:
         db.flush()
@@ -75,12 +79,15 @@ def get_for_member_or_organizer(*, db: Session, user: User, team_id: int) -> Tea
 
 
 def leave(*, db: Session, user: User, team_id: int) -> Team:
+    """Leave, only while the team has not submitted; then an organizer decides (``membership``)."""
     team = db.get(Team, team_id)
-    membership = None if team is None else next(
+    member = None if team is None else next(
         (m for m in team.members if m.user_id == user.id), None)
-    if team is None or membership is None:
+    if team is None or member is None:
         raise NotFound("you are not a member of that team")
-    team.members.remove(membership)
+    membership.lock(db, team.id)
+    membership.require_open_membership(db, team)
+    team.members.remove(member)
     audit.record(db=db, actor=user, action="team.leave", object_type="team", object_id=team.id,
                  challenge_id=team.challenge_id)
     db.commit()
