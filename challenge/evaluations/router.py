@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from challenge.core.deps import MAX_ID, CurrentUser, SessionDep, SubmissionId
 from challenge.evaluations import service
+from challenge.evaluations.charge import CANCEL_RULE
 from challenge.submissions.models import Submission
 from challenge.submissions.router import evaluation_status
 from challenge.submissions.schemas import EvaluationStatus
@@ -59,10 +60,11 @@ def get_case_results(evaluation_id: EvaluationId, db: SessionDep,
             for r in service.case_results(db=db, user=user, evaluation_id=evaluation_id)]
 
 
-@router.post("/evaluations/{evaluation_id}/cancel", response_model=EvaluationDetail)
+@router.post("/evaluations/{evaluation_id}/cancel", response_model=EvaluationDetail,
+             description="Cancel a queued or running evaluation (its team or an organizer). "
+                         + CANCEL_RULE)
 def cancel_evaluation(evaluation_id: EvaluationId, db: SessionDep,
                       user: CurrentUser) -> EvaluationDetail:
-    """Cancel a queued or running evaluation (its team or an organizer); never charged."""
     return _detail(db, service.cancel(db=db, user=user, evaluation_id=evaluation_id))
 
 

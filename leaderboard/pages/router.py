@@ -28,7 +28,7 @@ from challenge.phases import service as phases
 from challenge.phases.config import PhaseConfigSpec
 from challenge.phases.models import Phase, Visibility
 from leaderboard import plots, service
-from leaderboard.pages.rules import lesion_rules, ranking_rules
+from leaderboard.pages.rules import lesion_rules, quota_rules, ranking_rules
 from leaderboard.router import cache_of
 
 HERE = Path(__file__).parent
@@ -88,6 +88,7 @@ def _phase_info(db: Session, user: User | None, phase: Phase) -> dict[str, Any]:
     return {"phase": phase, "status": phases.status(phase), "config": config, "spec": spec,
             "dataset": dataset, "lesion_rules": lesion_rules(spec.metrics),
             "ranking_rules": ranking_rules(spec, dataset.n_cases if dataset else None),
+            "quota_rules": quota_rules(),
             "audience": _AUDIENCE[phase.leaderboard_visibility],
             "organizer": access.is_organizer(db, user, challenge_id)}
 
