@@ -55,13 +55,21 @@ def require_open_membership(db: Session, team: Team) -> None:
                        "challenge's organizers can change its members", code="team_has_submitted")
 
 
+def require_may_compete(db: Session, user: User, challenge_id: int) -> None:
+    """Admins and the challenge's organizers are never team members (403
+    ``conflict_of_interest``), whether they join themselves or are moved in."""
+    if user.role == Role.admin or access.is_organizer(db, user, challenge_id):
+        raise Forbidden("organizers of a challenge cannot compete in it",
+                        code="conflict_of_interest")
+
+
 def captain_id(db: Session, team_id: int) -> int | None:
     """The longest-standing member's user id; None for a team without members."""
     return db.scalar(select(TeamMember.user_id).where(TeamMember.team_id == team_id)
                      .order_by(TeamMember.joined_at, TeamMember.id).limit(1))
 
 
-def _team_for(db: Session, user: User, team_id: int) -> tuple[Team, bool]:
+def team_for(db: Session, user: User, team_id: int) -> tuple[Team, bool]:
     """The team and whether ``user`` organizes its challenge; NotFound unless a member or an
     organizer (ids of other teams cannot be probed)."""
     team = db.get(Team, team_id)
@@ -82,7 +90,7 @@ def _require_captain(db: Session, user: User, team: Team) -> None:
 
 def rotate_invite(*, db: Session, user: User, team_id: int) -> Team:
     """A new invite code for the team (captain or organizer); the old one stops working."""
-    team, organizer = _team_for(db, user, team_id)
+    team, organizer = team_for(db, user, team_id)
     if not organizer:
         _require_captain(db, user, team)
     lock(db, team.id)
@@ -97,7 +105,7 @@ def remove_member(*, db: Session, user: User, team_id: int, username: str) -> Te
     """Remove ``username`` from the team: organizers at any time, the captain only before the
     team's first submission. It never frees quota: the team keeps counting the removed
     member's submissions (they are the team's), and so does any team the member enters."""
-    team, organizer = _team_for(db, user, team_id)
+    team, organizer = team_for(db, user, team_id)
     if not organizer:
         _require_captain(db, user, team)
     lock(db, team.id)
@@ -118,16 +126,14 @@ def remove_member(*, db: Session, user: User, team_id: int, username: str) -> Te
 def move_member(*, db: Session, user: User, team_id: int, username: str) -> Team:
     """Organizers: put ``username`` in this team, out of their current team of the challenge
     if any, at any time. The user's submissions count against both teams from then on."""
-    team, organizer = _team_for(db, user, team_id)
+    team, organizer = team_for(db, user, team_id)
     if not organizer:
         raise Forbidden("only the challenge's organizers can move members between teams",
                         code="organizers_only")
     target = db.scalar(select(User).where(User.username == username))
     if target is None:
         raise NotFound(f"no user {username!r}", code="unknown_user")
-    if target.role == Role.admin or access.is_organizer(db, target, team.challenge_id):
-        raise Forbidden("organizers of a challenge cannot compete in it",
-                        code="conflict_of_interest")
+    require_may_compete(db, target, team.challenge_id)
     current = db.scalar(select(TeamMember).where(TeamMember.challenge_id == team.challenge_id,
                                                  TeamMember.user_id == target.id))
     if current is not None and current.team_id == team.id:

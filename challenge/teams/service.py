@@ -5,19 +5,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from challenge import access
-from challenge.accounts.models import Role, User
+from challenge.accounts.models import User
 from challenge.audit import service as audit
 from challenge.challenges.models import Challenge
-from challenge.core.errors import Conflict, Forbidden, NotFound
+from challenge.core.errors import Conflict, NotFound
 from challenge.core.security import new_invite_code
 from challenge.teams import membership
 from challenge.teams.models import Team, TeamMember
 
 
 def _require_participant(db: Session, user: User, challenge: Challenge) -> None:
-    if access.is_organizer(db, user, challenge.id) or user.role == Role.admin:
-        raise Forbidden("organizers of a challenge cannot compete in it",
-                        code="conflict_of_interest")
+    membership.require_may_compete(db, user, challenge.id)
     if access.team_of(db, user, challenge.id) is not None:
         raise Conflict("you are in a team of this challenge already; leave it first",
                        code="already_in_team")
@@ -67,15 +65,7 @@ def join(*, db: Session, user: User, slug: str, invite_code: str) -> Team:
 
 
 def get_for_member_or_organizer(*, db: Session, user: User, team_id: int) -> Team:
-    team = db.get(Team, team_id)
-    if team is None:
-        raise NotFound(f"no team {team_id}")
-    challenge = db.get(Challenge, team.challenge_id)
-    assert challenge is not None
-    member = any(m.user_id == user.id for m in team.members)
-    if not member and not access.is_organizer(db, user, challenge.id):
-        raise NotFound(f"no team {team_id}")
-    return team
+    return membership.team_for(db, user, team_id)[0]
 
 
 def leave(*, db: Session, user: User, team_id: int) -> Team:
