@@ -22,7 +22,9 @@ counts the current members.
 from __future__ import annotations
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from challenge import access
 from challenge.accounts.models import Role, User
@@ -146,7 +148,12 @@ def move_member(*, db: Session, user: User, team_id: int, username: str) -> Team
         db.add(TeamMember(team_id=team.id, challenge_id=team.challenge_id, user_id=target.id))
     else:
         current.team_id, current.joined_at = team.id, utcnow()
-    db.flush()
+    try:
+        db.flush()
+    except (IntegrityError, StaleDataError) as exc:  # the user joined or left meanwhile
+        db.rollback()
+        raise Conflict(f"the membership of {username!r} changed meanwhile; try again",
+                       code="membership_changed") from exc
     for changed in filter(None, (db.get(Team, i) for i in involved)):
         db.expire(changed, ["members"])
     audit.record(db=db, actor=user, action="team.move_member", object_type="team",
