@@ -4,7 +4,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from challenge import access
@@ -29,16 +29,25 @@ def usage(db: Session, phase_id: int, team_id: int) -> tuple[int, int]:
     """(charged submissions in the last 24 h, charged submissions in total) that count against
     ``team_id`` in a phase: the one count every surface (upload, quota endpoint, CLI) uses.
 
-    Quotas follow people (DESIGN section 8): a submission counts when the team made it OR any
+    Quotas follow people (DESIGN section 8): a submission counts when the team made it or any
     current member submitted it, in whatever team they were then; each submission once. So a
     member moved here brings their looks along, and the team they left keeps counting them.
     """
     members = select(TeamMember.user_id).where(TeamMember.team_id == team_id)
-    counted = (Submission.phase_id == phase_id, Submission.charged.is_(True),
-               or_(Submission.team_id == team_id, Submission.submitter_id.in_(members)))
-    day = db.scalar(select(func.count()).select_from(Submission).where(
-        *counted, Submission.created_at > utcnow() - timedelta(hours=24)))
-    total = db.scalar(select(func.count()).select_from(Submission).where(*counted))
+    own = _charged_counts(db, phase_id, Submission.team_id == team_id)
+    # Two disjoint sets, each counted on its own index (one OR would scan the whole phase).
+    elsewhere = _charged_counts(db, phase_id, Submission.team_id != team_id,
+                                Submission.submitter_id.in_(members))
+    return own[0] + elsewhere[0], own[1] + elsewhere[1]
+
+
+def _charged_counts(db: Session, phase_id: int,
+                    *where: ColumnElement[bool]) -> tuple[int, int]:
+    since = utcnow() - timedelta(hours=24)
+    day, total = db.execute(
+        select(func.count().filter(Submission.created_at > since), func.count())
+        .select_from(Submission)
+        .where(Submission.phase_id == phase_id, Submission.charged.is_(True), *where)).one()
     return int(day or 0), int(total or 0)
 
 

@@ -1,5 +1,5 @@
 """evaluation charge: which evaluation holds its submission's quota charge, and when it first
-scored a case (DESIGN section 8)
+scored a case; an index to count a phase's submissions by submitter (DESIGN section 8)
 
 Existing rows: the first evaluation of each submission (the one created with the upload) holds
 the charge; an evaluation that stored a case other than ``cancelled`` counts as scored from its
@@ -35,6 +35,9 @@ case_results = sa.table('case_results', sa.column('evaluation_id', sa.Integer),
 
 
 def upgrade() -> None:
+    # Quotas follow people: count a phase's submissions by submitter as fast as by team.
+    op.create_index('ix_submissions_quota_submitter', 'submissions',
+                    ['phase_id', 'submitter_id', 'created_at'], unique=False)
     op.add_column('evaluations', sa.Column('holds_charge', sa.Boolean(), nullable=False,
                                            server_default=sa.false()))
     op.add_column('evaluations', sa.Column(
@@ -50,5 +53,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_submissions_quota_submitter', table_name='submissions')
     op.execute('ALTER TABLE evaluations DROP COLUMN first_scored_at')
     op.execute('ALTER TABLE evaluations DROP COLUMN holds_charge')
