@@ -148,8 +148,7 @@ def test_item4_cancel_after_a_scored_case_refunds_nothing(  # type: ignore[no-un
 
 def test_item4_cancel_of_a_requeued_job_that_scored_before_refunds_nothing(  # type: ignore[no-untyped-def]
         arena, session_factory) -> None:
-    """A reaped attempt stored a case, the job went back to the queue, the team cancels it
-    there: still charged (the first scored case is remembered across attempts)."""
+    """Cancel a re-queued job whose reaped attempt had stored a case: it stays charged."""
     arena.create_team("alice", "Patient")
     evaluation_id = arena.submitted("alice", "reaped")["evaluation"]["id"]
     with session_factory() as s:
@@ -166,8 +165,8 @@ def test_item4_cancel_of_a_requeued_job_that_scored_before_refunds_nothing(  # t
     assert arena.used("alice") == 1
 
 
-def test_item4_cancel_before_any_case_is_scored_is_refunded(arena) -> None:  # type: ignore[no-untyped-def]
-    """Cancel a queued evaluation (nothing was shown): the submission is refunded."""
+def test_cancel_before_any_case_is_scored_is_still_refunded(arena) -> None:  # type: ignore[no-untyped-def]
+    """Not an attack (so not an item): a cancel before anything was shown is refunded."""
     arena.create_team("alice", "Hasty")
     submission = arena.submitted("alice", "queued")
     assert arena.post("alice", f"/evaluations/{submission['evaluation']['id']}/cancel"
@@ -226,8 +225,7 @@ def test_item5_a_reevaluations_platform_fault_refunds_nothing(  # type: ignore[n
 
 def test_item5_cancelling_the_original_while_a_reevaluation_is_pending_refunds_nothing(  # type: ignore[no-untyped-def]
         arena) -> None:
-    """Cancel the queued original while an organizer's re-evaluation of it is queued: that one
-    could still show scores, so nothing is refunded."""
+    """Cancel the original while an organizer's re-evaluation may still score it: no refund."""
     arena.create_team("alice", "Sly")
     submission = arena.submitted("alice", "twice")
     assert arena.post("org", f"/submissions/{submission['id']}/reevaluate").status_code == 200
