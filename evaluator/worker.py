@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from challenge.core.config import Settings
 from challenge.core.storage import Storage
 from challenge.evaluations import lifecycle
+from challenge.evaluations.charge import RefundReason
 from challenge.evaluations.lifecycle import Job
 from challenge.evaluations.models import EvalState
 from evaluator.pipeline import (
@@ -163,7 +164,7 @@ class EvaluationWorker:
         if outcome.cancelled:
             return self._end(job, EvalState.cancelled, category="cancelled",
                              message="cancelled", log_text=outcome.organizer_log,
-                             charged=False)
+                             refund_for=RefundReason.cancel)
         self._advance(job, EvalState.running, EvalState.scoring)
         return self._conclude(job, outcome)
 
@@ -204,11 +205,13 @@ class EvaluationWorker:
 
     def _end(self, job: Job, state: EvalState, *, category: str | None = None,
              message: str | None = None, log_text: str | None = None,
-             summary: dict | None = None, charged: bool = True) -> EvalState | None:
+             summary: dict | None = None,
+             refund_for: RefundReason | None = None) -> EvalState | None:
         with self.factory() as db:
             ok = lifecycle.finish(db, job, state, category=category, message=message,
                                   organizer_log=log_text, summary=summary,
-                                  evaluator_version=EVALUATOR_VERSION, charged=charged)
+                                  evaluator_version=EVALUATOR_VERSION,
+                                  refund_for=refund_for)
         return state if ok else None
 
     def _heartbeat(self, job: Job, cancel: threading.Event, lost: threading.Event,

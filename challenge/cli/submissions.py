@@ -165,7 +165,11 @@ def cancel(
     url: UrlOption = None,
     token: TokenOption = None,
 ) -> None:
-    """Cancel a queued or running evaluation (your team's, or any as an organizer)."""
+    """Cancel a queued or running evaluation (your team's, or any as an organizer).
+
+    Cancelling refunds the submission only while none of its cases has been scored; once one
+    has, the submission stays charged.
+    """
     body = Api(url, token).post(f"/evaluations/{evaluation}/cancel")
     success(f"evaluation {evaluation}: {body['state']}"
             f"{' (stopping)' if body['state'] not in TERMINAL_STATES else ''}")

@@ -1,8 +1,10 @@
-"""``segarena team``: create, join, show and leave a team of a challenge."""
+"""``segarena team``: create, join, show and leave a team of a challenge; its captain rotates
+the invite code and removes members; organizers move and remove members."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 from rich.markup import escape
@@ -10,8 +12,11 @@ from rich.markup import escape
 from challenge.cli.client import Api, JsonOption, TokenOption, UrlOption
 from challenge.cli.output import out, print_json, success
 
-team_app = typer.Typer(help="Teams: create one, join one with an invite code, leave it.",
+team_app = typer.Typer(help="Teams: create one, join one with an invite code, leave it; "
+                            "after a team's first submission only organizers change members.",
                        no_args_is_help=True)
+TeamIdArgument = Annotated[int, typer.Argument(help="team id")]
+UsernameArgument = Annotated[str, typer.Argument(help="the member's username")]
 
 
 def _show(team: dict[str, Any]) -> None:
@@ -47,7 +52,7 @@ def join(
     invite_code: Annotated[str, typer.Argument(help="the code a team member shared")],
     url: UrlOption = None, token: TokenOption = None, json: JsonOption = False,
 ) -> None:
-    """Join a team of a challenge with its invite code."""
+    """Join a team of a challenge with its invite code (only before it has submitted)."""
     team = Api(url, token).post(f"/challenges/{challenge}/teams/join",
                                 json={"invite_code": invite_code})
     if json:
@@ -71,9 +76,51 @@ def show(team_id: Annotated[int, typer.Argument(help="team id")],
 @team_app.command("leave")
 def leave(team_id: Annotated[int, typer.Argument(help="team id")],
           url: UrlOption = None, token: TokenOption = None, json: JsonOption = False) -> None:
-    """Leave a team."""
+    """Leave a team (only before it has submitted; afterwards ask the organizers)."""
     team = Api(url, token).post(f"/teams/{team_id}/leave")
     if json:
         print_json(team)
         return
     success(f"left team [bold]{escape(team['name'])}[/] ({team['n_members']} member(s) left)")
+
+
+@team_app.command("rotate-invite")
+def rotate_invite(team_id: TeamIdArgument, url: UrlOption = None, token: TokenOption = None,
+                  json: JsonOption = False) -> None:
+    """Replace the team's invite code; the old one stops working (captain or organizers)."""
+    team = Api(url, token).post(f"/teams/{team_id}/invite-code")
+    if json:
+        print_json(team)
+        return
+    success("new invite code; the old one no longer works")
+    _show(team)
+
+
+@team_app.command("remove-member")
+def remove_member(team_id: TeamIdArgument, username: UsernameArgument,
+                  url: UrlOption = None, token: TokenOption = None,
+                  json: JsonOption = False) -> None:
+    """Remove a member: the captain before the team's first submission, organizers at any
+    time. It frees no quota: submissions count against every team of their submitter."""
+    api = Api(url, token)
+    path = f"/teams/{team_id}/members/{quote(username, safe='')}"
+    team = api.json(api.request("DELETE", path))
+    if json:
+        print_json(team)
+        return
+    success(f"removed {escape(username)} from team [bold]{escape(team['name'])}[/]")
+    _show(team)
+
+
+@team_app.command("move")
+def move(username: UsernameArgument,
+         team_id: Annotated[int, typer.Argument(help="id of the team to put them in")],
+         url: UrlOption = None, token: TokenOption = None, json: JsonOption = False) -> None:
+    """Organizers: put a user in a team, out of their current team of the challenge. Their
+    submissions count against both teams from then on."""
+    team = Api(url, token).post(f"/teams/{team_id}/members", json={"username": username})
+    if json:
+        print_json(team)
+        return
+    success(f"moved {escape(username)} to team [bold]{escape(team['name'])}[/]")
+    _show(team)

@@ -10,7 +10,11 @@ late writes change nothing. (evaluation, case) is unique, so a case is never sto
     queued -> provisioning -> running -> scoring -> succeeded | failed
        ^           |             |          |
        +-----------+-------------+----------+  platform fault or dead worker (attempt < max)
-                                                else errored (never charged); cancel -> cancelled
+                                                else errored (refunded); cancel -> cancelled
+                                                (refunded only before a case was scored)
+
+Refunds of the quota charge are decided by one rule, ``charge.may_refund``: only the evaluation
+created with the upload holds the charge, and a cancel after a case was scored refunds nothing.
 """
 
 from __future__ import annotations
@@ -22,11 +26,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from challenge.core.db import utcnow
 from challenge.datasets.models import Dataset, DatasetCase
+from challenge.evaluations.charge import RefundReason, case_ran, refund
 from challenge.evaluations.models import TERMINAL_STATES, CaseResult, EvalState, Evaluation
 from challenge.phases.models import PhaseConfig
 from challenge.submissions.models import Submission
@@ -123,9 +128,14 @@ def heartbeat(db: Session, job: Job) -> bool | None:
 
 def record_case(db: Session, job: Job, case_id: str, status: str, category: str | None,
                 metrics: dict[str, float | None], flags: list[str]) -> bool:
-    """Store one case's result and count it done, atomically; False when the job is lost."""
+    """Store one case's result and count it done, atomically; False when the job is lost.
+    The first case that ran stamps ``first_scored_at`` (kept across attempts): from then on a
+    cancel no longer refunds the submission."""
+    now = utcnow()
+    scored = ({"first_scored_at": func.coalesce(Evaluation.first_scored_at, now)}
+              if case_ran(category) else {})
     if not _cas(db, job, (EvalState.running, EvalState.scoring),
-                cases_done=Evaluation.cases_done + 1, heartbeat_at=utcnow()):
+                cases_done=Evaluation.cases_done + 1, heartbeat_at=now, **scored):
         db.rollback()
         return False
     db.add(CaseResult(evaluation_id=job.evaluation_id, case_id=case_id, status=status,
@@ -142,24 +152,23 @@ def _json_floats(metrics: dict[str, float | None]) -> dict[str, float | None]:
 def finish(db: Session, job: Job, state: EvalState, *, category: str | None = None,
            message: str | None = None, organizer_log: str | None = None,
            summary: dict[str, Any] | None = None, evaluator_version: str | None = None,
-           charged: bool = True) -> bool:
+           refund_for: RefundReason | None = None) -> bool:
+    """End the job in ``state``; ``refund_for`` asks ``charge.refund`` (a cancel, say), which
+    decides whether the submission is refunded."""
     assert state in TERMINAL_STATES
     ok = _cas(db, job, ACTIVE, state=state, finished_at=utcnow(), failure_category=category,
               failure_message=message, organizer_log=organizer_log, summary=summary,
               evaluator_version=evaluator_version)
-    if ok and not charged:
-        _uncharge(db, job.submission_id)
+    if ok and refund_for is not None:
+        refund(db, job.evaluation_id, refund_for)
     db.commit()
     return ok
 
 
-def _uncharge(db: Session, submission_id: int) -> None:
-    db.execute(update(Submission).where(Submission.id == submission_id).values(charged=False))
-
-
 def platform_fault(db: Session, job: Job, detail: str, max_retries: int) -> EvalState | None:
     """The platform failed (engine down, disk full...): re-queue the job, or after
-    ``max_retries`` attempts end it ``errored``. Either way the team is not charged for it."""
+    ``max_retries`` attempts end it ``errored``, which refunds the submission when this
+    evaluation holds its charge (an organizer's re-evaluation never charged it)."""
     state = EvalState.queued if job.attempt < max_retries else EvalState.errored
     values: dict[str, Any] = {"state": state, "worker_id": None, "organizer_log": detail[-65536:]}
     if state == EvalState.errored:
@@ -170,7 +179,7 @@ def platform_fault(db: Session, job: Job, detail: str, max_retries: int) -> Eval
         values.update(queued_at=utcnow())
     ok = _cas(db, job, ACTIVE, **values)
     if ok and state == EvalState.errored:
-        _uncharge(db, job.submission_id)
+        refund(db, job.evaluation_id, RefundReason.platform_fault)
     db.commit()
     return state if ok else None
 
@@ -191,7 +200,7 @@ def reap(db: Session, grace_seconds: float, max_retries: int) -> list[int]:
                            .where(Evaluation.id == evaluation_id))
         if cancel:
             finish(db, job, EvalState.cancelled, category="cancelled",
-                   message="cancelled", charged=False)
+                   message="cancelled", refund_for=RefundReason.cancel)
         elif platform_fault(db, job, "worker stopped heartbeating; re-queued by the reaper",
                             max_retries) == EvalState.queued:
             requeued.append(evaluation_id)
@@ -205,17 +214,18 @@ def live_attempts(db: Session) -> dict[int, int]:
 
 
 def request_cancel(db: Session, evaluation_id: int) -> Evaluation:
-    """Cancel: a queued job ends at once; a running one is killed by its worker."""
-    db.execute(update(Evaluation).where(Evaluation.id == evaluation_id,
-                                        Evaluation.state == EvalState.queued)
-               .values(state=EvalState.cancelled, finished_at=utcnow(),
-                       failure_category="cancelled", failure_message="cancelled")
-               .execution_options(synchronize_session=False))
+    """Cancel: a queued job ends at once; a running one is killed by its worker (which then
+    asks for the refund). Refunds follow ``charge.may_refund``: none once a case was scored."""
+    ended = db.execute(update(Evaluation).where(Evaluation.id == evaluation_id,
+                                                Evaluation.state == EvalState.queued)
+                       .values(state=EvalState.cancelled, finished_at=utcnow(),
+                               failure_category="cancelled", failure_message="cancelled")
+                       .execution_options(synchronize_session=False))
     db.execute(update(Evaluation).where(Evaluation.id == evaluation_id,
                                         Evaluation.state.in_(ACTIVE))
                .values(cancel_requested=True).execution_options(synchronize_session=False))
     evaluation = db.get(Evaluation, evaluation_id, populate_existing=True)
     assert evaluation is not None
-    if evaluation.state == EvalState.cancelled:
-        _uncharge(db, evaluation.submission_id)
+    if ended.rowcount == 1:  # type: ignore[attr-defined]
+        refund(db, evaluation_id, RefundReason.cancel)
     return evaluation

@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from challenge.core.db import Base, utcnow
@@ -27,7 +27,13 @@ TERMINAL_STATES = frozenset(
 
 
 class Evaluation(Base):
-    """One run of a submission against its phase's dataset under one frozen config version."""
+    """One run of a submission against its phase's dataset under one frozen config version.
+
+    ``holds_charge``: this is the evaluation created with the upload, the one that holds the
+    submission's quota charge; only it may ever refund it (``challenge.evaluations.charge``).
+    Organizers' re-evaluations never hold it. ``first_scored_at``: when the first case that
+    actually ran was stored (any attempt; never cleared), i.e. when the team could first look.
+    """
 
     __tablename__ = "evaluations"
     __table_args__ = (Index("ix_evaluations_state_queued", "state", "queued_at"),)
@@ -54,6 +60,8 @@ class Evaluation(Base):
     organizer_log: Mapped[str | None] = mapped_column(Text)  # size-capped, organizers only
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     evaluator_version: Mapped[str | None] = mapped_column(String(32))
+    holds_charge: Mapped[bool] = mapped_column(default=False, server_default=false())
+    first_scored_at: Mapped[datetime | None]
 
 
 class CaseResult(Base):

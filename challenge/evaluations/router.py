@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from challenge.accounts.models import User
 from challenge.core.deps import MAX_ID, CurrentUser, SessionDep, SubmissionId
 from challenge.evaluations import service
+from challenge.evaluations.charge import CANCEL_RULE
 from challenge.evaluations.models import Evaluation
 from challenge.submissions.models import Submission
 from challenge.submissions.router import evaluation_status
@@ -72,10 +73,11 @@ def get_case_results(evaluation_id: EvaluationId, db: SessionDep,
             for row in service.case_results(db=db, user=user, evaluation_id=evaluation_id)]
 
 
-@router.post("/evaluations/{evaluation_id}/cancel", response_model=EvaluationDetail)
+@router.post("/evaluations/{evaluation_id}/cancel", response_model=EvaluationDetail,
+             description="Cancel a queued or running evaluation (its team or an organizer). "
+                         + CANCEL_RULE)
 def cancel_evaluation(evaluation_id: EvaluationId, db: SessionDep,
                       user: CurrentUser) -> EvaluationDetail:
-    """Cancel a queued or running evaluation (its team or an organizer); never charged."""
     return _detail(db, user, service.cancel(db=db, user=user, evaluation_id=evaluation_id))
 
 

@@ -17,10 +17,15 @@ from challenge.phases.models import Phase
 from challenge.submissions.models import Submission
 
 
-def enqueue(*, db: Session, submission: Submission, phase_config_id: int) -> Evaluation:
-    """Queue one evaluation of ``submission`` under a config version (flushes, does not commit)."""
+def enqueue(*, db: Session, submission: Submission, phase_config_id: int,
+            holds_charge: bool = False) -> Evaluation:
+    """Queue one evaluation of ``submission`` under a config version (flushes, does not commit).
+
+    ``holds_charge`` only for the evaluation created with the upload: it alone may refund the
+    submission (``charge.may_refund``); re-evaluations never charge and never refund.
+    """
     evaluation = Evaluation(submission_id=submission.id, phase_config_id=phase_config_id,
-                            state=EvalState.queued)
+                            state=EvalState.queued, holds_charge=holds_charge)
     db.add(evaluation)
     db.flush()
     return evaluation

@@ -35,8 +35,12 @@ class ContainerLimits(_Strict):
 
 
 class SubmissionLimits(_Strict):
-    per_day: int = Field(5, ge=1, le=10000, description="per team, rolling 24 h")
-    total: int = Field(100, ge=1, le=1_000_000, description="per team, whole phase")
+    """Charged submissions a team may make; a member's submissions made in any team count
+    against every team they are in (``challenge.submissions.service.usage``)."""
+
+    per_day: int = Field(5, ge=1, le=10000, description="per team and its members, rolling 24 h")
+    total: int = Field(100, ge=1, le=1_000_000,
+                       description="per team and its members, whole phase")
     counts: Literal["best", "latest", "selected"] = "best"
 
 

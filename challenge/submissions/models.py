@@ -11,12 +11,16 @@ from challenge.core.db import Base, utcnow
 class Submission(Base):
     """One uploaded ``docker save`` archive of a team for a phase.
 
-    ``charged`` says whether it counts against the team's quota: it starts true and is cleared
-    when the platform, not the algorithm, makes the submission fail.
+    ``charged`` says whether it counts against the quota of its team and of every team its
+    submitter is in: it starts true (reserved at upload) and is cleared only by the refund rule
+    of ``challenge.evaluations.charge`` (a platform fault, or a cancel before any case was
+    scored, of the evaluation created with the upload).
     """
 
     __tablename__ = "submissions"
-    __table_args__ = (Index("ix_submissions_quota", "phase_id", "team_id", "created_at"),)
+    __table_args__ = (Index("ix_submissions_quota", "phase_id", "team_id", "created_at"),
+                      Index("ix_submissions_quota_submitter", "phase_id", "submitter_id",
+                            "created_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     phase_id: Mapped[int] = mapped_column(ForeignKey("phases.id", ondelete="CASCADE"))

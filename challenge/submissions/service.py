@@ -4,7 +4,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from challenge import access
@@ -20,28 +20,46 @@ from challenge.phases import service as phases
 from challenge.phases.config import PhaseConfigSpec
 from challenge.phases.models import Phase
 from challenge.submissions.models import Submission
-from challenge.teams.models import Team
+from challenge.teams import membership
+from challenge.teams.models import Team, TeamMember
 from evaluator.sandbox.archive import ArchiveError, inspect_archive, user_is_root
 
 
 def usage(db: Session, phase_id: int, team_id: int) -> tuple[int, int]:
-    """(charged submissions in the last 24 h, charged submissions in total) for a team."""
-    charged = (Submission.phase_id == phase_id, Submission.team_id == team_id,
-               Submission.charged.is_(True))
-    day = db.scalar(select(func.count()).select_from(Submission).where(
-        *charged, Submission.created_at > utcnow() - timedelta(hours=24)))
-    total = db.scalar(select(func.count()).select_from(Submission).where(*charged))
+    """(charged submissions in the last 24 h, charged submissions in total) that count against
+    ``team_id`` in a phase: the one count every surface (upload, quota endpoint, CLI) uses.
+
+    Quotas follow people (DESIGN section 8): a submission counts when the team made it or any
+    current member submitted it, in whatever team they were then; each submission once. So a
+    member moved here brings their looks along, and the team they left keeps counting them.
+    """
+    members = select(TeamMember.user_id).where(TeamMember.team_id == team_id)
+    own = _charged_counts(db, phase_id, Submission.team_id == team_id)
+    # Two disjoint sets, each counted on its own index (one OR would scan the whole phase).
+    elsewhere = _charged_counts(db, phase_id, Submission.team_id != team_id,
+                                Submission.submitter_id.in_(members))
+    return own[0] + elsewhere[0], own[1] + elsewhere[1]
+
+
+def _charged_counts(db: Session, phase_id: int,
+                    *where: ColumnElement[bool]) -> tuple[int, int]:
+    since = utcnow() - timedelta(hours=24)
+    day, total = db.execute(
+        select(func.count().filter(Submission.created_at > since), func.count())
+        .select_from(Submission)
+        .where(Submission.phase_id == phase_id, Submission.charged.is_(True), *where)).one()
     return int(day or 0), int(total or 0)
 
 
 def _check_quota(db: Session, spec: PhaseConfigSpec, phase: Phase, team: Team) -> None:
     day, total = usage(db, phase.id, team.id)
+    also = " (its members' submissions in other teams count too)"
     if total >= spec.submissions.total:
         raise QuotaExceeded(f"your team has used all {spec.submissions.total} submissions "
-                            "of this phase")
+                            f"of this phase{also}")
     if day >= spec.submissions.per_day:
         raise QuotaExceeded(f"your team has used its {spec.submissions.per_day} submissions "
-                            "of the last 24 hours")
+                            f"of the last 24 hours{also}")
 
 
 def check_can_submit(*, db: Session, user: User, phase_id: int) -> tuple[Phase, Team]:
@@ -88,8 +106,7 @@ def submit(*, db: Session, storage: Storage, user: User, phase_id: int, archive:
         raise InvalidInput("the image runs as root; set a non-root USER in its Dockerfile "
                            "(e.g. USER 1000)", code="image_runs_as_root")
 
-    db.execute(update(Team).where(Team.id == team.id)
-               .values(lock_version=Team.lock_version + 1))
+    membership.lock(db, team.id)
     _check_quota(db, spec, phase, team)
     key = storage.new_key()
     submission = Submission(phase_id=phase.id, team_id=team.id, submitter_id=user.id,
@@ -99,7 +116,8 @@ def submit(*, db: Session, storage: Storage, user: User, phase_id: int, archive:
     db.add(submission)
     db.flush()
     config.frozen = True
-    evaluations.enqueue(db=db, submission=submission, phase_config_id=config.id)
+    evaluations.enqueue(db=db, submission=submission, phase_config_id=config.id,
+                        holds_charge=True)
     audit.record(db=db, actor=user, action="submission.create", object_type="submission",
                  object_id=submission.id, challenge_id=phase.challenge_id,
                  phase_id=phase.id, team_id=team.id, image_digest=info.image_id)

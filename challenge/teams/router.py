@@ -1,15 +1,25 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
 from sqlalchemy.orm import Session
 
+from challenge.accounts.schemas import USERNAME
 from challenge.challenges.models import Challenge
 from challenge.core.deps import CurrentUser, OptionalUser, SessionDep, TeamId
-from challenge.teams import service
+from challenge.teams import membership, service
 from challenge.teams.models import Team
-from challenge.teams.schemas import TeamCreate, TeamJoin, TeamPrivate, TeamPublic
+from challenge.teams.schemas import (
+    TeamCreate,
+    TeamJoin,
+    TeamMemberMove,
+    TeamPrivate,
+    TeamPublic,
+)
 
 router = APIRouter(tags=["teams"])
+Username = Annotated[str, Path(pattern=USERNAME)]
 
 
 def _slug(db: Session, team: Team) -> str:
@@ -42,6 +52,8 @@ def create_team(slug: str, body: TeamCreate, db: SessionDep, user: CurrentUser) 
 
 @router.post("/challenges/{slug}/teams/join", response_model=TeamPrivate)
 def join_team(slug: str, body: TeamJoin, db: SessionDep, user: CurrentUser) -> TeamPrivate:
+    """Join with a member's invite code; refused (409 ``team_has_submitted``) once the team
+    has submitted: from then on only the challenge's organizers change its members."""
     return _private(db, service.join(db=db, user=user, slug=slug, invite_code=body.invite_code))
 
 
@@ -52,4 +64,32 @@ def get_team(team_id: TeamId, db: SessionDep, user: CurrentUser) -> TeamPrivate:
 
 @router.post("/teams/{team_id}/leave", response_model=TeamPublic)
 def leave_team(team_id: TeamId, db: SessionDep, user: CurrentUser) -> TeamPublic:
+    """Leave your team; refused (409 ``team_has_submitted``) once it has submitted: ask the
+    challenge's organizers. Your submissions keep counting against every team you are in."""
     return _public(db, service.leave(db=db, user=user, team_id=team_id))
+
+
+@router.post("/teams/{team_id}/invite-code", response_model=TeamPrivate)
+def rotate_invite_code(team_id: TeamId, db: SessionDep, user: CurrentUser) -> TeamPrivate:
+    """The team's captain (longest-standing member) or an organizer: replace the invite code;
+    the old one stops working."""
+    return _private(db, membership.rotate_invite(db=db, user=user, team_id=team_id))
+
+
+@router.delete("/teams/{team_id}/members/{username}", response_model=TeamPrivate)
+def remove_team_member(team_id: TeamId, username: Username, db: SessionDep,
+                       user: CurrentUser) -> TeamPrivate:
+    """Remove a member: the captain before the team's first submission, organizers at any
+    time (audited). It frees no quota: submissions count against every team of their
+    submitter."""
+    return _private(db, membership.remove_member(db=db, user=user, team_id=team_id,
+                                                 username=username))
+
+
+@router.post("/teams/{team_id}/members", response_model=TeamPrivate)
+def move_team_member(team_id: TeamId, body: TeamMemberMove, db: SessionDep,
+                     user: CurrentUser) -> TeamPrivate:
+    """Organizers: put a user in this team, moving them out of their current team of the
+    challenge (audited). Their submissions count against both teams from then on."""
+    return _private(db, membership.move_member(db=db, user=user, team_id=team_id,
+                                               username=body.username))

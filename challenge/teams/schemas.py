@@ -4,6 +4,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from challenge.accounts.schemas import USERNAME
+
 
 class TeamCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$")
@@ -26,3 +28,9 @@ class TeamPrivate(TeamPublic):
 
     members: list[str]
     invite_code: str
+
+
+class TeamMemberMove(BaseModel):
+    """Organizers: the user to put in the team (moved out of their current team, if any)."""
+
+    username: str = Field(pattern=USERNAME, description="2-64 characters: letters, digits, _ . -")

@@ -5,18 +5,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from challenge import access
-from challenge.accounts.models import Role, User
+from challenge.accounts.models import User
 from challenge.audit import service as audit
 from challenge.challenges.models import Challenge
-from challenge.core.errors import Conflict, Forbidden, NotFound
+from challenge.core.errors import Conflict, NotFound
 from challenge.core.security import new_invite_code
+from challenge.teams import membership
 from challenge.teams.models import Team, TeamMember
 
 
 def _require_participant(db: Session, user: User, challenge: Challenge) -> None:
-    if access.is_organizer(db, user, challenge.id) or user.role == Role.admin:
-        raise Forbidden("organizers of a challenge cannot compete in it",
-                        code="conflict_of_interest")
+    membership.require_may_compete(db, user, challenge.id)
     if access.team_of(db, user, challenge.id) is not None:
         raise Conflict("you are in a team of this challenge already; leave it first",
                        code="already_in_team")
@@ -43,12 +42,15 @@ def create(*, db: Session, user: User, slug: str, name: str) -> Team:
 
 
 def join(*, db: Session, user: User, slug: str, invite_code: str) -> Team:
+    """Join with the invite code, only while the team has not submitted (``membership``)."""
     challenge = access.require_visible_challenge(db, user, slug)
     team = db.scalar(select(Team).where(Team.challenge_id == challenge.id,
                                         Team.invite_code == invite_code))
     if team is None:
         raise NotFound("no team of this challenge has that invite code", code="bad_invite_code")
     _require_participant(db, user, challenge)
+    membership.lock(db, team.id)
+    membership.require_open_membership(db, team)
     team.members.append(TeamMember(challenge_id=challenge.id, user_id=user.id))
     try:
         db.flush()
@@ -63,24 +65,19 @@ def join(*, db: Session, user: User, slug: str, invite_code: str) -> Team:
 
 
 def get_for_member_or_organizer(*, db: Session, user: User, team_id: int) -> Team:
-    team = db.get(Team, team_id)
-    if team is None:
-        raise NotFound(f"no team {team_id}")
-    challenge = db.get(Challenge, team.challenge_id)
-    assert challenge is not None
-    member = any(m.user_id == user.id for m in team.members)
-    if not member and not access.is_organizer(db, user, challenge.id):
-        raise NotFound(f"no team {team_id}")
-    return team
+    return membership.team_for(db, user, team_id)[0]
 
 
 def leave(*, db: Session, user: User, team_id: int) -> Team:
+    """Leave, only while the team has not submitted; then an organizer decides (``membership``)."""
     team = db.get(Team, team_id)
-    membership = None if team is None else next(
+    member = None if team is None else next(
         (m for m in team.members if m.user_id == user.id), None)
-    if team is None or membership is None:
+    if team is None or member is None:
         raise NotFound("you are not a member of that team")
-    team.members.remove(membership)
+    membership.lock(db, team.id)
+    membership.require_open_membership(db, team)
+    team.members.remove(member)
     audit.record(db=db, actor=user, action="team.leave", object_type="team", object_id=team.id,
                  challenge_id=team.challenge_id)
     db.commit()

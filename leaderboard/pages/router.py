@@ -28,7 +28,7 @@ from challenge.phases import service as phases
 from challenge.phases.config import PhaseConfigSpec
 from challenge.phases.models import Phase, Visibility
 from leaderboard import plots, service
-from leaderboard.pages.rules import lesion_rules, ranking_rules, visibility_rules
+from leaderboard.pages.rules import lesion_rules, quota_rules, ranking_rules, visibility_rules
 from leaderboard.router import cache_of
 
 HERE = Path(__file__).parent
@@ -89,6 +89,7 @@ def _phase_info(db: Session, user: User | None, phase: Phase) -> dict[str, Any]:
             "dataset": dataset, "lesion_rules": lesion_rules(spec.metrics),
             "ranking_rules": ranking_rules(spec, dataset.n_cases if dataset else None),
             "visibility_rules": visibility_rules(spec, phase.hide_scores_until_close),
+            "quota_rules": quota_rules(),
             "audience": _AUDIENCE[phase.leaderboard_visibility],
             "organizer": access.is_organizer(db, user, challenge_id)}
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from challenge.evaluations.charge import CANCEL_RULE
 from challenge.phases.config import PhaseConfigSpec
 from challenge.visibility import REFERENCE_CONDITIONAL
 from evaluator.metrics import METRICS, resolve_config
@@ -143,3 +144,18 @@ def visibility_rules(spec: PhaseConfigSpec, hide_scores_until_close: bool) -> li
                "volume, detected and missed lesions) and which cases have no lesion are shown "
                "to the organizers only.")
     return out
+
+
+def quota_rules() -> list[str]:
+    """Sentences on what counts against the submission limits and who may change a team
+    (DESIGN section 8; the rules are ``challenge.evaluations.charge`` and
+    ``challenge.teams.membership``)."""
+    return [
+        "Submission limits count per team and per person: a submission counts against its "
+        "team and against any team its submitter belongs to, now or later.",
+        "A submission counts from its upload and is refunded when the platform fails to "
+        f"evaluate it. {CANCEL_RULE} Re-evaluations by the organizers are never charged.",
+        "Members can join, leave or be removed by the team's captain only until the team's "
+        "first submission; after it, only the organizers can move or remove members. The "
+        "captain (the team's longest-standing member) can replace the invite code at any time.",
+    ]

@@ -56,7 +56,7 @@ def build(db: Session, storage: Storage, tmp_archive_dir) -> World:  # type: ign
     db.add(submission)
     db.flush()
     evaluation = evaluations.enqueue(db=db, submission=submission,
-                                     phase_config_id=phase.current_config_id)
+                                     phase_config_id=phase.current_config_id, holds_charge=True)
     db.commit()
     member_token_id = db.query(ApiToken.id).filter(ApiToken.user_id == member.user.id).scalar()
     return World(
@@ -65,7 +65,8 @@ def build(db: Session, storage: Storage, tmp_archive_dir) -> World:  # type: ign
                 "admin": admin.token},
         ids={"phase": phase.id, "hidden_phase": hidden.id, "team_board_phase": team_board.id,
              "team": team.id,
-             "other_team": other_team.id, "invite": team.invite_code, "dataset": dataset.id,
+             "other_team": other_team.id, "invite": team.invite_code,
+             "other_invite": other_team.invite_code, "dataset": dataset.id,
              "submission": submission.id, "member_token": member_token_id,
              "evaluation": evaluation.id},
     )

@@ -51,6 +51,6 @@ def queued_evaluations(factory: sessionmaker[Session], storage: Storage, tmp: Pa
             db.add(submission)
             db.flush()
             evaluations.enqueue(db=db, submission=submission,
-                                phase_config_id=phase.current_config_id)
+                                phase_config_id=phase.current_config_id, holds_charge=True)
         db.commit()
         return list(db.scalars(select(Evaluation.id).order_by(Evaluation.id)))

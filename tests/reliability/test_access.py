@@ -120,6 +120,9 @@ AUDITED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/challenges/{slug}/datasets"): "dataset.create",
     ("POST", "/api/v1/evaluations/{evaluation_id}/cancel"): "evaluation.cancel",
     ("POST", "/api/v1/submissions/{submission_id}/reevaluate"): "submission.reevaluate",
+    ("POST", "/api/v1/teams/{team_id}/invite-code"): "team.rotate_invite",
+    ("DELETE", "/api/v1/teams/{team_id}/members/{username}"): "team.remove_member",
+    ("POST", "/api/v1/teams/{team_id}/members"): "team.move_member",
 }
 # Writes every account may do for itself (not organizer actions; audited elsewhere or not
 # needed): sign-up and own tokens.
