@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 import typer
@@ -48,12 +47,12 @@ def init(
     idempotent and an existing admin is kept.
     """
     from challenge import models  # noqa: F401  (configures every mapper)
-    from challenge.accounts.schemas import USERNAME
     from challenge.accounts.service import ensure_admin
     from challenge.core.db import make_engine, session_factory
+    from challenge.core.text import USERNAME
 
-    if not re.match(USERNAME, admin_username):
-        fail(f"invalid admin username {admin_username!r}: 2-64 letters, digits, _ . -")
+    if not USERNAME.matches(admin_username):
+        fail(f"invalid admin username {admin_username!r}: {USERNAME.description}")
     settings = _settings()
     _migrate(settings.database_url)
     success(f"database ready: {settings.database_url}")

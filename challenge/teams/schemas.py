@@ -4,13 +4,16 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from challenge.core.text import InviteCode, TeamName
+
 
 class TeamCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$")
+    name: TeamName = Field(description="1-100 characters; refused when it looks like the name "
+                           "of a team of the challenge (case, look-alike letters and digits)")
 
 
 class TeamJoin(BaseModel):
-    invite_code: str = Field(min_length=1, max_length=64)
+    invite_code: InviteCode
 
 
 class TeamPublic(BaseModel):
