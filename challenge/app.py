@@ -15,6 +15,7 @@ from challenge import models  # noqa: F401  (configures every mapper)
 from challenge.accounts.router import router as accounts_router
 from challenge.audit.router import router as audit_router
 from challenge.challenges.router import router as challenges_router
+from challenge.core.bodylimit import BodySizeLimit, upload_operations
 from challenge.core.config import Settings, get_settings
 from challenge.core.db import get_engine, session_factory
 from challenge.core.errors import VALIDATION_CODES, DomainError
@@ -103,4 +104,6 @@ def create_app(settings: Settings | None = None, *, dispatcher: Any = None) -> F
                    leaderboard_router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(pages_router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
+                       uploads=lambda: upload_operations(app.openapi()))
     return app
