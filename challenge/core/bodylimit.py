@@ -82,21 +82,25 @@ class BodySizeLimit:
         if declared is not None and declared > self.max_bytes:
             await self._refuse(send)
             return
-        received = 0
-        started = False
+        received, started, cut = 0, False, False
 
         async def counted_receive() -> Message:
-            nonlocal received
+            nonlocal received, cut
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    cut = True
                     raise BodyTooLarge(self.max_bytes)
             return message
 
         async def tracked_send(message: Message) -> None:
             nonlocal started
-            started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.start":
+                started = True
+                if cut:  # the rest of the body stays unread: close, do not drain it
+                    message = {**message, "headers": [*message.get("headers", []),
+                                                      (b"connection", b"close")]}
             await send(message)
 
         try:
