@@ -36,6 +36,7 @@ from challenge.phases.schemas import PhaseUpdate
 from challenge.teams import service as teams
 from challenge.teams.models import Team
 from evaluator.dispatch import NoDispatcher
+from evaluator.sandbox.base import RunSpec
 from tests import factories as f
 from tests.challenge.authz_world import World, build
 from tests.conftest import BACKENDS, drop_pg_database, fresh_database
@@ -377,6 +378,15 @@ def test_item12_volume_whose_voxels_do_not_decode_is_422_naming_the_case(
     assert response.status_code == 422, response.text
     assert _error(response)["code"] == code
     assert "case001" in _error(response)["message"]
+
+
+@pytest.mark.parametrize("image_id,case_id", [("sha256:" + "0" * 64, "case000\n"),
+                                              ("sha256:" + "0" * 64 + "\n", "case000")])
+def test_item12_executor_refuses_a_trailing_newline_in_case_and_image_ids(
+        tmp_path: Path, image_id: str, case_id: str) -> None:
+    """A run spec whose case or image id ends in a newline (a `$` anchor accepted it): refused."""
+    with pytest.raises(ValueError, match="case id|image_id"):
+        RunSpec(image_id=image_id, inputs={case_id: tmp_path}, work_dir=tmp_path)
 
 
 # --- item 13: look-alike names ----------------------------------------------------------------
