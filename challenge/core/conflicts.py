@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -52,7 +52,8 @@ def _constraints_by_columns() -> dict[str, str]:
     of the unique constraints and unique indexes of the models."""
     by_columns = {}
     for table in Base.metadata.tables.values():
-        uniques = [c for c in table.constraints if isinstance(c, UniqueConstraint)]
+        uniques: list[UniqueConstraint | Index] = [
+            c for c in table.constraints if isinstance(c, UniqueConstraint)]
         uniques += [i for i in table.indexes if i.unique]
         for unique in uniques:
             columns = ", ".join(f"{table.name}.{c.name}" for c in unique.columns)

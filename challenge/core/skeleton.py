@@ -1,7 +1,7 @@
 """The look-alike key of a name: two names with the same skeleton read the same to a person.
 
-``skeleton(name)`` = NFKC, then ``str.casefold``, then the confusables map below, then white
-space runs collapsed to one space. Stored in an indexed column (``users.name_key``,
+``skeleton(name)`` = ``str.casefold`` then NFKC (twice), then the confusables map below, then
+white space runs collapsed to one space. Stored in an indexed column (``users.name_key``,
 ``teams.name_skeleton``) under a unique constraint, so a look-alike or case variant of an
 existing name is refused even when both are created at the same moment.
 
@@ -47,9 +47,10 @@ def skeleton(name: str) -> str:
     letters, two spaces, a Cyrillic А); ``skeleton("B0b1") == skeleton("bobI") == "bobl"``.
     Leading and trailing white space is dropped; the empty name gives ``""``.
     """
-    folded = unicodedata.normalize("NFKC", name).casefold()
-    # casefold may leave a compatibility character NFKC would change (e.g. from "ẞ").
-    key = unicodedata.normalize("NFKC", folded).translate(_TABLE)
+    folded = name
+    for _ in range(2):  # casefold first, so casefold-equal names are equal from here on;
+        folded = unicodedata.normalize("NFKC", folded.casefold())  # twice: they do not commute
+    key = folded.translate(_TABLE)
     for sequence, replacement in _SEQUENCES:
         key = key.replace(sequence, replacement)
     return _SPACES.sub(" ", key).strip()[:MAX_LENGTH]
