@@ -1,4 +1,4 @@
-"""Hostile strings and the OpenAPI walk of ``test_trust_input``: every string a client sends.
+"""Hostile inputs of ``test_trust_input``: the OpenAPI walk, raw ASGI bodies, broken NIfTI.
 
 ``json_string_fields`` lists every string-typed location of every JSON request body the API
 declares (objects, arrays, ``anyOf`` branches, ``$ref`` resolved); ``valid_bodies`` gives one
@@ -7,10 +7,16 @@ accepted body per JSON operation, so a 422 after one field is replaced is that f
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import gzip
 import json
 from collections.abc import Iterator
 from typing import Any
+
+import nibabel as nib
+import numpy as np
+from fastapi import FastAPI
 
 HOSTILE = {
     "nul": "\x00",
@@ -148,3 +154,52 @@ def concrete(route: str, ids: dict[str, Any], **values: str) -> str:
              "submission_id": ids["submission"], "evaluation_id": ids["evaluation"],
              "token_id": ids["member_token"], **values}
     return route.format(**known)
+
+
+def asgi_post(app: FastAPI, path: str, chunks: Iterator[bytes],
+               headers: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any], int]:
+    """POST ``chunks`` straight to the ASGI app; (response start message, JSON answer,
+    chunks it received)."""
+    received = 0
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        chunk = next(chunks, None)
+        if chunk is None:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        received += 1
+        return {"type": "http.request", "body": chunk, "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
+             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 40000),
+             "server": ("testserver", 80), "state": {},
+             "headers": [(k.encode(), v.encode()) for k, v in headers.items()]}
+    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start, json.loads(body or b"{}"), received
+
+
+def chunks_of(total: int, size: int = 64 * 1024) -> Iterator[bytes]:
+    for _ in range(total // size):
+        yield b" " * size
+
+
+def _raw_nifti(array: np.ndarray) -> bytes:
+    return bytes(nib.Nifti1Image(array, np.eye(4)).to_bytes())
+
+
+def broken_nifti(kind: str, array: np.ndarray) -> bytes:
+    raw = _raw_nifti(array)
+    if kind == "voxels-cut-short":  # a complete gzip stream of a file missing its last voxels
+        return gzip.compress(raw[:-200], mtime=0)
+    if kind == "gzip-stream-cut":  # the compressed stream itself ends early
+        packed = gzip.compress(raw, mtime=0)
+        return packed[: len(packed) * 2 // 3]
+    assert kind == "nan-in-mask"
+    return gzip.compress(_raw_nifti(np.where(array > 0, np.nan, 0).astype(np.float32)), mtime=0)

@@ -6,15 +6,11 @@ test on SQLite and on PostgreSQL; the races use committing databases and real th
 
 from __future__ import annotations
 
-import asyncio
-import gzip
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import nibabel as nib
 import numpy as np
 import pytest
 from fastapi import FastAPI
@@ -42,6 +38,9 @@ from tests.challenge.authz_world import World, build
 from tests.conftest import BACKENDS, drop_pg_database, fresh_database
 from tests.reliability.input_world import (
     HOSTILE,
+    asgi_post,
+    broken_nifti,
+    chunks_of,
     concrete,
     json_operations,
     json_string_fields,
@@ -137,44 +136,10 @@ def test_item7_token_named_nul_is_422_not_500(client: TestClient, world: World) 
 
 # --- item 9: a cap on every body but uploads --------------------------------------------------
 
-def _asgi_post(app: FastAPI, path: str, chunks: Iterator[bytes],
-               headers: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any], int]:
-    """POST ``chunks`` straight to the ASGI app; (response start message, JSON answer,
-    chunks it received)."""
-    received = 0
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        nonlocal received
-        chunk = next(chunks, None)
-        if chunk is None:
-            return {"type": "http.request", "body": b"", "more_body": False}
-        received += 1
-        return {"type": "http.request", "body": chunk, "more_body": True}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
-             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 40000),
-             "server": ("testserver", 80), "state": {},
-             "headers": [(k.encode(), v.encode()) for k, v in headers.items()]}
-    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return start, json.loads(body or b"{}"), received
-
-
-def _chunks(total: int, size: int = 64 * 1024) -> Iterator[bytes]:
-    for _ in range(total // size):
-        yield b" " * size
-
-
 def test_item9_declared_oversized_body_is_413_before_a_byte_is_read(app: FastAPI) -> None:
     """150 MiB declared by Content-Length to the unauthenticated sign-up: 413, body unread."""
-    start, answer, received = _asgi_post(
-        app, "/api/v1/users", _chunks(150 * MiB),
+    start, answer, received = asgi_post(
+        app, "/api/v1/users", chunks_of(150 * MiB),
         {"content-type": "application/json", "content-length": str(150 * MiB)})
     assert start["status"] == 413
     assert answer["error"]["code"] == "payload_too_large"
@@ -184,7 +149,7 @@ def test_item9_declared_oversized_body_is_413_before_a_byte_is_read(app: FastAPI
 def test_item9_chunked_oversized_body_is_413_while_it_streams(app: FastAPI) -> None:
     """150 MiB sent chunked (no Content-Length) to the sign-up: 413 once past the cap."""
     chunk = 64 * 1024
-    start, answer, received = _asgi_post(app, "/api/v1/users", _chunks(150 * MiB, chunk),
+    start, answer, received = asgi_post(app, "/api/v1/users", chunks_of(150 * MiB, chunk),
                                          {"content-type": "application/json"})
     assert start["status"] == 413
     assert (b"connection", b"close") in start["headers"], "the unread rest must not be drained"
@@ -341,21 +306,6 @@ def test_item12_case_id_with_a_trailing_newline_is_422(client: TestClient, world
     assert _error(response)["code"] == "invalid_dataset_archive"
 
 
-def _raw_nifti(array: np.ndarray) -> bytes:
-    return bytes(nib.Nifti1Image(array, np.eye(4)).to_bytes())
-
-
-def _broken(kind: str, array: np.ndarray) -> bytes:
-    raw = _raw_nifti(array)
-    if kind == "voxels-cut-short":  # a complete gzip stream of a file missing its last voxels
-        return gzip.compress(raw[:-200], mtime=0)
-    if kind == "gzip-stream-cut":  # the compressed stream itself ends early
-        packed = gzip.compress(raw, mtime=0)
-        return packed[: len(packed) * 2 // 3]
-    assert kind == "nan-in-mask"
-    return gzip.compress(_raw_nifti(np.where(array > 0, np.nan, 0).astype(np.float32)), mtime=0)
-
-
 @pytest.mark.parametrize("role,kind,code", [
     ("reference", "voxels-cut-short", "invalid_nifti_truncated"),
     ("reference", "gzip-stream-cut", "invalid_nifti_truncated"),
@@ -370,9 +320,9 @@ def test_item12_volume_whose_voxels_do_not_decode_is_422_naming_the_case(
     rng = np.random.default_rng(1)
     if role == "reference":
         mask = (rng.random((32, 32, 32)) > 0.5).astype(np.uint8)
-        dataset.references["case001"] = _broken(kind, mask)
+        dataset.references["case001"] = broken_nifti(kind, mask)
     else:
-        dataset.cases["case001"]["flair"] = _broken(kind, rng.normal(size=(32, 32, 32))
+        dataset.cases["case001"]["flair"] = broken_nifti(kind, rng.normal(size=(32, 32, 32))
                                                     .astype(np.float32))
     response = _upload(client, world, dataset.tar_bytes())
     assert response.status_code == 422, response.text
