@@ -15,9 +15,10 @@ from challenge import models  # noqa: F401  (configures every mapper)
 from challenge.accounts.router import router as accounts_router
 from challenge.audit.router import router as audit_router
 from challenge.challenges.router import router as challenges_router
+from challenge.core.bodylimit import BodySizeLimit, upload_operations
 from challenge.core.config import Settings, get_settings
 from challenge.core.db import get_engine, session_factory
-from challenge.core.errors import DomainError
+from challenge.core.errors import VALIDATION_CODES, DomainError
 from challenge.core.ratelimit import FailureLimiter
 from challenge.core.storage import Storage
 from challenge.datasets.router import router as datasets_router
@@ -52,10 +53,13 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         details = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")),
                     "type": str(e.get("type", ""))} for e in exc.errors()]
-        first = details[0] if details else {"loc": [], "msg": "invalid request"}
+        # A failure with a code of its own (a refused character...) names the error.
+        first = next((d for d in details if d["type"] in VALIDATION_CODES),
+                     details[0] if details else {"loc": [], "msg": "invalid request"})
         where = ".".join(str(p) for p in first["loc"])
-        return JSONResponse(error_body("validation_error", f"{where}: {first['msg']}", details),
-                            422)
+        code = str(first.get("type", ""))
+        code = code if code in VALIDATION_CODES else "validation_error"
+        return JSONResponse(error_body(code, f"{where}: {first['msg']}", details), 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -100,4 +104,6 @@ def create_app(settings: Settings | None = None, *, dispatcher: Any = None) -> F
                    leaderboard_router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(pages_router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
+                       uploads=lambda: upload_operations(app.openapi()))
     return app

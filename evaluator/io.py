@@ -18,6 +18,7 @@ import io
 import os
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -251,26 +252,37 @@ def _check_grid(
         )
 
 
-def _decompressed(path: Path, needed: int) -> bytes:
-    """The first ``needed`` bytes of a gzip file, decompressed in one zlib pass (gzip
-    members concatenated as gzip allows). Never produces more than ``needed`` bytes, so
-    trailing data cannot inflate memory; a short or corrupt stream is ``truncated``."""
-    raw = path.read_bytes()
-    parts: list[bytes] = []
-    have = 0
+def _inflate(blocks: Iterator[bytes], needed: int, piece: int) -> Iterator[bytes]:
+    """Yield the first ``needed`` decompressed bytes of a gzip stream given as compressed
+    ``blocks``, in pieces of at most ``piece`` bytes (members concatenated as gzip allows).
+    Never produces more than ``needed`` bytes, so trailing data cannot inflate memory; a
+    stream that ends short of ``needed`` or is corrupt is ``truncated``."""
+    stream = zlib.decompressobj(wbits=31)
+    data, have = b"", 0
     try:
-        while have < needed and raw:
-            d = zlib.decompressobj(wbits=31)
-            chunk = d.decompress(raw, needed - have)
-            parts.append(chunk)
-            have += len(chunk)
-            if not d.eof:
-                break
-            raw = d.unused_data
+        while have < needed:
+            out = stream.decompress(data, min(piece, needed - have))
+            data = stream.unconsumed_tail
+            if out:
+                have += len(out)
+                yield out
+            elif stream.eof:  # next gzip member, if any
+                data, stream = stream.unused_data, zlib.decompressobj(wbits=31)
+            else:
+                more = next(blocks, b"")
+                if not more:
+                    break
+                data += more
     except zlib.error:
         raise NiftiError("truncated", "image data are truncated or corrupt") from None
     if have < needed:
         raise NiftiError("truncated", "image data are truncated or corrupt")
+
+
+def _decompressed(path: Path, needed: int) -> bytes:
+    """The first ``needed`` bytes of a gzip file, decompressed in one zlib pass per member;
+    one member (the usual case) is returned without a copy."""
+    parts = list(_inflate(iter([path.read_bytes()]), needed, needed))
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
@@ -350,3 +362,48 @@ def load_volume(
     info = _header(img, Path(path), max_voxels)
     _check_grid(info, expected_shape, expected_affine, atol)
     return Volume(_read_voxels(img, info, Path(path)), info.spacing, info.affine)
+
+
+VERIFY_PIECE = 1 << 22
+"""Bytes of voxel data decoded at a time by :func:`verify_voxels` (its memory bound)."""
+
+
+def _file_blocks(path: Path, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+    """The bytes ``start``..``stop`` (default: the end) of a file, 1 MiB at a time."""
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        left = float("inf") if stop is None else stop - start
+        while left > 0 and (block := fh.read(int(min(1 << 20, left)))):
+            left -= len(block)
+            yield block
+
+
+def verify_voxels(path: str | os.PathLike[str], *, max_voxels: int, mask: bool) -> HeaderInfo:
+    """Decode every voxel of a NIfTI file once, in pieces of :data:`VERIFY_PIECE` bytes,
+    keeping none: what :func:`load_mask` (``mask``) or :func:`load_volume` would refuse
+    later is refused now. Memory stays at one piece, whatever the image size.
+
+    Raises NiftiError: the codes of :func:`read_header`, ``truncated`` (voxel data end short
+    of what the header declares, or do not decompress), and for a ``mask`` ``nan_values``.
+    """
+    p = Path(path)
+    img = _open(p)
+    info = _header(img, p, max_voxels)
+    offset = int(cast(ArrayProxy, img.dataobj).offset)
+    size = info.shape[0] * info.shape[1] * info.shape[2] * info.dtype.itemsize
+    if p.name.endswith(".gz"):
+        pieces = _inflate(_file_blocks(p), offset + size, VERIFY_PIECE)
+    else:  # _header checked the length of an uncompressed file
+        pieces, offset = _file_blocks(p, offset, offset + size), 0
+    check_nan = mask and info.dtype.kind == "f"
+    pending = b""
+    for piece in pieces:
+        pending += piece
+        if offset:
+            skipped = min(offset, len(pending))
+            pending, offset = pending[skipped:], offset - skipped
+        usable = len(pending) - len(pending) % info.dtype.itemsize
+        if check_nan and np.isnan(np.frombuffer(pending[:usable], dtype=info.dtype)).any():
+            raise NiftiError("nan_values", "mask contains NaN values")
+        pending = pending[usable:]
+    return info

@@ -3,9 +3,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Enum, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from challenge.core import skeleton
 from challenge.core.db import Base, utcnow
 
 
@@ -17,15 +18,24 @@ class Role(enum.StrEnum):
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (Index("ix_users_name_key", "name_key", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
+    # skeleton(username), kept by _set_name_key: unique, so case variants and look-alikes
+    # ("Bob", "bob", "B0b") cannot both exist, even when created at the same moment.
+    name_key: Mapped[str] = mapped_column(String(skeleton.MAX_LENGTH))
     email: Mapped[str | None] = mapped_column(String(254))
     role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
+
+    @validates("username")
+    def _set_name_key(self, _: str, username: str) -> str:
+        self.name_key = skeleton.skeleton(username)
+        return username
 
     @property
     def is_admin(self) -> bool:

@@ -5,13 +5,13 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from challenge.accounts.models import Role
-
-USERNAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$"
+from challenge.core.text import USERNAME, Email, TokenName, Username
 
 
 class UserCreate(BaseModel):
-    username: str = Field(pattern=USERNAME, description="2-64 characters: letters, digits, _ . -")
-    email: str | None = Field(default=None, max_length=254)
+    username: Username = Field(description=f"{USERNAME.description}; unique whatever the case "
+                               "and look-alike characters (0/O, 1/l/I, Cyrillic or Greek)")
+    email: Email | None = None
 
 
 class AdminUserCreate(UserCreate):
@@ -27,7 +27,7 @@ class UserPublic(BaseModel):
 
 
 class TokenCreate(BaseModel):
-    name: str = Field(default="default", min_length=1, max_length=100)
+    name: TokenName = "default"
 
 
 class TokenPublic(BaseModel):

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from challenge.accounts.models import ApiToken, Role, User
 from challenge.audit import service as audit
 from challenge.core import security
+from challenge.core.conflicts import unique_conflicts
 from challenge.core.db import utcnow
 from challenge.core.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
 from challenge.core.ratelimit import FailureLimiter
@@ -43,18 +43,22 @@ def _issue_token(db: Session, user: User, name: str) -> tuple[ApiToken, str]:
 def create_user(
     *, db: Session, actor: User | None, username: str, email: str | None, role: Role
 ) -> tuple[User, ApiToken, str]:
-    """Create an account and its first token. Only an admin may create organizers or admins."""
+    """Create an account and its first token. Only an admin may create organizers or admins.
+
+    A username equal to an existing one up to case and look-alike characters is taken
+    (``users.name_key``); a concurrent twin loses on the unique constraint, also a 409.
+    """
     if role != Role.participant and (actor is None or not actor.is_admin):
         raise Forbidden("only an admin can create organizer or admin accounts")
-    if db.scalar(select(User.id).where(User.username == username)) is not None:
-        raise Conflict(f"username {username!r} is taken", code="username_taken")
     user = User(username=username, email=email, role=role)
+    existing = db.scalar(select(User.username).where(User.name_key == user.name_key))
+    if existing is not None:
+        raise Conflict(f"username {username!r} is taken" if existing == username else
+                       f"username {username!r} looks like the existing {existing!r}",
+                       code="username_taken")
     db.add(user)
-    try:
+    with unique_conflicts(db):
         db.flush()
-    except IntegrityError as exc:
-        db.rollback()
-        raise Conflict(f"username {username!r} is taken", code="username_taken") from exc
     token, plaintext = _issue_token(db, user, "default")
     audit.record(db=db, actor=actor or user, action="user.create", object_type="user",
                  object_id=user.id, role=role.value)

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 
 from challenge import access
 from challenge.audit import service
-from challenge.core.deps import MAX_ID, CurrentUser, SessionDep
+from challenge.core.deps import MAX_ID, ChallengeSlug, CurrentUser, SessionDep
 from challenge.core.errors import Forbidden
 
 router = APIRouter(tags=["audit"])
@@ -27,7 +27,7 @@ class AuditEventPublic(BaseModel):
 
 
 @router.get("/challenges/{slug}/audit", response_model=list[AuditEventPublic])
-def challenge_audit(slug: str, db: SessionDep, user: CurrentUser,
+def challenge_audit(slug: ChallengeSlug, db: SessionDep, user: CurrentUser,
                     limit: int = Query(100, ge=1, le=1000),
                     before_id: int | None = Query(None, ge=1, le=MAX_ID)) -> list[AuditEventPublic]:
     """The challenge's append-only audit log, newest first. Organizers and admins."""

@@ -9,7 +9,7 @@ from challenge.challenges.schemas import (
     ChallengeUpdate,
     OrganizerAdd,
 )
-from challenge.core.deps import CurrentUser, OptionalUser, SessionDep
+from challenge.core.deps import ChallengeSlug, CurrentUser, OptionalUser, SessionDep
 
 router = APIRouter(tags=["challenges"])
 
@@ -26,18 +26,18 @@ def create_challenge(body: ChallengeCreate, db: SessionDep, user: CurrentUser) -
 
 
 @router.get("/challenges/{slug}", response_model=ChallengePublic)
-def get_challenge(slug: str, db: SessionDep, user: OptionalUser) -> ChallengePublic:
+def get_challenge(slug: ChallengeSlug, db: SessionDep, user: OptionalUser) -> ChallengePublic:
     return ChallengePublic.model_validate(service.get(db=db, user=user, slug=slug))
 
 
 @router.patch("/challenges/{slug}", response_model=ChallengePublic)
-def update_challenge(slug: str, body: ChallengeUpdate, db: SessionDep,
+def update_challenge(slug: ChallengeSlug, body: ChallengeUpdate, db: SessionDep,
                      user: CurrentUser) -> ChallengePublic:
     return ChallengePublic.model_validate(service.update(db=db, user=user, slug=slug, data=body))
 
 
 @router.post("/challenges/{slug}/organizers", response_model=ChallengePublic)
-def add_organizer(slug: str, body: OrganizerAdd, db: SessionDep,
+def add_organizer(slug: ChallengeSlug, body: OrganizerAdd, db: SessionDep,
                   user: CurrentUser) -> ChallengePublic:
     return ChallengePublic.model_validate(
         service.add_organizer(db=db, user=user, slug=slug, username=body.username))

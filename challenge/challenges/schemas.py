@@ -4,19 +4,19 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SLUG = r"^[a-z0-9][a-z0-9-]{1,63}$"
+from challenge.core.text import Description, Slug, Title, Username
 
 
 class ChallengeCreate(BaseModel):
-    slug: str = Field(pattern=SLUG, description="URL name: lowercase letters, digits and -")
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=20000)
+    slug: Slug = Field(description="URL name: lowercase letters, digits and -")
+    title: Title
+    description: Description = ""
     is_published: bool = False
 
 
 class ChallengeUpdate(BaseModel):
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=20000)
+    title: Title | None = None
+    description: Description | None = None
     is_published: bool | None = None
 
 
@@ -31,4 +31,4 @@ class ChallengePublic(BaseModel):
 
 
 class OrganizerAdd(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
+    username: Username

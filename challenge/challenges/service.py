@@ -9,6 +9,7 @@ from challenge.accounts.models import Role, User
 from challenge.audit import service as audit
 from challenge.challenges.models import Challenge, ChallengeOrganizer
 from challenge.challenges.schemas import ChallengeCreate, ChallengeUpdate
+from challenge.core.conflicts import unique_conflicts
 from challenge.core.errors import Conflict, InvalidInput
 
 
@@ -29,7 +30,8 @@ def create(*, db: Session, user: User, data: ChallengeCreate) -> Challenge:
     challenge = Challenge(**data.model_dump(), created_by_id=user.id)
     challenge.organizers.append(ChallengeOrganizer(user_id=user.id))
     db.add(challenge)
-    db.flush()
+    with unique_conflicts(db):
+        db.flush()
     audit.record(db=db, actor=user, action="challenge.create", object_type="challenge",
                  object_id=challenge.id, challenge_id=challenge.id, slug=challenge.slug)
     db.commit()
@@ -59,6 +61,8 @@ def add_organizer(*, db: Session, user: User, slug: str, username: str) -> Chall
     if access.team_of(db, other, challenge.id) is not None:
         raise Conflict(f"{username!r} is in a team of this challenge", code="conflict_of_interest")
     db.add(ChallengeOrganizer(challenge_id=challenge.id, user_id=other.id))
+    with unique_conflicts(db):
+        db.flush()
     audit.record(db=db, actor=user, action="challenge.add_organizer", object_type="challenge",
                  object_id=challenge.id, challenge_id=challenge.id, username=username)
     db.commit()

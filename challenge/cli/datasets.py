@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,8 +12,7 @@ from rich.table import Table
 from challenge.cli.client import Api, JsonOption, TokenOption, UrlOption
 from challenge.cli.layout import LayoutError, check_layout, tar_stream
 from challenge.cli.output import err, fail, note, out, print_json, size, success, when
-
-DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")  # as the server's
+from challenge.core.text import DATASET_NAME
 
 dataset_app = typer.Typer(help="Upload and list hidden test sets (organizers).",
                           no_args_is_help=True)
@@ -45,9 +43,8 @@ def upload(
 
     The reference masks are stored on the server and never served back by any endpoint.
     """
-    if not DATASET_NAME.match(name):
-        fail(f"invalid --name {name!r}: 1-100 letters, digits, _ . - (starting with a letter "
-             "or digit)")
+    if not DATASET_NAME.matches(name):
+        fail(f"invalid --name {name!r}: {DATASET_NAME.description}")
     try:
         layout = check_layout(directory)
     except LayoutError as exc:

@@ -8,17 +8,15 @@ Layout (the server's ``challenge.datasets.ingest`` accepts the same)::
 
 from __future__ import annotations
 
-import re
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from challenge.core.text import CASE_ID, CHANNEL
 from evaluator import io as nifti
 
-CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-CHANNEL = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
 SUFFIX = ".nii.gz"
 HEADER_MAX_VOXELS = 2048**3  # the server applies its own, smaller cap
 
@@ -59,18 +57,17 @@ def _scan_inputs(root: Path, problems: list[str], skipped: list[str]) -> dict[st
         if not case_dir.is_dir():
             problems.append(f"{rel}: expected a folder inputs/<case>/ holding <channel>.nii.gz")
             continue
-        if not CASE_ID.match(case_dir.name):
-            problems.append(f"{rel}: case id must be 1-64 letters, digits, _ . - "
-                            "(starting with a letter or digit)")
+        if not CASE_ID.matches(case_dir.name):
+            problems.append(f"{rel}: case id must be {CASE_ID.description}")
             continue
         channels = []
         for f in _visible(case_dir.iterdir(), skipped, root):
             name = f.name
             if not f.is_file() or not name.endswith(SUFFIX):
                 problems.append(f"{f.relative_to(root)}: expected <channel>.nii.gz files only")
-            elif not CHANNEL.match(name[: -len(SUFFIX)]):
-                problems.append(f"{f.relative_to(root)}: channel name must be a short "
-                                "identifier like 'flair'")
+            elif not CHANNEL.matches(name[: -len(SUFFIX)]):
+                problems.append(f"{f.relative_to(root)}: channel name must be "
+                                f"{CHANNEL.description}")
             else:
                 channels.append(name[: -len(SUFFIX)])
         if not channels:
@@ -83,7 +80,7 @@ def _scan_references(root: Path, problems: list[str], skipped: list[str]) -> set
     refs = set()
     for f in _visible((root / "references").iterdir(), skipped, root):
         case = f.name[: -len(SUFFIX)] if f.name.endswith(SUFFIX) else ""
-        if not f.is_file() or not CASE_ID.match(case):
+        if not f.is_file() or not CASE_ID.matches(case):
             problems.append(f"{f.relative_to(root)}: expected references/<case>.nii.gz files only")
         else:
             refs.add(case)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 import typer
@@ -63,10 +62,10 @@ def init(
     The admin's API token is printed once and saved for --url. Safe to run again: migrations are
     idempotent and an existing admin is kept.
     """
-    from challenge.accounts.schemas import USERNAME
+    from challenge.core.text import USERNAME
 
-    if not re.match(USERNAME, admin_username):
-        fail(f"invalid admin username {admin_username!r}: 2-64 letters, digits, _ . -")
+    if not USERNAME.matches(admin_username):
+        fail(f"invalid admin username {admin_username!r}: {USERNAME.description}")
     settings = _settings()
     migrate_or_fail(settings.database_url)
     success(f"database ready: {settings.database_url}")

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from challenge.challenges.schemas import SLUG
+from challenge.core.bounds import UtcDatetime
+from challenge.core.text import DatasetName, Description, Slug, Title
 from challenge.phases.config import PhaseConfigSpec
 
 Audience = Literal["public", "participants", "organizers"]
@@ -23,16 +24,16 @@ Audience = Literal["public", "participants", "organizers"]
 class PhaseSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    slug: str = Field(pattern=SLUG)
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=20000)
-    opens_at: AwareDatetime
-    closes_at: AwareDatetime
+    slug: Slug
+    title: Title
+    description: Description = ""
+    opens_at: UtcDatetime
+    closes_at: UtcDatetime
     visibility: Audience = "public"
     leaderboard_visibility: Audience = "public"
     hide_scores_until_close: bool = False
-    parent: str | None = Field(default=None, description="slug of an earlier phase of this file")
-    dataset: str | None = Field(default=None, min_length=1, max_length=100)
+    parent: Slug | None = Field(default=None, description="slug of an earlier phase of this file")
+    dataset: DatasetName | None = None
     config: PhaseConfigSpec = Field(default_factory=lambda: PhaseConfigSpec.model_validate({}))
 
     def create_body(self, dataset_id: int | None) -> dict[str, Any]:
@@ -46,9 +47,9 @@ class PhaseSpec(BaseModel):
 class ChallengeSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    slug: str = Field(pattern=SLUG)
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=20000)
+    slug: Slug
+    title: Title
+    description: Description = ""
     published: bool = False
     phases: list[PhaseSpec] = Field(min_length=1)
 

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     max_submission_bytes: int = Field(default=8 * 1024**3, gt=0)
     max_dataset_bytes: int = Field(default=16 * 1024**3, gt=0)
     max_case_voxels: int = Field(default=512 * 512 * 512, gt=0)
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0,
+                                description="cap on every request body but uploads (bytes)")
     auth_failures_per_minute: int = Field(default=30, gt=0)
 
     @model_validator(mode="after")

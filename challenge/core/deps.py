@@ -10,8 +10,10 @@ from sqlalchemy.orm import Session
 
 from challenge.accounts import service as accounts
 from challenge.accounts.models import User
+from challenge.core.bounds import MAX_ID
 from challenge.core.config import Settings
 from challenge.core.errors import Unauthorized
+from challenge.core.text import Slug
 
 
 def check_then_release(db: Session, check: Callable[..., object], **kwargs: Any) -> None:
@@ -75,9 +77,11 @@ OptionalUser = Annotated[User | None, Depends(optional_user)]
 CurrentUser = Annotated[User, Depends(required_user)]
 
 # Database ids are 32-bit integers: larger path values are a 422, never a driver overflow.
-MAX_ID = 2**31 - 1
 TokenId = Annotated[int, Path(ge=1, le=MAX_ID)]
 PhaseId = Annotated[int, Path(ge=1, le=MAX_ID)]
 TeamId = Annotated[int, Path(ge=1, le=MAX_ID)]
 DatasetId = Annotated[int, Path(ge=1, le=MAX_ID)]
 SubmissionId = Annotated[int, Path(ge=1, le=MAX_ID)]
+# Slugs in paths follow the creation rule: a control character or a trailing newline is a 422.
+ChallengeSlug = Annotated[Slug, Path()]
+PhaseSlug = Annotated[Slug, Path()]

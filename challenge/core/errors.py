@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+VALIDATION_CODES = frozenset({"forbidden_character", "datetime_out_of_range"})
+"""Request-validation failures answered with their own code instead of ``validation_error``."""
+
 
 class DomainError(Exception):
     status_code = 400

@@ -6,23 +6,23 @@ Accepted layout (tar, optionally gzip; an optional single top-level folder is al
     references/<case_id>.nii.gz           the reference mask, on the grid of the first channel
 
 Everything else is refused with a clear error: links, devices, path traversal, unknown files,
-archives that expand past the size cap, cases without a reference, broken NIfTI headers.
+archives that expand past the size cap, cases without a reference, broken NIfTI headers, and
+voxel data that do not decode (every input volume and reference mask is decoded once here,
+so a dataset that is accepted never makes an evaluation fail later).
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from challenge.core.errors import InvalidInput, PayloadTooLarge, StorageFull
 from challenge.core.storage import NO_SPACE, sha256_file
+from challenge.core.text import CASE_ID, CHANNEL
 from evaluator import io as nifti
 
-CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-CHANNEL = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
 MAX_MEMBERS = 100_000
 
 
@@ -65,12 +65,12 @@ def _classify(name: str, prefix: str | None) -> tuple[str, str, str | None] | No
         parts = parts[1:]
     if len(parts) == 3 and parts[0] == "inputs" and parts[2].endswith(".nii.gz"):
         case, channel = parts[1], parts[2][: -len(".nii.gz")]
-        if not CASE_ID.match(case) or not CHANNEL.match(channel):
+        if not CASE_ID.matches(case) or not CHANNEL.matches(channel):
             raise _bad(f"bad case id or channel name in {name!r}")
         return "input", case, channel
     if len(parts) == 2 and parts[0] == "references" and parts[1].endswith(".nii.gz"):
         case = parts[1][: -len(".nii.gz")]
-        if not CASE_ID.match(case):
+        if not CASE_ID.matches(case):
             raise _bad(f"bad case id in {name!r}")
         return "reference", case, None
     return None
@@ -164,14 +164,15 @@ def _validate(staging: Path, cases: list[StagedCase], total: int,
         grid = None
         for channel in channels:
             path = staging / "inputs" / case.case_id / f"{channel}.nii.gz"
-            header = _header(path, max_voxels, f"case {case.case_id!r} channel {channel!r}")
+            header = _decoded(path, max_voxels, f"case {case.case_id!r} channel {channel!r}",
+                              mask=False)
             if grid is None:
                 grid = header
             elif not _same_grid(grid, header):
                 raise _bad(f"case {case.case_id!r}: channel {channel!r} is on another grid than "
                            f"{channels[0]!r}", "grid_mismatch")
-        reference = _header(staging / "references" / f"{case.case_id}.nii.gz", max_voxels,
-                            f"case {case.case_id!r} reference")
+        reference = _decoded(staging / "references" / f"{case.case_id}.nii.gz", max_voxels,
+                             f"case {case.case_id!r} reference", mask=True)
         assert grid is not None
         if not _same_grid(grid, reference):
             raise _bad(f"case {case.case_id!r}: the reference is not on the inputs' grid",
@@ -180,9 +181,11 @@ def _validate(staging: Path, cases: list[StagedCase], total: int,
     return StagedDataset(channels=channels, cases=cases, size_bytes=total)
 
 
-def _header(path: Path, max_voxels: int, what: str) -> nifti.HeaderInfo:
+def _decoded(path: Path, max_voxels: int, what: str, *, mask: bool) -> nifti.HeaderInfo:
+    """The header of ``path`` once all its voxels decoded (a mask also without NaN); a 422
+    naming the case otherwise."""
     try:
-        return nifti.read_header(path, max_voxels=max_voxels)
+        return nifti.verify_voxels(path, max_voxels=max_voxels, mask=mask)
     except nifti.NiftiError as exc:
         raise _bad(f"{what}: {exc}", f"invalid_nifti_{exc.code}") from exc
 

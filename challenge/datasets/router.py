@@ -1,21 +1,28 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Query, Request, status
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from challenge.challenges.models import Challenge
-from challenge.core.deps import CurrentUser, DatasetId, SessionDep, SettingsDep, check_then_release
+from challenge.core.bodylimit import UPLOAD_BODY
+from challenge.core.deps import (
+    ChallengeSlug,
+    CurrentUser,
+    DatasetId,
+    SessionDep,
+    SettingsDep,
+    check_then_release,
+)
 from challenge.core.storage import receive_stream
+from challenge.core.text import DatasetName
 from challenge.datasets import service
 from challenge.datasets.models import Dataset
 from challenge.datasets.schemas import CasePublic, DatasetDetail, DatasetPublic
 
 router = APIRouter(tags=["datasets"])
-
-UPLOAD_BODY = {"requestBody": {"required": True, "content": {
-    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
-
 
 def _public(db: Session, dataset: Dataset) -> DatasetPublic:
     challenge = db.get(Challenge, dataset.challenge_id)
@@ -34,9 +41,9 @@ def _detail(db: Session, dataset: Dataset) -> DatasetDetail:
 
 @router.post("/challenges/{slug}/datasets", status_code=status.HTTP_201_CREATED,
              response_model=DatasetDetail, openapi_extra=UPLOAD_BODY)
-async def upload_dataset(slug: str, request: Request, db: SessionDep, user: CurrentUser,
+async def upload_dataset(slug: ChallengeSlug, request: Request, db: SessionDep, user: CurrentUser,
                          settings: SettingsDep,
-                         name: str = Query(min_length=1, max_length=100)) -> DatasetDetail:
+                         name: Annotated[DatasetName, Query()]) -> DatasetDetail:
     """Upload a hidden test set as the raw body (tar or tar.gz; layout in the README):
     ``inputs/<case>/<channel>.nii.gz`` and ``references/<case>.nii.gz``. Organizers only.
     The reference masks are stored, checksummed and never served by any endpoint."""
@@ -56,7 +63,7 @@ async def upload_dataset(slug: str, request: Request, db: SessionDep, user: Curr
 
 
 @router.get("/challenges/{slug}/datasets", response_model=list[DatasetPublic])
-def list_datasets(slug: str, db: SessionDep, user: CurrentUser) -> list[DatasetPublic]:
+def list_datasets(slug: ChallengeSlug, db: SessionDep, user: CurrentUser) -> list[DatasetPublic]:
     return [_public(db, d) for d in service.list_for_challenge(db=db, user=user, slug=slug)]
 
 

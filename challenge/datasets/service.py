@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from sqlalchemy import select
@@ -11,18 +10,18 @@ from challenge import access
 from challenge.accounts.models import User
 from challenge.audit import service as audit
 from challenge.challenges.models import Challenge
+from challenge.core.conflicts import unique_conflicts
 from challenge.core.errors import Conflict, InvalidInput, NotFound
 from challenge.core.storage import Storage, remove_tree
+from challenge.core.text import DATASET_NAME
 from challenge.datasets import ingest
 from challenge.datasets.models import Dataset, DatasetCase
-
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
 def check_can_upload(*, db: Session, user: User, slug: str, name: str) -> Challenge:
     """Cheap checks before the upload body is read."""
-    if not NAME.match(name):
-        raise InvalidInput("dataset name: 1-100 letters, digits, _ . -", code="bad_dataset_name")
+    if not DATASET_NAME.matches(name):
+        raise InvalidInput(f"dataset name: {DATASET_NAME.description}", code="bad_dataset_name")
     challenge = access.require_visible_challenge(db, user, slug)
     access.require_organizer(db, user, challenge)
     if db.scalar(select(Dataset.id).where(Dataset.challenge_id == challenge.id,
@@ -33,7 +32,10 @@ def check_can_upload(*, db: Session, user: User, slug: str, name: str) -> Challe
 
 def create_from_archive(*, db: Session, storage: Storage, user: User, slug: str, name: str,
                         archive: Path, max_bytes: int, max_voxels: int) -> Dataset:
-    """Validate the uploaded archive, move it into storage and record it. All or nothing."""
+    """Validate the uploaded archive, move it into storage and record it. All or nothing.
+
+    Two uploads of one name at once: the second to insert is a 409 ``dataset_exists``.
+    """
     challenge = check_can_upload(db=db, user=user, slug=slug, name=name)
     key = storage.new_key()
     staging = storage.temp_path("-dataset")
@@ -47,7 +49,8 @@ def create_from_archive(*, db: Session, storage: Storage, user: User, slug: str,
                                      reference_checksum=c.reference_checksum, shape=c.shape)
                          for c in staged.cases]
         db.add(dataset)
-        db.flush()
+        with unique_conflicts(db):
+            db.flush()
         audit.record(db=db, actor=user, action="dataset.create", object_type="dataset",
                      object_id=dataset.id, challenge_id=challenge.id, name=name,
                      checksum=dataset.checksum, n_cases=dataset.n_cases)

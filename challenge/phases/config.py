@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from challenge.core.text import ChannelName, check_name
+
 METRIC_PRESETS = ("msseg", "wmh", "shifts", "instance")
 RANKING_METHODS = ("aggregate_then_rank", "rank_then_aggregate", "test_then_rank")
 RANKABLE_METRICS = (
@@ -83,7 +85,8 @@ class RankingSpec(_Strict):
 
 
 class PhaseConfigSpec(_Strict):
-    channels: list[str] = Field(default_factory=lambda: ["flair"], min_length=1, max_length=16)
+    channels: list[ChannelName] = Field(default_factory=lambda: ["flair"], min_length=1,
+                                        max_length=16)
     run_mode: Literal["per_case", "batch"] = "per_case"
     limits: ContainerLimits = Field(default_factory=ContainerLimits)
     submissions: SubmissionLimits = Field(default_factory=SubmissionLimits)
@@ -98,9 +101,6 @@ class PhaseConfigSpec(_Strict):
     @field_validator("channels")
     @classmethod
     def _channel_names(cls, value: list[str]) -> list[str]:
-        for name in value:
-            if not name.isidentifier() or len(name) > 32:
-                raise ValueError(f"channel name {name!r} must be a short identifier like 'flair'")
         if len(set(value)) != len(value):
             raise ValueError("channels must not repeat")
         return value
@@ -111,9 +111,10 @@ class PhaseConfigSpec(_Strict):
         from evaluator.metrics.config import resolve_config  # metrics validates its own configs
 
         try:
-            resolve_config(value)
+            resolved = resolve_config(value)
         except (ValueError, TypeError, KeyError) as exc:
             raise ValueError(f"invalid metrics config: {exc}") from exc
+        check_name(resolved.name, max_length=64, what="the metrics config's name")
         return value
 
 

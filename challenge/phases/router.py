@@ -5,7 +5,7 @@ from sqlalchemy.orm import Session
 
 from challenge import access
 from challenge.challenges.models import Challenge
-from challenge.core.deps import CurrentUser, OptionalUser, PhaseId, SessionDep
+from challenge.core.deps import ChallengeSlug, CurrentUser, OptionalUser, PhaseId, SessionDep
 from challenge.datasets.models import Dataset
 from challenge.phases import service
 from challenge.phases.models import Phase
@@ -37,7 +37,7 @@ def to_public(db: Session, phase: Phase, challenge: Challenge) -> PhasePublic:
 
 
 @router.get("/challenges/{slug}/phases", response_model=list[PhasePublic])
-def list_phases(slug: str, db: SessionDep, user: OptionalUser) -> list[PhasePublic]:
+def list_phases(slug: ChallengeSlug, db: SessionDep, user: OptionalUser) -> list[PhasePublic]:
     phases = service.list_visible(db=db, user=user, slug=slug)
     challenge = access.require_visible_challenge(db, user, slug)
     return [to_public(db, p, challenge) for p in phases]
@@ -45,7 +45,8 @@ def list_phases(slug: str, db: SessionDep, user: OptionalUser) -> list[PhasePubl
 
 @router.post("/challenges/{slug}/phases", status_code=status.HTTP_201_CREATED,
              response_model=PhasePublic)
-def create_phase(slug: str, body: PhaseCreate, db: SessionDep, user: CurrentUser) -> PhasePublic:
+def create_phase(slug: ChallengeSlug, body: PhaseCreate, db: SessionDep,
+                 user: CurrentUser) -> PhasePublic:
     phase = service.create(db=db, user=user, slug=slug, data=body)
     return to_public(db, phase, db.get(Challenge, phase.challenge_id))  # type: ignore[arg-type]
 

@@ -3,26 +3,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from challenge.challenges.schemas import SLUG
+from challenge.core.bounds import DbId, UtcDatetime
+from challenge.core.text import Description, Slug, Title
 from challenge.phases.config import PhaseConfigSpec
 from challenge.phases.models import Visibility
 
 
 class PhaseCreate(BaseModel):
-    slug: str = Field(pattern=SLUG)
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=20000)
-    parent_phase_slug: str | None = Field(
+    slug: Slug
+    title: Title
+    description: Description = ""
+    parent_phase_slug: Slug | None = Field(
         default=None, description="teams must have a succeeded evaluation in this phase first"
     )
-    opens_at: AwareDatetime
-    closes_at: AwareDatetime
+    opens_at: UtcDatetime
+    closes_at: UtcDatetime
     visibility: Visibility = Visibility.public
     leaderboard_visibility: Visibility = Visibility.public
     hide_scores_until_close: bool = False
-    dataset_id: int | None = None
+    dataset_id: DbId | None = None
     config: PhaseConfigSpec = Field(default_factory=PhaseConfigSpec)
 
     @model_validator(mode="after")
@@ -33,14 +34,14 @@ class PhaseCreate(BaseModel):
 
 
 class PhaseUpdate(BaseModel):
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=20000)
-    opens_at: AwareDatetime | None = None
-    closes_at: AwareDatetime | None = None
+    title: Title | None = None
+    description: Description | None = None
+    opens_at: UtcDatetime | None = None
+    closes_at: UtcDatetime | None = None
     visibility: Visibility | None = None
     leaderboard_visibility: Visibility | None = None
     hide_scores_until_close: bool | None = None
-    dataset_id: int | None = None
+    dataset_id: DbId | None = None
     config: PhaseConfigSpec | None = None
 
 

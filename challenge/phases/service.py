@@ -10,6 +10,7 @@ from challenge import access
 from challenge.accounts.models import User
 from challenge.audit import service as audit
 from challenge.challenges.models import Challenge
+from challenge.core.conflicts import unique_conflicts
 from challenge.core.db import utcnow
 from challenge.core.errors import Conflict, InvalidInput, NotFound
 from challenge.datasets.models import Dataset
@@ -68,7 +69,8 @@ def _new_version(db: Session, phase: Phase, spec: PhaseConfigSpec, dataset: Data
                       config_hash=config_hash(data, dataset.checksum if dataset else None),
                       created_by_id=user.id)
     db.add(row)
-    db.flush()
+    with unique_conflicts(db):  # a concurrent edit took this version number: 409
+        db.flush()
     phase.current_config_id = row.id
     return row
 
@@ -94,7 +96,8 @@ def create(*, db: Session, user: User, slug: str, data: PhaseCreate) -> Phase:
                   leaderboard_visibility=data.leaderboard_visibility,
                   hide_scores_until_close=data.hide_scores_until_close)
     db.add(phase)
-    db.flush()
+    with unique_conflicts(db):
+        db.flush()
     config = _new_version(db, phase, data.config, dataset, user, version=1)
     audit.record(db=db, actor=user, action="phase.create", object_type="phase",
                  object_id=phase.id, challenge_id=challenge.id, config_hash=config.config_hash,

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Query, Request, status
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -16,6 +18,7 @@ from challenge.core.deps import (
 )
 from challenge.core.errors import PayloadTooLarge
 from challenge.core.storage import receive_stream
+from challenge.core.text import Comment
 from challenge.datasets.router import UPLOAD_BODY
 from challenge.evaluations import service as evaluations
 from challenge.evaluations.models import Evaluation
@@ -69,8 +72,7 @@ def to_public(db: Session, submission: Submission,
              response_model=SubmissionPublic, openapi_extra=UPLOAD_BODY)
 async def create_submission(phase_id: PhaseId, request: Request, db: SessionDep, user: CurrentUser,
                             settings: SettingsDep,
-                            comment: str = Query(default="", max_length=2000)
-                            ) -> SubmissionPublic:
+                            comment: Annotated[Comment, Query()] = "") -> SubmissionPublic:
     """Submit an algorithm: the raw body is a ``docker save`` archive (tar, optionally gzip)
     of one linux/amd64 image with a non-root USER. It is checked before it is queued; a
     refused upload is not charged to the team's quota."""

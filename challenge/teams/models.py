@@ -2,21 +2,26 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from challenge.core import skeleton
 from challenge.core.db import Base, utcnow
 
 
 class Team(Base):
     __tablename__ = "teams"
-    __table_args__ = (UniqueConstraint("challenge_id", "name"),)
+    __table_args__ = (UniqueConstraint("challenge_id", "name"),
+                      Index("ix_teams_challenge_id_name_skeleton", "challenge_id",
+                            "name_skeleton", unique=True))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     challenge_id: Mapped[int] = mapped_column(
         ForeignKey("challenges.id", ondelete="CASCADE"), index=True
     )
     name: Mapped[str] = mapped_column(String(100))
+    # skeleton(name), kept by _set_name_skeleton: look-alike names of one challenge collide.
+    name_skeleton: Mapped[str] = mapped_column(String(skeleton.MAX_LENGTH))
     invite_code: Mapped[str] = mapped_column(String(64), unique=True)
     # Bumped under the quota check: the UPDATE takes the row lock (PostgreSQL) or the write lock
     # (SQLite) before submissions are counted, so concurrent uploads serialise per team.
@@ -26,6 +31,11 @@ class Team(Base):
     members: Mapped[list[TeamMember]] = relationship(
         back_populates="team", cascade="all, delete-orphan"
     )
+
+    @validates("name")
+    def _set_name_skeleton(self, _: str, name: str) -> str:
+        self.name_skeleton = skeleton.skeleton(name)
+        return name
 
 
 class TeamMember(Base):

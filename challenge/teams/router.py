@@ -5,9 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 from sqlalchemy.orm import Session
 
-from challenge.accounts.schemas import USERNAME
 from challenge.challenges.models import Challenge
-from challenge.core.deps import CurrentUser, OptionalUser, SessionDep, TeamId
+from challenge.core.deps import ChallengeSlug, CurrentUser, OptionalUser, SessionDep, TeamId
+from challenge.core.text import Username as UsernameText
 from challenge.teams import membership, service
 from challenge.teams.models import Team
 from challenge.teams.schemas import (
@@ -19,7 +19,7 @@ from challenge.teams.schemas import (
 )
 
 router = APIRouter(tags=["teams"])
-Username = Annotated[str, Path(pattern=USERNAME)]
+Username = Annotated[UsernameText, Path()]
 
 
 def _slug(db: Session, team: Team) -> str:
@@ -39,19 +39,21 @@ def _private(db: Session, team: Team) -> TeamPrivate:
 
 
 @router.get("/challenges/{slug}/teams", response_model=list[TeamPublic])
-def list_teams(slug: str, db: SessionDep, user: OptionalUser) -> list[TeamPublic]:
+def list_teams(slug: ChallengeSlug, db: SessionDep, user: OptionalUser) -> list[TeamPublic]:
     return [_public(db, t) for t in service.list_for_challenge(db=db, user=user, slug=slug)]
 
 
 @router.post("/challenges/{slug}/teams", status_code=status.HTTP_201_CREATED,
              response_model=TeamPrivate)
-def create_team(slug: str, body: TeamCreate, db: SessionDep, user: CurrentUser) -> TeamPrivate:
+def create_team(slug: ChallengeSlug, body: TeamCreate, db: SessionDep,
+                user: CurrentUser) -> TeamPrivate:
     """Create a team; you become its first member. Share the invite code with your teammates."""
     return _private(db, service.create(db=db, user=user, slug=slug, name=body.name))
 
 
 @router.post("/challenges/{slug}/teams/join", response_model=TeamPrivate)
-def join_team(slug: str, body: TeamJoin, db: SessionDep, user: CurrentUser) -> TeamPrivate:
+def join_team(slug: ChallengeSlug, body: TeamJoin, db: SessionDep,
+              user: CurrentUser) -> TeamPrivate:
     """Join with a member's invite code; refused (409 ``team_has_submitted``) once the team
     has submitted: from then on only the challenge's organizers change its members."""
     return _private(db, service.join(db=db, user=user, slug=slug, invite_code=body.invite_code))

@@ -4,15 +4,16 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from challenge.accounts.schemas import USERNAME
+from challenge.core.text import InviteCode, TeamName, Username
 
 
 class TeamCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$")
+    name: TeamName = Field(description="1-100 characters; refused when it looks like the name "
+                           "of a team of the challenge (case, look-alike letters and digits)")
 
 
 class TeamJoin(BaseModel):
-    invite_code: str = Field(min_length=1, max_length=64)
+    invite_code: InviteCode
 
 
 class TeamPublic(BaseModel):
@@ -33,4 +34,4 @@ class TeamPrivate(TeamPublic):
 class TeamMemberMove(BaseModel):
     """Organizers: the user to put in the team (moved out of their current team, if any)."""
 
-    username: str = Field(pattern=USERNAME, description="2-64 characters: letters, digits, _ . -")
+    username: Username

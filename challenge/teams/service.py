@@ -8,6 +8,7 @@ from challenge import access
 from challenge.accounts.models import User
 from challenge.audit import service as audit
 from challenge.challenges.models import Challenge
+from challenge.core.conflicts import unique_conflicts
 from challenge.core.errors import Conflict, NotFound
 from challenge.core.security import new_invite_code
 from challenge.teams import membership
@@ -24,17 +25,17 @@ def _require_participant(db: Session, user: User, challenge: Challenge) -> None:
 def create(*, db: Session, user: User, slug: str, name: str) -> Team:
     challenge = access.require_visible_challenge(db, user, slug)
     _require_participant(db, user, challenge)
-    if db.scalar(select(Team.id).where(Team.challenge_id == challenge.id,
-                                       Team.name == name)) is not None:
-        raise Conflict(f"a team {name!r} exists in this challenge", code="team_name_taken")
     team = Team(challenge_id=challenge.id, name=name, invite_code=new_invite_code())
+    existing = db.scalar(select(Team.name).where(Team.challenge_id == challenge.id,
+                                                 Team.name_skeleton == team.name_skeleton))
+    if existing is not None:
+        raise Conflict(f"a team {name!r} exists in this challenge" if existing == name else
+                       f"the name {name!r} looks like the existing team {existing!r}",
+                       code="team_name_taken")
     team.members.append(TeamMember(challenge_id=challenge.id, user_id=user.id))
     db.add(team)
-    try:
+    with unique_conflicts(db):
         db.flush()
-    except IntegrityError as exc:
-        db.rollback()
-        raise Conflict("the team or your membership changed meanwhile; try again") from exc
     audit.record(db=db, actor=user, action="team.create", object_type="team", object_id=team.id,
                  challenge_id=challenge.id, name=name)
     db.commit()

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from evaluator.sandbox.archive import ImageArchiveInfo
 
-#: Case ids become path components on the host and in the container.
+#: Case ids become path components on the host and in the container. Both patterns are
+#: matched with ``fullmatch`` (``$`` alone would accept a trailing newline).
 CASE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 #: Runs go by content id, never by a tag that could be moved in between.
@@ -191,12 +192,12 @@ class RunSpec:
     labels: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not IMAGE_ID_RE.match(self.image_id):
+        if not IMAGE_ID_RE.fullmatch(self.image_id):
             raise ValueError(f"RunSpec.image_id must be 'sha256:<64 hex>', got {self.image_id!r}")
         if not self.inputs:
             raise ValueError("RunSpec.inputs is empty")
         for case_id in self.inputs:
-            if not CASE_ID_RE.match(case_id) or case_id in {".", ".."}:
+            if not CASE_ID_RE.fullmatch(case_id) or case_id in {".", ".."}:
                 raise ValueError(f"invalid case id {case_id!r}")
         object.__setattr__(self, "mode", RunMode(self.mode))
         object.__setattr__(self, "work_dir", Path(self.work_dir))

@@ -21,7 +21,7 @@ from challenge import access
 from challenge.accounts.models import User
 from challenge.challenges import service as challenges
 from challenge.core.db import utcnow
-from challenge.core.deps import OptionalUser, SessionDep
+from challenge.core.deps import ChallengeSlug, OptionalUser, PhaseSlug, SessionDep
 from challenge.core.errors import DomainError
 from challenge.datasets.models import Dataset
 from challenge.phases import service as phases
@@ -95,7 +95,7 @@ def _phase_info(db: Session, user: User | None, phase: Phase) -> dict[str, Any]:
 
 
 @router.get("/challenges/{slug}", response_class=HTMLResponse)
-def challenge_page(slug: str, request: Request, db: SessionDep,
+def challenge_page(slug: ChallengeSlug, request: Request, db: SessionDep,
                    user: OptionalUser) -> HTMLResponse:
     try:
         challenge = challenges.get(db=db, user=user, slug=slug)
@@ -137,7 +137,7 @@ def _plots(board: service.Leaderboard, rows: list[dict[str, Any]]) -> dict[str, 
 
 
 @router.get("/challenges/{slug}/phases/{phase_slug}", response_class=HTMLResponse)
-def phase_page(slug: str, phase_slug: str, request: Request, db: SessionDep,
+def phase_page(slug: ChallengeSlug, phase_slug: PhaseSlug, request: Request, db: SessionDep,
                user: OptionalUser) -> HTMLResponse:
     try:
         phase = phases.get_by_slugs(db=db, user=user, challenge_slug=slug, phase_slug=phase_slug)
