@@ -143,7 +143,8 @@ def valid_bodies(ids: dict[str, Any]) -> dict[tuple[str, str], tuple[str, dict[s
         ("PATCH", "/api/v1/phases/{phase_id}"): ("organizer", patch),
         ("POST", "/api/v1/challenges/{slug}/teams"): ("creator", {"name": "Walkers"}),
         ("POST", "/api/v1/challenges/{slug}/teams/join"): ("joiner",
-                                                           {"invite_code": ids["invite"]}),
+                                                           {"invite_code": ids["other_invite"]}),
+        ("POST", "/api/v1/teams/{team_id}/members"): ("organizer", {"username": "creator"}),
     }
 
 
