@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from evaluator.sandbox.archive_stream import DEFAULT_UPLOAD_LIMIT
+
 DEV_SECRET = "segarena-development-secret-do-not-use-in-production"
 
 
@@ -34,7 +36,7 @@ class Settings(BaseSettings):
     max_platform_retries: int = Field(default=3, ge=0, le=20)
     image_retention: Literal["keep", "remove_after_run"] = "keep"
 
-    max_submission_bytes: int = Field(default=8 * 1024**3, gt=0)
+    max_submission_bytes: int = Field(default=DEFAULT_UPLOAD_LIMIT, gt=0)
     max_dataset_bytes: int = Field(default=16 * 1024**3, gt=0)
     max_case_voxels: int = Field(default=512 * 512 * 512, gt=0)
     auth_failures_per_minute: int = Field(default=30, gt=0)
