@@ -127,8 +127,9 @@ def _serve(settings: Any, host: str, port: int) -> tuple[Any, threading.Thread, 
     import uvicorn
 
     from challenge.app import create_app
+    from challenge.core.serving import uvicorn_config
 
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port,
+    server = uvicorn.Server(uvicorn_config(create_app(settings), host=host, port=port,
                                            log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, name="segarena-demo-server", daemon=True)
     thread.start()

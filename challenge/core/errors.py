@@ -9,6 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """The one shape of every error answer: ``{"error": {"code", "message"[, "details"]}}``."""
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    return {"error": body}
+
+
 class DomainError(Exception):
     status_code = 400
     code = "bad_request"

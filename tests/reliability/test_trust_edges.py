@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
+from challenge.accounts.models import ApiToken
+from challenge.challenges import service as challenges_service
 from challenge.teams import service as teams
 from evaluator.sandbox.archive import ArchiveError, inspect_archive
 from tests import factories as f
@@ -25,6 +31,7 @@ from tests.reliability.hostile_archives import (
     image_archive_from,
     nested,
 )
+from tests.reliability.live import arena, committed_database, live_settings, serve
 
 
 @dataclass
@@ -142,3 +149,140 @@ def test_item11_sparse_members_are_refused_before_their_map_is_read(tmp_path: Pa
     with pytest.raises(ArchiveError) as refused:
         inspect_archive(path)
     assert refused.value.code == "unsupported_member"
+
+
+# -- item 15: security headers -----------------------------------------------------------------
+
+
+def test_item15_every_response_carries_the_security_headers(
+        client: TestClient, team: Team, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages, JSON, CSV, the docs, a 404 and a 500: CSP with frame-ancestors, nosniff, referrer."""
+    paths = ["/", "/challenges/alpha", "/api/v1/challenges", "/docs", "/openapi.json",
+             f"/api/v1/phases/{team.phase_id}/leaderboard.csv", "/api/v1/nowhere"]
+    responses = [client.get(p) for p in paths]
+    monkeypatch.setattr(challenges_service, "list_visible", _explode)
+    responses.append(client.get("/api/v1/challenges"))
+    assert responses[-1].status_code == 500
+    for response in responses:
+        csp = response.headers.get("content-security-policy", "")
+        assert "frame-ancestors 'none'" in csp and "default-src 'none'" in csp, response.url
+        assert response.headers.get("x-content-type-options") == "nosniff"
+        assert response.headers.get("referrer-policy") == "no-referrer"
+
+
+def _explode(**_: object) -> None:
+    raise RuntimeError("boom")
+
+
+def test_item15_api_docs_load_nothing_from_another_origin(client: TestClient) -> None:
+    """/docs needs no CDN: its page names only this server's assets, and they are served."""
+    page = client.get("/docs").text
+    assert "//" not in page.replace("<!doctype html>", "")
+    for asset in re.findall(r'(?:src|href)="([^"]+)"', page):
+        assert asset.startswith("/docs/assets/")
+        assert client.get(asset).status_code == 200, asset
+    assert "SwaggerUIBundle" in client.get("/docs/assets/swagger-init.js").text
+
+
+# -- item 16: trusted hosts ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/api/v1/challenges/", "/challenges/alpha/"])
+def test_item16_redirect_never_names_an_untrusted_host(client: TestClient, path: str) -> None:
+    """A trailing-slash request with `Host: evil.example`: 400 untrusted_host, no Location."""
+    evil = client.get(path, headers={"Host": "evil.example"}, follow_redirects=False)
+    assert evil.status_code == 400 and "location" not in evil.headers
+    assert evil.json()["error"]["code"] == "untrusted_host"
+    served = client.get(path, headers={"Host": "localhost:8000"}, follow_redirects=False)
+    assert served.status_code in (307, 308)
+    assert served.headers["location"].startswith("http://localhost:8000/")
+
+
+# -- items 17 and 18: the failed-token limit and last_used_at ---------------------------------
+
+LIMIT = 5
+BAD_TOKEN = f.auth("sgr_0123456789abcdef_" + "z" * 43)
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    """A real uvicorn server started as segarena starts it; yields (URL, a member's headers)."""
+    tmp = tmp_path_factory.mktemp("edges")
+    with committed_database("sqlite", tmp) as url, serve(live_settings(
+            url, tmp / "storage", auth_failures_per_minute=LIMIT)) as live:
+        yield live.url, arena(live.factory).member_headers
+
+
+def _from(url: str, address: str) -> httpx.Client:
+    return httpx.Client(base_url=url, transport=httpx.HTTPTransport(local_address=address))
+
+
+def test_item17_forwarded_for_from_an_untrusted_peer_is_ignored(live_server) -> None:  # type: ignore[no-untyped-def]
+    """Bad tokens each with a new X-Forwarded-For from 127.0.0.1: still 429 after the limit."""
+    url, _ = live_server
+    with _from(url, "127.0.0.1") as attacker:  # the peer uvicorn trusts by default
+        codes = [attacker.get("/api/v1/me", headers={
+            **BAD_TOKEN, "X-Forwarded-For": f"198.51.100.{i}"}).status_code
+            for i in range(2 * LIMIT)]
+    assert codes == [401] * LIMIT + [429] * LIMIT
+
+
+def test_item17_valid_token_is_accepted_from_a_blocked_address(live_server) -> None:  # type: ignore[no-untyped-def]
+    """A valid token from an address blocked by others' failures: 200, while bad ones get 429."""
+    url, good = live_server
+    with _from(url, "127.0.0.4") as shared:
+        burst = [shared.get("/api/v1/me", headers=BAD_TOKEN).status_code
+                 for _ in range(LIMIT + 1)]
+        assert burst[-1] == 429
+        assert shared.get("/api/v1/me", headers=good).status_code == 200
+        assert shared.get("/api/v1/me", headers=BAD_TOKEN).status_code == 429
+
+
+def test_item17_trusted_proxy_forwards_each_clients_address(tmp_path: Path) -> None:
+    """Behind a configured proxy, one client's failures block that client, not its neighbours."""
+    with committed_database("sqlite", tmp_path) as url, serve(live_settings(
+            url, tmp_path / "storage", auth_failures_per_minute=LIMIT,
+            trusted_proxies="127.0.0.5")) as live, _from(live.url, "127.0.0.5") as proxy:
+        def me(client: str) -> int:
+            return proxy.get("/api/v1/me", headers={
+                **BAD_TOKEN, "X-Forwarded-For": f"{client}, 127.0.0.5"}).status_code
+
+        assert [me("203.0.113.7") for _ in range(LIMIT + 1)][-1] == 429
+        assert me("203.0.113.8") == 401
+
+
+@pytest.fixture
+def token_updates(db: Session) -> Iterator[list[str]]:
+    """The UPDATE statements on api_tokens sent through the test's connection."""
+    statements: list[str] = []
+    bind = db.get_bind()
+
+    def collect(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("UPDATE API_TOKENS"):
+            statements.append(statement)
+
+    event.listen(bind, "before_cursor_execute", collect)
+    yield statements
+    event.remove(bind, "before_cursor_execute", collect)
+
+
+def test_item18_last_used_at_is_written_on_use_at_most_once_a_minute(
+        client: TestClient, db: Session, token_updates: list[str]) -> None:
+    """Requests with a token: last_used_at set on first use, rewritten only once it is stale."""
+    someone = f.account(db, "someone")
+    token = db.scalar(select(ApiToken).where(ApiToken.user_id == someone.user.id))
+    assert token is not None and token.last_used_at is None
+    assert client.get("/api/v1/me", headers=someone.headers).status_code == 200
+    assert client.get("/api/v1/me", headers=someone.headers).status_code == 200
+    assert len(token_updates) == 1  # the second request, within the minute, wrote nothing
+    listed = client.get("/api/v1/me/tokens", headers=someone.headers).json()
+    first_use = datetime.fromisoformat(listed[0]["last_used_at"])
+
+    stale = first_use - timedelta(minutes=2)
+    db.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=stale))
+    db.commit()
+    before = len(token_updates)
+    assert client.get("/api/v1/me", headers=someone.headers).status_code == 200
+    listed = client.get("/api/v1/me/tokens", headers=someone.headers).json()
+    assert datetime.fromisoformat(listed[0]["last_used_at"]) > stale
+    assert len(token_updates) == before + 1
