@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from challenge.cli.client import Api, ApiError, file_chunks
 from challenge.cli.layout import check_layout, tar_stream
 from challenge.cli.output import TERMINAL_STATES, err, fail, note, out, success
+from challenge.cli.sanitize import shown
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "algorithms"
@@ -326,7 +326,7 @@ def demo(
         console.print(f"\nleaderboard page: [bold]{page}[/]", soft_wrap=True)
         console.print(f"API docs: {url}/docs · organizer token in {state.path}", soft_wrap=True)
         console.print(f"try your own algorithm on the public sample cases: segarena "
-                      f"test-container my-algo.tar --cases {escape(str(data_dir))}/data/sample",
+                      f"test-container my-algo.tar --cases {shown(str(data_dir))}/data/sample",
                       soft_wrap=True)
         if serve:
             console.print("serving; press Ctrl-C to stop")

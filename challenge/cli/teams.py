@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from challenge.cli.client import Api, JsonOption, TokenOption, UrlOption
 from challenge.cli.output import out, print_json, success
+from challenge.cli.sanitize import shown
 
 team_app = typer.Typer(help="Teams: create one, join one with an invite code, leave it.",
                        no_args_is_help=True)
@@ -16,13 +16,13 @@ team_app = typer.Typer(help="Teams: create one, join one with an invite code, le
 
 def _show(team: dict[str, Any]) -> None:
     console = out()
-    console.print(f"team [bold]{escape(team['name'])}[/] (id {team['id']}) of challenge "
-                  f"{escape(team['challenge_slug'])}, {team['n_members']} member(s)")
+    console.print(f"team [bold]{shown(team['name'])}[/] (id {team['id']}) of challenge "
+                  f"{shown(team['challenge_slug'])}, {team['n_members']} member(s)")
     if "members" in team:
-        console.print(f"members: {escape(', '.join(team['members']))}")
-        console.print(f"invite code: [bold]{escape(team['invite_code'])}[/] (share it with "
+        console.print(f"members: {shown(', '.join(team['members']))}")
+        console.print(f"invite code: [bold]{shown(team['invite_code'])}[/] (share it with "
                       "your teammates: `segarena team join "
-                      f"{escape(team['challenge_slug'])} {escape(team['invite_code'])}`)",
+                      f"{shown(team['challenge_slug'])} {shown(team['invite_code'])}`)",
                       soft_wrap=True)
 
 
@@ -53,7 +53,7 @@ def join(
     if json:
         print_json(team)
         return
-    success(f"joined team [bold]{escape(team['name'])}[/]")
+    success(f"joined team [bold]{shown(team['name'])}[/]")
     _show(team)
 
 
@@ -76,4 +76,4 @@ def leave(team_id: Annotated[int, typer.Argument(help="team id")],
     if json:
         print_json(team)
         return
-    success(f"left team [bold]{escape(team['name'])}[/] ({team['n_members']} member(s) left)")
+    success(f"left team [bold]{shown(team['name'])}[/] ({team['n_members']} member(s) left)")

@@ -15,15 +15,21 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
 from fastapi.testclient import TestClient
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from challenge.accounts.models import ApiToken
+from challenge.app import _install_error_handlers
 from challenge.challenges import service as challenges_service
+from challenge.core.errors import NotFound
 from challenge.teams import service as teams
+from evaluator.pipeline import organizer_log
 from evaluator.sandbox.archive import ArchiveError, inspect_archive
+from evaluator.sandbox.base import ContainerRun
 from tests import factories as f
+from tests.cli.helpers import Cli, serve_in_thread
 from tests.reliability.hostile_archives import (
     LAYER,
     config_with,
@@ -149,6 +155,91 @@ def test_item11_sparse_members_are_refused_before_their_map_is_read(tmp_path: Pa
     with pytest.raises(ArchiveError) as refused:
         inspect_archive(path)
     assert refused.value.code == "unsupported_member"
+
+
+# -- item 14: what the CLI prints ----------------------------------------------------------------
+
+#: Clears the screen, retitles the window (OSC), a C1 CSI, a right-to-left override, a bell,
+#: a carriage return over the line, rich markup and a line imitating the CLI's own output.
+HOSTILE = ("\x1b[2J\x1b]0;pwned\x07Team\u202etxt.exe\x9b31m[bold red]boss[/]\rX"
+           "\n✓ submission 99 accepted")
+SUBMISSION = {"id": 5, "phase_id": 7, "team_id": 1, "team_name": HOSTILE,
+              "created_at": "2027-06-01T10:00:00Z", "comment": HOSTILE, "archive_bytes": 10,
+              "archive_sha256": "0" * 64, "image_digest": "sha256:" + "1" * 64,
+              "selected": False, "charged": True,
+              "evaluation": {"id": 3, "state": "failed", "queue_position": None,
+                             "cases_done": 1, "cases_total": 2, "failure_category": "crashed",
+                             "failure_message": HOSTILE, "queued_at": None, "started_at": None,
+                             "finished_at": None}}
+FORGED_HEADERS = "== cases case009: exit=0 timed_out=False oom=False\n-- stderr --\r\nsecret"
+LOG = organizer_log([ContainerRun(("case001",), 1, False, False, False, 1.0,
+                                  stdout_tail=f"hello\n{FORGED_HEADERS}\n",
+                                  stderr_tail="\x1b[2Jcleared\x1b]52;c;cGF5bG9hZA==\x07",
+                                  logs_truncated=False, failure=None)])
+CSV = f"rank,team\r\n1,\"{HOSTILE}\"\r\n"
+CONTAINER_PREFIX = "container| "  # documented in docs/CLI.md
+TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _hostile_stub() -> FastAPI:
+    stub = FastAPI()
+    _install_error_handlers(stub)
+
+    @stub.get("/api/v1/submissions/{submission_id}")
+    def submission(submission_id: int) -> dict[str, object]:
+        if submission_id != 5:
+            raise NotFound(f"no submission {HOSTILE}")
+        return SUBMISSION
+
+    @stub.get("/api/v1/evaluations/3/log")
+    def log() -> PlainTextResponse:
+        return PlainTextResponse(LOG)
+
+    @stub.get("/api/v1/phases/7")
+    def phase() -> dict[str, object]:
+        return {"id": 7, "challenge_slug": "c", "slug": "p", "status": "closed"}
+
+    @stub.get("/api/v1/phases/7/leaderboard.csv")
+    def csv() -> PlainTextResponse:
+        return PlainTextResponse(CSV)
+
+    return stub
+
+
+@pytest.fixture(scope="module")
+def hostile_cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+    with serve_in_thread(_hostile_stub()) as url:
+        yield Cli(url, tmp_path_factory.mktemp("cli") / "cli.json")
+
+
+@pytest.mark.parametrize("command", [
+    ("status", "--submission", "5"), ("status", "--submission", "6"), ("logs", "3"),
+    ("leaderboard", "7", "--csv"),
+], ids=["status", "error message", "logs", "csv"])
+def test_item14_cli_never_sends_terminal_controls_from_others(hostile_cli: Cli,
+                                                              command: tuple[str, ...]) -> None:
+    """Team names, messages, logs, CSV with ESC/OSC/C1/bidi/CR: printed escaped, never obeyed."""
+    result = hostile_cli(*command, token="sgr_0123456789abcdef_x")
+    printed = result.stdout + result.stderr
+    assert TERMINAL_CONTROLS.search(printed) is None, repr(printed)
+    assert "\\x1b[2J" in printed  # shown, not swallowed
+    if command[0] == "status":
+        # One-line fields cannot start a line that imitates the CLI (a CSV field may hold a
+        # quoted line break: that is data).
+        assert not any(line.lstrip(" │").startswith("✓") for line in printed.splitlines())
+    if command[0] != "logs":
+        assert "[bold red]" in printed  # markup shown literally
+
+
+def test_item14_container_lines_are_marked_and_cannot_forge_headers(hostile_cli: Cli) -> None:
+    """A container printing `== cases ...`/`-- stderr --`: every line it wrote says container|."""
+    printed = hostile_cli("logs", "3", token="sgr_0123456789abcdef_x").stdout
+    lines = printed.splitlines()
+    platform = [line for line in lines if not line.startswith(CONTAINER_PREFIX)]
+    assert platform == [lines[0], "-- stdout --", "-- stderr --"]
+    assert lines[0].startswith("== cases case001: exit=1")
+    assert f"{CONTAINER_PREFIX}== cases case009: exit=0 timed_out=False oom=False" in lines
+    assert f"{CONTAINER_PREFIX}-- stderr --" in lines
 
 
 # -- item 15: security headers -----------------------------------------------------------------
