@@ -13,12 +13,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from challenge import models  # noqa: F401  (configures every mapper)
 from challenge.accounts.router import router as accounts_router
+from challenge.apidocs.router import router as apidocs_router
 from challenge.audit.router import router as audit_router
 from challenge.challenges.router import router as challenges_router
+from challenge.core import http_edges
 from challenge.core.bodylimit import BodySizeLimit, upload_operations
 from challenge.core.config import Settings, get_settings
 from challenge.core.db import get_engine, session_factory
-from challenge.core.errors import VALIDATION_CODES, DomainError
+from challenge.core.errors import VALIDATION_CODES, DomainError, error_body
 from challenge.core.ratelimit import FailureLimiter
 from challenge.core.storage import Storage
 from challenge.datasets.router import router as datasets_router
@@ -35,13 +37,6 @@ API_PREFIX = "/api/v1"
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 406: "not_acceptable", 413: "payload_too_large",
               415: "unsupported_media_type", 422: "invalid_input", 429: "too_many_requests"}
-
-
-def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"code": code, "message": message}
-    if details is not None:
-        body["details"] = details
-    return {"error": body}
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -86,6 +81,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Any = None) -> F
             app.state.dispatcher.stop()
 
     app = FastAPI(title="segarena", version="0.1.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None,  # /docs is challenge.apidocs (no CDN)
                   description="An organized segmentation challenge platform: hidden test sets, "
                               "sandboxed containerized algorithms, exact metrics and rankings.")
     app.state.settings = settings
@@ -99,6 +95,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Any = None) -> F
         dispatcher = make_dispatcher(settings, app.state.sessionmaker, app.state.storage)
     app.state.dispatcher = dispatcher
     _install_error_handlers(app)
+    http_edges.install(app, settings)  # Host check, forwarded client, security headers
     for router in (accounts_router, challenges_router, phases_router, teams_router,
                    datasets_router, submissions_router, evaluations_router, audit_router,
                    leaderboard_router):
@@ -106,4 +103,5 @@ def create_app(settings: Settings | None = None, *, dispatcher: Any = None) -> F
     app.include_router(pages_router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
                        uploads=lambda: upload_operations(app.openapi()))
+    app.include_router(apidocs_router)
     return app

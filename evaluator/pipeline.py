@@ -30,6 +30,8 @@ from evaluator.sandbox import (
 EVALUATOR_VERSION = "0.1.0"
 MiB = 1024 * 1024
 ORGANIZER_LOG_CAP = 1 * MiB
+#: Starts every line a container wrote in the organizer log (and so in ``segarena logs``).
+CONTAINER_PREFIX = "container| "
 
 
 @dataclass(frozen=True)
@@ -143,21 +145,33 @@ def score_case(case: CaseInput, run: CaseRun, metrics_config: Any,
                        flags=tuple(result.flags))
 
 
+def container_lines(text: str) -> str:
+    """What a container wrote, each line (split at every line boundary, CR included)
+    prefixed with ``CONTAINER_PREFIX``: no line of it can pass for a platform line."""
+    return "".join(f"{CONTAINER_PREFIX}{line}\n" for line in text.splitlines())
+
+
 def _log_block(container: ContainerRun) -> str:
     head = (f"== cases {','.join(container.case_ids)}: exit={container.exit_code} "
             f"timed_out={container.timed_out} oom={container.oom_killed} "
             f"duration={container.duration_s:.1f}s"
             f"{' (logs truncated)' if container.logs_truncated else ''}\n")
-    return f"{head}-- stdout --\n{container.stdout_tail}\n-- stderr --\n{container.stderr_tail}\n"
+    return (f"{head}-- stdout --\n{container_lines(container.stdout_tail)}"
+            f"-- stderr --\n{container_lines(container.stderr_tail)}")
 
 
 def organizer_log(containers: list[ContainerRun]) -> str:
-    """Container log tails for organizers, capped at ``ORGANIZER_LOG_CAP`` bytes (the tail)."""
+    """Container log tails for organizers, capped at ``ORGANIZER_LOG_CAP`` bytes (the tail).
+
+    Platform lines start with ``==``, ``--`` or ``[``; container lines with
+    ``CONTAINER_PREFIX``. A cut never leaves a partial first line (whose prefix was cut off).
+    """
     text = "".join(_log_block(c) for c in containers)
     data = text.encode("utf-8", "replace")
     if len(data) > ORGANIZER_LOG_CAP:
-        data = b"[earlier log output truncated]\n" + data[-ORGANIZER_LOG_CAP:]
-    return data.decode("utf-8", "replace")
+        tail = data[-ORGANIZER_LOG_CAP:].decode("utf-8", "replace")
+        return "[earlier log output truncated]\n" + tail[tail.find("\n") + 1:]
+    return text
 
 
 def evaluate(

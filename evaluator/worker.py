@@ -58,7 +58,7 @@ class EvaluationWorker:
         self.storage = storage
         self.settings = settings
         self._executor_factory = executor_factory or (
-            lambda: _docker_executor(settings.image_retention))
+            lambda: _docker_executor(settings))
         self._executor: Executor | None = None
         self.instance = instance_id(settings.database_url)
 
@@ -243,7 +243,10 @@ def _owned(labels: dict[str, str], live: dict[int, int], instance: str) -> bool:
     return live.get(int(evaluation)) == int(labels.get(ATTEMPT_LABEL, "-1") or -1)
 
 
-def _docker_executor(retention: str) -> Executor:
+def _docker_executor(settings: Settings) -> Executor:
+    from evaluator.sandbox.archive import ArchiveCaps
     from evaluator.sandbox.docker import DockerExecutor
 
-    return DockerExecutor(retention=retention)  # type: ignore[arg-type]
+    return DockerExecutor(retention=settings.image_retention,  # type: ignore[arg-type]
+                          archive_caps=ArchiveCaps.for_upload_limit(
+                              settings.max_submission_bytes))

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from challenge.accounts.models import ApiToken, Role, User
@@ -11,11 +13,24 @@ from challenge.core.db import utcnow
 from challenge.core.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
 from challenge.core.ratelimit import FailureLimiter
 
+#: ``last_used_at`` is written at most once per this interval per token: it says "used in the
+#: last minute", not the time of the last request, and costs one write a minute, not one per
+#: request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
 
 def authenticate(*, db: Session, token: str, client_key: str, limiter: FailureLimiter) -> User:
-    """Resolve a bearer token to an active user; failures are rate limited per client."""
-    if limiter.blocked(client_key):
-        raise TooManyRequests("too many failed authentication attempts; retry in a minute")
+    """Resolve a bearer token to an active user and record that the token was used.
+
+    The token is checked first, with exactly one argon2 verify whatever it is (a dummy hash
+    for unknown ids), so a valid token is always accepted, however many failures other
+    clients made from the same address. Only a failed check consults ``limiter``: 429 while
+    ``client_key`` is over its failure limit, else 401; either way the failure is counted.
+
+    Commits on success (``last_used_at``, see ``LAST_USED_RESOLUTION``): that also ends the
+    read transaction, so the request holds no pooled connection while it waits for a thread
+    for its route (enough concurrent requests would otherwise starve the pool).
+    """
     parts = security.split_token(token)
     row = None
     if parts is not None:
@@ -24,9 +39,31 @@ def authenticate(*, db: Session, token: str, client_key: str, limiter: FailureLi
     secret_hash = row.secret_hash if row is not None else _DUMMY.secret_hash
     ok = security.verify_secret(secret_hash, parts[1] if parts else token)
     if row is None or not ok or row.revoked_at is not None or not row.user.is_active:
+        blocked = limiter.blocked(client_key)
         limiter.record_failure(client_key)
+        if blocked:
+            raise TooManyRequests("too many failed authentication attempts; retry in a minute")
         raise Unauthorized("invalid or revoked API token", code="invalid_token")
+    _mark_used(db, row)
+    db.commit()
     return row.user
+
+
+def _mark_used(db: Session, token: ApiToken) -> None:
+    """Set ``last_used_at`` when it is older than ``LAST_USED_RESOLUTION`` (or unset).
+
+    A conditional UPDATE: of concurrent requests with one token, one writes and the others
+    match no row (PostgreSQL re-checks the condition after the row lock; SQLite serialises).
+    """
+    now = utcnow()
+    stale = now - LAST_USED_RESOLUTION
+    if token.last_used_at is not None and token.last_used_at > stale:
+        return
+    db.execute(update(ApiToken)
+               .where(ApiToken.id == token.id,
+                      or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= stale))
+               .values(last_used_at=now)
+               .execution_options(synchronize_session=False))
 
 
 _DUMMY = security.new_token()

@@ -7,11 +7,11 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from challenge.cli import config
 from challenge.cli.client import Api, JsonOption, TokenOption, UrlOption
 from challenge.cli.output import note, out, print_json, show_token, success
+from challenge.cli.sanitize import shown
 
 user_app = typer.Typer(help="Manage accounts (admin).", no_args_is_help=True)
 
@@ -48,7 +48,7 @@ def login(
     api = Api(url, token)
     me = api.get("/me")
     path = config.save_token(api.url, token, username=me["username"])
-    success(f"logged in to {escape(api.url)} as [bold]{escape(me['username'])}[/] "
+    success(f"logged in to {shown(api.url)} as [bold]{shown(me['username'])}[/] "
             f"({me['role']}); token saved in {path}")
 
 
@@ -59,8 +59,8 @@ def whoami(url: UrlOption = None, token: TokenOption = None, json: JsonOption = 
     if json:
         print_json({**me, "url": api.url})
         return
-    out().print(f"[bold]{escape(me['username'])}[/] ({me['role']}, id {me['id']}) "
-                f"on {escape(api.url)}")
+    out().print(f"[bold]{shown(me['username'])}[/] ({me['role']}, id {me['id']}) "
+                f"on {shown(api.url)}")
 
 
 def signup(
@@ -80,7 +80,7 @@ def signup(
     if json:
         print_json(created)
     else:
-        success(f"created participant [bold]{escape(created['user']['username'])}[/]")
+        success(f"created participant [bold]{shown(created['user']['username'])}[/]")
         show_token(created["token"], created["user"]["username"])
     _offer_save(api, created, save, default=True)
 
@@ -105,6 +105,6 @@ def user_create(
         print_json(created)
     else:
         success(f"created {created['user']['role']} "
-                f"[bold]{escape(created['user']['username'])}[/]")
+                f"[bold]{shown(created['user']['username'])}[/]")
         show_token(created["token"], created["user"]["username"])
     _offer_save(api, created, save, default=False)

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from challenge.cli.client import ANY_ERROR, Api, ApiError, JsonOption, TokenOption, UrlOption
 from challenge.cli.output import err, fail, note, out, print_json, success, when
+from challenge.cli.sanitize import shown
 from challenge.cli.spec import ChallengeSpec, SpecError, load_spec
 
 challenge_app = typer.Typer(help="Create and inspect challenges.", no_args_is_help=True)
@@ -21,7 +21,7 @@ def _load(path: Path) -> ChallengeSpec:
         return load_spec(path)
     except SpecError as exc:
         for line in exc.lines():
-            err().print(f"[bold red]error:[/] {escape(line)}", soft_wrap=True)
+            err().print(f"[bold red]error:[/] {shown(line)}", soft_wrap=True)
         fail(f"{path} is not a valid challenge spec ({len(exc.problems)} problem"
              f"{'s' if len(exc.problems) != 1 else ''}); nothing was sent to the server")
 
@@ -59,7 +59,7 @@ def create(
     """
     spec = _load(spec_path)
     if dry_run:
-        success(f"{escape(str(spec_path))} is valid: challenge [bold]{spec.slug}[/] with "
+        success(f"{shown(str(spec_path))} is valid: challenge [bold]{spec.slug}[/] with "
                 f"{len(spec.phases)} phase(s)")
         return
     api = Api(url, token)
@@ -75,10 +75,10 @@ def create(
         print_json({"challenge": challenge, "phases": phases})
         return
     added = ", ".join(
-        f"{escape(p['slug'])} (id {p['id']}"
-        + (f", dataset {escape(p['dataset']['name'])})" if p.get("dataset") else ")")
+        f"{shown(p['slug'])} (id {p['id']}"
+        + (f", dataset {shown(p['dataset']['name'])})" if p.get("dataset") else ")")
         for p in phases) or "none"
-    success(f"{'updated' if present else 'created'} challenge [bold]{escape(spec.slug)}[/] "
+    success(f"{'updated' if present else 'created'} challenge [bold]{shown(spec.slug)}[/] "
             f"({'published' if challenge['is_published'] else 'not published'}); new phases: "
             f"{added}")
 
@@ -98,7 +98,7 @@ def list_(url: UrlOption = None, token: TokenOption = None, json: JsonOption = F
     for column in ("slug", "title", "published", "created"):
         table.add_column(column)
     for c in items:
-        table.add_row(escape(c["slug"]), escape(c["title"]), "yes" if c["is_published"] else "no",
+        table.add_row(shown(c["slug"]), shown(c["title"]), "yes" if c["is_published"] else "no",
                       when(c["created_at"]))
     out().print(table)
 
@@ -134,12 +134,12 @@ def _phase_row(p: dict[str, Any], by_id: dict[int, str]) -> list[str]:
     metrics = config.get("metrics")
     ranking = config.get("ranking") or {}
     dataset = p.get("dataset")
-    return [escape(p["slug"]), str(p["id"]), p["status"], when(p["opens_at"]),
+    return [shown(p["slug"]), str(p["id"]), p["status"], when(p["opens_at"]),
             when(p["closes_at"]), f"{p['visibility']}/{p['leaderboard_visibility']}",
-            escape(by_id.get(p["parent_phase_id"], "-")) if p["parent_phase_id"] else "-",
-            escape(f"{dataset['name']} ({dataset['n_cases']} cases)") if dataset else "-",
-            escape(metrics if isinstance(metrics, str) else "custom"),
-            escape(str(ranking.get("method", "-")))]
+            shown(by_id.get(p["parent_phase_id"], "-")) if p["parent_phase_id"] else "-",
+            shown(f"{dataset['name']} ({dataset['n_cases']} cases)") if dataset else "-",
+            shown(metrics if isinstance(metrics, str) else "custom"),
+            shown(str(ranking.get("method", "-")))]
 
 
 @challenge_app.command("show")
@@ -153,10 +153,10 @@ def show(slug: str, url: UrlOption = None, token: TokenOption = None,
         print_json({"challenge": challenge, "phases": phases})
         return
     console = out()
-    console.print(f"[bold]{escape(challenge['title'])}[/] ({escape(challenge['slug'])}, "
+    console.print(f"[bold]{shown(challenge['title'])}[/] ({shown(challenge['slug'])}, "
                   f"{'published' if challenge['is_published'] else 'not published'})")
     if challenge["description"]:
-        console.print(escape(challenge["description"].strip()))
+        console.print(shown(challenge["description"].strip()))
     table = Table(title="phases")
     for column in ("phase", "id", "status", "opens", "closes", "visibility/leaderboard",
                    "requires", "dataset", "metrics", "ranking"):
@@ -169,7 +169,7 @@ def show(slug: str, url: UrlOption = None, token: TokenOption = None,
 
 def _set_published(slug: str, value: bool, url: str | None, token: str | None) -> None:
     challenge = Api(url, token).patch(f"/challenges/{slug}", json={"is_published": value})
-    success(f"challenge [bold]{escape(challenge['slug'])}[/] is "
+    success(f"challenge [bold]{shown(challenge['slug'])}[/] is "
             f"{'published' if challenge['is_published'] else 'not published'}")
 
 

@@ -24,6 +24,7 @@ from rich.progress import (
 
 from challenge.cli import config
 from challenge.cli.output import err, fail
+from challenge.cli.sanitize import shown
 
 API_PREFIX = "/api/v1"
 CHUNK = 1 << 20
@@ -161,7 +162,7 @@ class Api:
                             TransferSpeedColumn(), TimeRemainingColumn(), console=err(),
                             transient=True)
         with progress:
-            task = progress.add_task(description, total=total)
+            task = progress.add_task(shown(description), total=total)
             body = _advancing(chunks, lambda chunk: progress.advance(task, measure(chunk)))
             response = self.request("POST", path, params=params, content=body, headers=headers,
                                     timeout=UPLOAD_TIMEOUT)

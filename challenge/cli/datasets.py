@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from challenge.cli.client import Api, JsonOption, TokenOption, UrlOption
 from challenge.cli.layout import LayoutError, check_layout, tar_stream
 from challenge.cli.output import err, fail, note, out, print_json, size, success, when
+from challenge.cli.sanitize import shown
 from challenge.core.text import DATASET_NAME
 
 dataset_app = typer.Typer(help="Upload and list hidden test sets (organizers).",
@@ -49,10 +49,10 @@ def upload(
         layout = check_layout(directory)
     except LayoutError as exc:
         for problem in exc.problems:
-            err().print(f"[bold red]error:[/] {escape(problem)}", soft_wrap=True)
+            err().print(f"[bold red]error:[/] {shown(problem)}", soft_wrap=True)
         fail(f"{directory} does not have the dataset layout; nothing was uploaded")
     for skipped in layout.skipped:
-        note(f"[dim]skipping hidden file {escape(skipped)}[/]")
+        note(f"[dim]skipping hidden file {shown(skipped)}[/]")
     api = Api(url, token)
     # Fail before streaming what may be gigabytes: organizer rights, name, phases.
     existing = {d["name"] for d in api.get(f"/challenges/{challenge}/datasets")}
@@ -78,11 +78,11 @@ def upload(
     if json:
         print_json({"dataset": dataset, "attached": attached})
         return
-    success(f"uploaded dataset [bold]{escape(dataset['name'])}[/] (id {dataset['id']}): "
+    success(f"uploaded dataset [bold]{shown(dataset['name'])}[/] (id {dataset['id']}): "
             f"{dataset['n_cases']} cases, channels {', '.join(dataset['channels'])}, "
             f"checksum {dataset['checksum'][:16]}")
     for phase in attached:
-        success(f"attached to phase [bold]{escape(phase['slug'])}[/] (config version "
+        success(f"attached to phase [bold]{shown(phase['slug'])}[/] (config version "
                 f"{phase['config_version']}, hash {phase['config_hash'][:12]})")
 
 
@@ -95,13 +95,13 @@ def list_(challenge: Annotated[str, typer.Argument(help="challenge slug")],
         print_json(items)
         return
     if not items:
-        note(f"challenge {escape(challenge)} has no datasets yet")
+        note(f"challenge {shown(challenge)} has no datasets yet")
         return
-    table = Table(title=f"datasets of {escape(challenge)}")
+    table = Table(title=f"datasets of {shown(challenge)}")
     for column in ("id", "name", "cases", "channels", "size", "checksum", "uploaded"):
         table.add_column(column)
     for d in items:
-        table.add_row(str(d["id"]), escape(d["name"]), str(d["n_cases"]),
-                      escape(", ".join(d["channels"])), size(d["size_bytes"]),
+        table.add_row(str(d["id"]), shown(d["name"]), str(d["n_cases"]),
+                      shown(", ".join(d["channels"])), size(d["size_bytes"]),
                       d["checksum"][:16], when(d["created_at"]))
     out().print(table)

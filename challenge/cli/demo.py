@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from challenge.cli.client import Api, ApiError, file_chunks
 from challenge.cli.layout import check_layout, tar_stream
 from challenge.cli.output import TERMINAL_STATES, err, fail, note, out, success
+from challenge.cli.sanitize import shown
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "algorithms"
@@ -127,8 +127,9 @@ def _serve(settings: Any, host: str, port: int) -> tuple[Any, threading.Thread, 
     import uvicorn
 
     from challenge.app import create_app
+    from challenge.core.serving import uvicorn_config
 
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port,
+    server = uvicorn.Server(uvicorn_config(create_app(settings), host=host, port=port,
                                            log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, name="segarena-demo-server", daemon=True)
     thread.start()
@@ -349,7 +350,7 @@ def _print_results(api: Api, url: str, state: _State, data_dir: Path) -> None:
                   soft_wrap=True)
     console.print(f"API docs: {url}/docs · organizer token in {state.path}", soft_wrap=True)
     console.print(f"try your own algorithm on the public sample cases: segarena "
-                  f"test-container my-algo.tar --cases {escape(str(data_dir))}/data/sample",
+                  f"test-container my-algo.tar --cases {shown(str(data_dir))}/data/sample",
                   soft_wrap=True)
 
 

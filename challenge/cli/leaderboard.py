@@ -6,11 +6,11 @@ import math
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from challenge.cli.client import Api, ApiError, JsonOption, TokenOption, UrlOption, resolve_phase
-from challenge.cli.output import fail, note, out, print_json, when
+from challenge.cli.output import fail, note, out, print_data, print_json, when
+from challenge.cli.sanitize import shown
 
 
 def _fmt(value: Any, precision: int) -> str:
@@ -18,7 +18,7 @@ def _fmt(value: Any, precision: int) -> str:
         return "-"
     if isinstance(value, int | float):
         return f"{value:.{precision}f}"
-    return escape(str(value))
+    return shown(str(value))
 
 
 def _fetch(api: Api, path: str, phase_id: int) -> Any:
@@ -50,7 +50,7 @@ def show_leaderboard(api: Api, phase: str, *, csv: bool = False, as_json: bool =
     target = resolve_phase(api, phase)
     if csv:
         response = _fetch(api, f"/phases/{target['id']}/leaderboard.csv", target["id"])
-        typer.echo(response.text, nl=not response.text.endswith("\n"))
+        print_data(response.text)
         return
     board = api.json(_fetch(api, f"/phases/{target['id']}/leaderboard", target["id"]))
     if as_json:
@@ -58,19 +58,19 @@ def show_leaderboard(api: Api, phase: str, *, csv: bool = False, as_json: bool =
         return
     precision = int(((target.get("config") or {}).get("ranking") or {}).get("precision", 3))
     metrics = board.get("metrics") or []
-    table = Table(title=f"leaderboard of {escape(target['challenge_slug'])}/"
-                        f"{escape(target['slug'])}")
+    table = Table(title=f"leaderboard of {shown(target['challenge_slug'])}/"
+                        f"{shown(target['slug'])}")
     table.add_column("rank", justify="right")
     table.add_column("team")
     for m in metrics:
         arrow = "↑" if m.get("higher_is_better", True) else "↓"
-        table.add_column(f"{escape(m.get('label') or m['name'])} {arrow}", justify="right")
+        table.add_column(f"{shown(m.get('label') or m['name'])} {arrow}", justify="right")
     for column in ("missing", "rank 95% CI", "submission", "submitted"):
         table.add_column(column, justify="right")
     for row in board.get("rows") or []:
         scores = row.get("scores") or {}
         interval = row.get("rank_interval")
-        table.add_row(str(row["rank"]), escape(str(row["team"])),
+        table.add_row(str(row["rank"]), shown(str(row["team"])),
                       *[_fmt(scores.get(m["name"]), precision) for m in metrics],
                       str(row.get("n_missing", 0)),
                       f"{interval[0]}–{interval[1]}" if interval else "-",
@@ -80,7 +80,7 @@ def show_leaderboard(api: Api, phase: str, *, csv: bool = False, as_json: bool =
         note("no ranked submissions yet")
     else:
         console.print(table)
-    console.print(f"[dim]config {escape(str(board.get('config_hash', '-'))[:12])} · evaluator "
-                  f"{escape(str(board.get('evaluator_version', '-')))} · dataset "
-                  f"{escape(str(board.get('dataset_checksum', '-'))[:12])} · computed "
+    console.print(f"[dim]config {shown(str(board.get('config_hash', '-'))[:12])} · evaluator "
+                  f"{shown(str(board.get('evaluator_version', '-')))} · dataset "
+                  f"{shown(str(board.get('dataset_checksum', '-'))[:12])} · computed "
                   f"{when(board.get('computed_at'))}[/]", soft_wrap=True)

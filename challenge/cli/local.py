@@ -14,7 +14,8 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from challenge.cli.layout import LayoutError, check_layout
-from challenge.cli.output import fail, note, out
+from challenge.cli.output import fail, log_tail, note, out, print_text
+from challenge.cli.sanitize import shown
 from challenge.phases.config import PhaseConfigSpec
 
 
@@ -103,7 +104,7 @@ def test_container(
             info = executor.load_image(archive, options=config.options)
             staged = _stage(cases.resolve(), layout.cases, spec.channels, work)
             if not as_json:
-                note(f"image {info.image_id[:19]}… user {info.user or 'root'}: running "
+                note(f"image {info.image_id[:19]}… user {shown(info.user or 'root')}: running "
                      f"{len(staged)} case(s) in {config.run_mode.value} mode")
             outcome = evaluate(executor, image_id=info.image_id, cases=staged, config=config,
                                work_dir=work / "sandbox")
@@ -122,10 +123,13 @@ def test_container(
         table.add_column(col)
     for c in outcome.cases:
         m = c.metrics
-        table.add_row(c.case_id, c.status, _fmt(m.get("dice")), _fmt(m.get("lesion_f1")),
-                      _fmt(m.get("abs_volume_diff_ml")), c.message or ", ".join(c.flags))
+        table.add_row(shown(c.case_id), c.status, _fmt(m.get("dice")), _fmt(m.get("lesion_f1")),
+                      _fmt(m.get("abs_volume_diff_ml")), shown(c.message or ", ".join(c.flags)))
     out().print(table)
-    out().print(outcome.organizer_log[-4000:], markup=False, highlight=False)
+    print_text(log_tail(outcome.organizer_log, LOG_TAIL_CHARS))
+
+
+LOG_TAIL_CHARS = 4000
 
 
 def _fmt(value: float | None) -> str:

@@ -1,4 +1,8 @@
-"""Console helpers: data goes to stdout (plain JSON/CSV when asked), messages to stderr."""
+"""Console helpers: data goes to stdout (plain JSON/CSV when asked), messages to stderr.
+
+Everything printed through ``out()``/``err()`` passes ``sanitize.clean`` as a last line of
+defence; foreign text put into markup must still go through ``shown`` (markup, newlines).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
+
+from challenge.cli.sanitize import clean, shown
 
 TERMINAL_STATES = {"succeeded", "failed", "errored", "cancelled"}
 STATE_STYLES = {"succeeded": "green", "failed": "red", "errored": "magenta",
@@ -17,20 +23,28 @@ STATE_STYLES = {"succeeded": "green", "failed": "red", "errored": "magenta",
                 "running": "cyan", "scoring": "cyan"}
 
 
+class SafeConsole(Console):
+    """A rich console that never lets a control character of a printed string through:
+    every string is ``clean``-ed (multi-line) before rich parses its markup."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(clean(text, multiline=True), **kwargs)
+
+
 def out() -> Console:
     # Built per call so that redirected streams (tests, pipes) are honoured.
-    return Console(file=sys.stdout)
+    return SafeConsole(file=sys.stdout)
 
 
 def err() -> Console:
-    return Console(file=sys.stderr)
+    return SafeConsole(file=sys.stderr)
 
 
 def fail(message: str, *, hint: str | None = None) -> NoReturn:
     """Print ``message`` in red on stderr and exit with status 1."""
-    err().print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    err().print(f"[bold red]error:[/] {shown(message)}", soft_wrap=True)
     if hint:
-        err().print(f"[dim]{escape(hint)}[/]", soft_wrap=True)
+        err().print(f"[dim]{shown(hint)}[/]", soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -42,6 +56,26 @@ def success(message: str) -> None:
     out().print(f"[green]✓[/] {message}", soft_wrap=True)
 
 
+def print_text(text: str) -> None:
+    """Print foreign multi-line text (logs) literally: no markup, controls escaped."""
+    out().print(clean(text.removesuffix("\n"), multiline=True), markup=False,
+                highlight=False, soft_wrap=True)
+
+
+def log_tail(text: str, max_chars: int) -> str:
+    """The last ``max_chars`` characters of a log, from a line start (a line cut in two
+    would lose its ``container| `` prefix)."""
+    if len(text) <= max_chars:
+        return text
+    tail = text[-max_chars:]
+    return "[earlier log output not shown]\n" + tail[tail.find("\n") + 1:]
+
+
+def print_data(text: str) -> None:
+    """Echo a server's text export (CSV) to stdout as it is, controls escaped."""
+    typer.echo(clean(text, multiline=True), nl=not text.endswith("\n"))
+
+
 def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
 
@@ -49,7 +83,7 @@ def print_json(data: Any) -> None:
 def state_text(state: str | None) -> str:
     if not state:
         return "[dim]-[/]"
-    return f"[{STATE_STYLES.get(state, 'white')}]{escape(state)}[/]"
+    return f"[{STATE_STYLES.get(state, 'white')}]{shown(state)}[/]"
 
 
 def when(value: str | None) -> str:
@@ -73,5 +107,5 @@ def size(n_bytes: int) -> str:
 
 
 def show_token(token: str, who: str) -> None:
-    out().print(f"API token for [bold]{escape(who)}[/] (shown only this once, keep it secret):")
+    out().print(f"API token for [bold]{shown(who)}[/] (shown only this once, keep it secret):")
     typer.echo(token)

@@ -87,12 +87,11 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
 ) -> None:
     """Run the API with its in-process evaluation workers (migrating the database first)."""
-    import uvicorn
-
     from challenge.app import create_app
+    from challenge.core import serving
 
     settings = _settings()
     migrate_or_fail(settings.database_url)
     note(f"segarena on http://{host}:{port} (database {settings.database_url}, "
          f"storage {settings.storage_root})")
-    uvicorn.run(create_app(settings), host=host, port=port)
+    serving.run(create_app(settings), host=host, port=port)

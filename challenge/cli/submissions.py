@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.live import Live
-from rich.markup import escape
 from rich.table import Table
 
 from challenge.cli.client import Api, JsonOption, TokenOption, UrlOption, file_chunks, resolve_phase
@@ -19,10 +18,12 @@ from challenge.cli.output import (
     note,
     out,
     print_json,
+    print_text,
     state_text,
     success,
     when,
 )
+from challenge.cli.sanitize import shown
 
 PhaseArgument = Annotated[str, typer.Argument(
     help="'challenge-slug/phase-slug' or a numeric phase id")]
@@ -62,9 +63,9 @@ def submit(
     evaluation = submission.get("evaluation") or {}
     position = evaluation.get("queue_position")
     success(f"submission [bold]{submission['id']}[/] to "
-            f"{escape(target['challenge_slug'])}/{escape(target['slug'])}")
+            f"{shown(target['challenge_slug'])}/{shown(target['slug'])}")
     console = out()
-    console.print(f"image digest: {escape(submission['image_digest'])}", soft_wrap=True)
+    console.print(f"image digest: {shown(submission['image_digest'])}", soft_wrap=True)
     console.print(f"evaluation: {state_text(evaluation.get('state'))}"
                   + (f" (queue position {position})" if position is not None else ""))
     console.print(f"follow it with `segarena status {submission['phase_id']} --submission "
@@ -76,7 +77,7 @@ def _failure(evaluation: dict[str, Any]) -> str:
     message = evaluation.get("failure_message")
     if not category and not message:
         return ""
-    return escape(": ".join(p for p in (category, message) if p))
+    return shown(": ".join(p for p in (category, message) if p))
 
 
 def _table(submissions: list[dict[str, Any]], title: str) -> Table:
@@ -88,10 +89,10 @@ def _table(submissions: list[dict[str, Any]], title: str) -> Table:
         ev = s.get("evaluation") or {}
         cases = f"{ev['cases_done']}/{ev['cases_total']}" if ev else "-"
         position = ev.get("queue_position")
-        table.add_row(str(s["id"]), escape(s["team_name"]), when(s["created_at"]),
+        table.add_row(str(s["id"]), shown(s["team_name"]), when(s["created_at"]),
                       state_text(ev.get("state")), str(position) if position is not None
-                      else "-", cases, _failure(ev), escape(s["image_digest"][:19]),
-                      escape(s["comment"]))
+                      else "-", cases, _failure(ev), shown(s["image_digest"][:19]),
+                      shown(s["comment"]))
     return table
 
 
@@ -125,7 +126,7 @@ def status(
     else:
         assert phase is not None
         target = resolve_phase(api, phase)
-        title = f"submissions to {target['challenge_slug']}/{target['slug']}"
+        title = f"submissions to {shown(target['challenge_slug'])}/{shown(target['slug'])}"
 
         def fetch() -> list[dict[str, Any]]:
             return api.get(f"/phases/{target['id']}/submissions")
@@ -145,7 +146,7 @@ def status(
         print_json(items)
         return
     if not items:
-        note(f"no submissions yet for {escape(title.removeprefix('submissions to '))}")
+        note(f"no submissions yet for {title.removeprefix('submissions to ')}")
         return
     out().print(_table(items, title))
 
@@ -155,9 +156,12 @@ def logs(
     url: UrlOption = None,
     token: TokenOption = None,
 ) -> None:
-    """Organizers: the size-capped container logs of an evaluation."""
+    """Organizers: the size-capped container logs of an evaluation.
+
+    Every line a container wrote starts with ``container| ``; control characters are shown
+    escaped, never sent to the terminal."""
     response = Api(url, token).request("GET", f"/evaluations/{evaluation}/log")
-    out().print(response.text, markup=False, highlight=False, soft_wrap=True)
+    print_text(response.text)  # container lines arrive marked ``container| `` by the worker
 
 
 def cancel(

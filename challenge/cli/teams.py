@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import typer
-from rich.markup import escape
 
 from challenge.cli.client import Api, JsonOption, TokenOption, UrlOption
 from challenge.cli.output import out, print_json, success
+from challenge.cli.sanitize import shown
 
 team_app = typer.Typer(help="Teams: create one, join one with an invite code, leave it; "
                             "after a team's first submission only organizers change members.",
@@ -21,13 +21,13 @@ UsernameArgument = Annotated[str, typer.Argument(help="the member's username")]
 
 def _show(team: dict[str, Any]) -> None:
     console = out()
-    console.print(f"team [bold]{escape(team['name'])}[/] (id {team['id']}) of challenge "
-                  f"{escape(team['challenge_slug'])}, {team['n_members']} member(s)")
+    console.print(f"team [bold]{shown(team['name'])}[/] (id {team['id']}) of challenge "
+                  f"{shown(team['challenge_slug'])}, {team['n_members']} member(s)")
     if "members" in team:
-        console.print(f"members: {escape(', '.join(team['members']))}")
-        console.print(f"invite code: [bold]{escape(team['invite_code'])}[/] (share it with "
+        console.print(f"members: {shown(', '.join(team['members']))}")
+        console.print(f"invite code: [bold]{shown(team['invite_code'])}[/] (share it with "
                       "your teammates: `segarena team join "
-                      f"{escape(team['challenge_slug'])} {escape(team['invite_code'])}`)",
+                      f"{shown(team['challenge_slug'])} {shown(team['invite_code'])}`)",
                       soft_wrap=True)
 
 
@@ -58,7 +58,7 @@ def join(
     if json:
         print_json(team)
         return
-    success(f"joined team [bold]{escape(team['name'])}[/]")
+    success(f"joined team [bold]{shown(team['name'])}[/]")
     _show(team)
 
 
@@ -81,7 +81,7 @@ def leave(team_id: Annotated[int, typer.Argument(help="team id")],
     if json:
         print_json(team)
         return
-    success(f"left team [bold]{escape(team['name'])}[/] ({team['n_members']} member(s) left)")
+    success(f"left team [bold]{shown(team['name'])}[/] ({team['n_members']} member(s) left)")
 
 
 @team_app.command("rotate-invite")
@@ -108,7 +108,7 @@ def remove_member(team_id: TeamIdArgument, username: UsernameArgument,
     if json:
         print_json(team)
         return
-    success(f"removed {escape(username)} from team [bold]{escape(team['name'])}[/]")
+    success(f"removed {shown(username)} from team [bold]{shown(team['name'])}[/]")
     _show(team)
 
 
@@ -122,5 +122,5 @@ def move(username: UsernameArgument,
     if json:
         print_json(team)
         return
-    success(f"moved {escape(username)} to team [bold]{escape(team['name'])}[/]")
+    success(f"moved {shown(username)} to team [bold]{shown(team['name'])}[/]")
     _show(team)

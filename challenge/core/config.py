@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from evaluator.sandbox.archive_stream import DEFAULT_UPLOAD_LIMIT
 
 DEV_SECRET = "segarena-development-secret-do-not-use-in-production"
+#: Loopback names, and the Host header of Starlette's test client.
+DEFAULT_TRUSTED_HOSTS = ("127.0.0.1", "localhost", "[::1]", "testserver")
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOST_PATTERN = re.compile(rf"(?:\*\.)?{_LABEL}(?:\.{_LABEL})*|\[[0-9a-f:.]+\]")
+
+
+def _split(value: object) -> tuple[str, ...]:
+    """A comma-separated string (from the environment) or a sequence, as lowercase items."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ValueError("expected a comma-separated list")
+    return tuple(str(item).strip().lower() for item in items if str(item).strip())
 
 
 class Settings(BaseSettings):
@@ -34,12 +50,42 @@ class Settings(BaseSettings):
     max_platform_retries: int = Field(default=3, ge=0, le=20)
     image_retention: Literal["keep", "remove_after_run"] = "keep"
 
-    max_submission_bytes: int = Field(default=8 * 1024**3, gt=0)
+    max_submission_bytes: int = Field(default=DEFAULT_UPLOAD_LIMIT, gt=0)
     max_dataset_bytes: int = Field(default=16 * 1024**3, gt=0)
     max_case_voxels: int = Field(default=512 * 512 * 512, gt=0)
     max_body_bytes: int = Field(default=1024 * 1024, gt=0,
                                 description="cap on every request body but uploads (bytes)")
     auth_failures_per_minute: int = Field(default=30, gt=0)
+
+    # HTTP edges (challenge/core/http_edges.py), comma-separated in the environment.
+    #: Host names this server answers to (``*.example.org`` for subdomains); a request for
+    #: another Host is a 400 and no redirect ever names one.
+    trusted_hosts: Annotated[tuple[str, ...], NoDecode] = DEFAULT_TRUSTED_HOSTS
+    #: Peers (addresses or networks) whose X-Forwarded-For / -Proto are believed; none by
+    #: default, so the client is the TCP peer.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+
+    @field_validator("trusted_hosts", mode="before")
+    @classmethod
+    def _host_patterns(cls, value: object) -> tuple[str, ...]:
+        hosts = _split(value)
+        for host in hosts:
+            if not _HOST_PATTERN.fullmatch(host):
+                raise ValueError(f"SEGARENA_TRUSTED_HOSTS: {host[:100]!r} is not a host name, "
+                                 "an IP address or '*.domain' (no '*', scheme or port)")
+        return hosts
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_networks(cls, value: object) -> tuple[str, ...]:
+        proxies = _split(value)
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"SEGARENA_TRUSTED_PROXIES: {proxy[:100]!r} is not an IP "
+                                 "address or network") from exc
+        return proxies
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

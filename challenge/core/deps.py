@@ -44,6 +44,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
 def _client_key(request: Request) -> str:
+    """The client's address: the peer's, or the one a trusted proxy forwarded
+    (``SEGARENA_TRUSTED_PROXIES``, applied by ``challenge.core.http_edges``)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -54,17 +56,12 @@ def optional_user(request: Request, db: SessionDep) -> User | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("Authorization header must be 'Bearer <token>'", code="bad_auth_header")
-    user = accounts.authenticate(
+    return accounts.authenticate(  # commits, ending its read transaction
         db=db,
         token=token.strip(),
         client_key=_client_key(request),
         limiter=request.app.state.auth_limiter,
     )
-    # End the read transaction (nothing was written; rows do not expire on commit): the
-    # request would otherwise hold a pooled connection while it waits for a thread for its
-    # route, and enough concurrent requests then starve the pool until checkout times out.
-    db.commit()
-    return user
 
 
 def required_user(user: Annotated[User | None, Depends(optional_user)]) -> User:

@@ -12,6 +12,14 @@ VALIDATION_CODES = frozenset({"forbidden_character", "datetime_out_of_range"})
 """Request-validation failures answered with their own code instead of ``validation_error``."""
 
 
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """The one shape of every error answer: ``{"error": {"code", "message"[, "details"]}}``."""
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    return {"error": body}
+
+
 class DomainError(Exception):
     status_code = 400
     code = "bad_request"

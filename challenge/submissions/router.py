@@ -87,7 +87,8 @@ async def create_submission(phase_id: PhaseId, request: Request, db: SessionDep,
         size, sha256 = await receive_stream(request.stream(), tmp, settings.max_submission_bytes)
         submission = await run_in_threadpool(
             service.submit, db=db, storage=storage, user=user, phase_id=phase_id, archive=tmp,
-            size=size, sha256=sha256, comment=comment)
+            size=size, sha256=sha256, comment=comment,
+            max_submission_bytes=settings.max_submission_bytes)
     finally:
         tmp.unlink(missing_ok=True)
     request.app.state.dispatcher.notify(_latest_evaluation_id(db, submission))

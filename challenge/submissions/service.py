@@ -22,7 +22,8 @@ from challenge.phases.models import Phase
 from challenge.submissions.models import Submission
 from challenge.teams import membership
 from challenge.teams.models import Team, TeamMember
-from evaluator.sandbox.archive import ArchiveError, inspect_archive, user_is_root
+from evaluator.sandbox.archive import ArchiveCaps, ArchiveError, inspect_archive, user_is_root
+from evaluator.sandbox.archive_stream import DEFAULT_UPLOAD_LIMIT
 
 
 def usage(db: Session, phase_id: int, team_id: int) -> tuple[int, int]:
@@ -87,8 +88,11 @@ def _succeeded_in(db: Session, phase_id: int, team: Team) -> bool:
 
 
 def submit(*, db: Session, storage: Storage, user: User, phase_id: int, archive: Path,
-           size: int, sha256: str, comment: str) -> Submission:
+           size: int, sha256: str, comment: str,
+           max_submission_bytes: int = DEFAULT_UPLOAD_LIMIT) -> Submission:
     """Validate the uploaded archive, charge the quota atomically, store and queue it.
+
+    The archive may inflate to ``ArchiveCaps.for_upload_limit(max_submission_bytes)``.
 
     The team row is locked first (an UPDATE: a row lock on PostgreSQL, the write lock on
     SQLite), so concurrent uploads of one team are counted one after the other and never
@@ -97,7 +101,8 @@ def submit(*, db: Session, storage: Storage, user: User, phase_id: int, archive:
     phase, team = check_can_submit(db=db, user=user, phase_id=phase_id)
     db.rollback()  # end the read transaction: the lock below must start a fresh one
     try:
-        info = inspect_archive(archive)
+        info = inspect_archive(archive,
+                               caps=ArchiveCaps.for_upload_limit(max_submission_bytes))
     except ArchiveError as exc:
         raise InvalidInput(exc.message, code=exc.code) from exc
     config = phases.current_config(db, phase)

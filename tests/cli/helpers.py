@@ -20,6 +20,7 @@ import uvicorn
 from typer.testing import CliRunner, Result
 
 from challenge.cli import app
+from challenge.core.serving import uvicorn_config
 
 TOKEN_LINE = re.compile(r"^sgr_[0-9a-f]+_\S+$", re.MULTILINE)
 
@@ -34,7 +35,7 @@ def free_port() -> int:
 def serve_in_thread(asgi_app: Any) -> Iterator[str]:
     """Serve ``asgi_app`` with uvicorn on a free 127.0.0.1 port; yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(asgi_app, host="127.0.0.1", port=port,
+    server = uvicorn.Server(uvicorn_config(asgi_app, host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

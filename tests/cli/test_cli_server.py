@@ -21,13 +21,14 @@ def _env(tmp_path: Path) -> dict[str, str | None]:
 def test_serve_migrates_the_database_then_runs_the_app(monkeypatch: pytest.MonkeyPatch,
                                                        tmp_path: Path) -> None:
     calls: dict[str, Any] = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, host, port: calls.update(
-        app=app, host=host, port=port))
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **options: calls.update(
+        app=app, host=host, port=port, options=options))
     cli = Cli(f"http://127.0.0.1:{free_port()}", tmp_path / "cli.json")
     result = cli("serve", "--host", "0.0.0.0", "--port", "8123", env=_env(tmp_path))
     assert result.exit_code == 0, result.output
     assert (calls["host"], calls["port"]) == ("0.0.0.0", 8123)
     assert isinstance(calls["app"], FastAPI)
+    assert calls["options"]["proxy_headers"] is False  # forwarded headers are the app's business
     engine = create_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
     with engine.connect() as conn:
         assert conn.execute(text("select version_num from alembic_version")).scalar()

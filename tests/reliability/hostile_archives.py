@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import tarfile
@@ -57,11 +58,17 @@ def _two_images() -> bytes:
     return _tar([_file(n, d) for n, d in members.items()])
 
 
-def gzip_bomb(compressed_bytes: int = 512 * 1024) -> bytes:
-    """A gzip stream of a tar member declaring far more zeros than it carries: ~1000:1."""
-    info = tarfile.TarInfo("layer.tar")
-    info.size = 1 << 40  # declares 1 TiB
-    header = info.tobuf()
+LAYER = "a" * 64 + "/layer.tar"  # a member name ``docker save`` writes
+
+
+def gzip_bomb(compressed_bytes: int = 512 * 1024, *, name: str = "layer.tar",
+              declared: int = 1 << 40, header_type: bytes = tarfile.REGTYPE) -> bytes:
+    """A gzip stream of one tar header followed by zeros (~1000:1): by default a member
+    ``layer.tar`` (a name ``docker save`` never writes at the top) declaring 1 TiB."""
+    info = tarfile.TarInfo(name)
+    info.size = declared
+    info.type = header_type
+    header = info.tobuf(format=tarfile.GNU_FORMAT)  # base-256 sizes past 8 GiB
     zeros = bytes(1 << 20)
     out = io.BytesIO()
     with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=9, mtime=0) as gz:
@@ -69,6 +76,26 @@ def gzip_bomb(compressed_bytes: int = 512 * 1024) -> bytes:
         while out.tell() < compressed_bytes:
             gz.write(zeros)
     return out.getvalue()
+
+
+def image_archive_from(config: bytes, *, manifest: bytes | None = None, layer: bytes = b"",
+                       gz: bool = False) -> bytes:
+    """A ``docker save``-shaped archive around a given config (and manifest) document."""
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    if manifest is None:
+        manifest = json.dumps([{"Config": config_name, "RepoTags": ["algo:1"],
+                                "Layers": [LAYER]}]).encode()
+    return _tar([_file(LAYER, layer), _file(config_name, config),
+                 _file("manifest.json", manifest)], gz=gz)
+
+
+def config_with(**fields: object) -> bytes:
+    return json.dumps({"architecture": "amd64", "os": "linux", **fields}).encode()
+
+
+def nested(depth: int) -> bytes:
+    """A JSON document nested ``depth`` levels deep (Python's parser recurses per level)."""
+    return b"[" * depth + b"]" * depth
 
 
 @cache
@@ -90,7 +117,21 @@ def submission_attacks() -> dict[str, tuple[bytes, int, str]]:
         "no image": (_tar([_file("manifest.json", b"[]")]), 422, "no_image"),
         "non-image tar": (_tar([_file("README", b"hello")]), 422, "not_an_image"),
         "not a tar at all": (b"MZ\x90\x00" + bytes(4000), 422, "not_a_tar"),
-        "gzip bomb": (gzip_bomb(), 422, "truncated"),
+        "gzip bomb": (gzip_bomb(), 422, "not_an_image"),
+        "gzip bomb named like a layer": (gzip_bomb(64 * 1024, name=LAYER), 422, "too_large"),
+        "pax header bomb": (gzip_bomb(64 * 1024, name="pax", declared=64 << 20,
+                                      header_type=tarfile.XHDTYPE), 422, "metadata_too_large"),
+        "config's 'config' not an object": (image_archive_from(config_with(config="x")),
+                                             422, "bad_config"),
+        "config's User not a string": (image_archive_from(config_with(config={"User": 0})),
+                                       422, "bad_config"),
+        "config nested 100,000 levels": (image_archive_from(nested(100_000)), 422,
+                                         "bad_config"),
+        "manifest nested 100,000 levels": (image_archive_from(config_with(),
+                                                              manifest=nested(100_000)),
+                                           422, "bad_manifest"),
+        "config integer of 5,000 digits": (image_archive_from(b'{"os": ' + b"9" * 5000 + b"}"),
+                                           422, "bad_config"),
         "truncated archive": (good[: len(good) // 2], 422, "truncated"),
         "truncated gzip": (gzip.compress(good, mtime=0)[:-64], 422, "truncated"),
     }

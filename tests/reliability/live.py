@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from challenge.core import migrate
 from challenge.core.config import Settings
 from challenge.core.db import make_engine, session_factory
+from challenge.core.serving import uvicorn_config
 from challenge.teams import service as teams
 from tests import factories as f
 from tests.conftest import drop_pg_database, fresh_database
@@ -64,7 +65,7 @@ def serve(settings: Settings, dispatcher: Any = None) -> Iterator[Live]:
 
     app = create_app(settings, dispatcher=dispatcher or NoDispatcher())
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error",
+    server = uvicorn.Server(uvicorn_config(app, host="127.0.0.1", port=port, log_level="error",
                                            limit_concurrency=1000, backlog=2048))
     thread = threading.Thread(target=server.run, daemon=True, name="uvicorn")
     thread.start()

@@ -19,6 +19,12 @@ from evaluator.sandbox.base import AlgorithmError
 from tests.docker_scope import IMAGE_LABEL, RUN_ID
 
 LAYER_ID = "a" * 64
+CONFIG_NAME = "c" * 64 + ".json"  # not the config's digest: the digest check is skipped
+
+
+def layer_member(i: int) -> str:
+    """The name of the ``i``-th layer of a legacy ``docker save`` archive."""
+    return f"{i:064x}/layer.tar"
 
 
 def image_config(*, os: str = "linux", arch: str = "amd64", user: str = "1000") -> bytes:
@@ -174,8 +180,8 @@ def test_member_escaping_the_archive_is_refused(tmp_path, member, expected):
 
 
 def _two_images(tmp_path: Path) -> Path:
-    entry = {"Config": "c.json", "RepoTags": [], "Layers": []}
-    return write_archive(tmp_path / "x.tar", config_name="c.json", manifest=[entry, entry])
+    entry = {"Config": CONFIG_NAME, "RepoTags": [], "Layers": []}
+    return write_archive(tmp_path / "x.tar", config_name=CONFIG_NAME, manifest=[entry, entry])
 
 
 STRUCTURE: dict[str, tuple[Callable[[Path], Path], str]] = {
@@ -204,8 +210,8 @@ STRUCTURE: dict[str, tuple[Callable[[Path], Path], str]] = {
     "missing_layer": (
         lambda p: write_archive(
             p / "x.tar",
-            manifest=[{"Config": "c.json", "Layers": ["nope/layer.tar"]}],
-            config_name="c.json",
+            manifest=[{"Config": CONFIG_NAME, "Layers": [layer_member(7)]}],
+            config_name=CONFIG_NAME,
         ),
         "missing_layer",
     ),
@@ -246,7 +252,8 @@ def test_other_compressions_are_refused(tmp_path, magic):
 
 
 def test_gzip_bomb_is_stopped_at_the_uncompressed_cap(tmp_path):
-    bomb = write_archive(tmp_path / "bomb.tar", before=[("zeros", b"\0" * (32 * 1024 * 1024), {})])
+    bomb = write_archive(tmp_path / "bomb.tar",
+                         before=[(layer_member(1), b"\0" * (32 * 1024 * 1024), {})])
     gz = gzip_file(bomb)
     assert gz.stat().st_size < 1024 * 1024  # small on the wire
     caps = ArchiveCaps(max_uncompressed_bytes=4 * 1024 * 1024)
@@ -254,18 +261,18 @@ def test_gzip_bomb_is_stopped_at_the_uncompressed_cap(tmp_path):
 
 
 def test_too_many_members_are_refused(tmp_path):
-    many = [(f"junk/{i}", b"", {}) for i in range(50)]
+    many = [(f"{i:064x}/VERSION", b"1.0", {}) for i in range(50)]
     path = write_archive(tmp_path / "many.tar", before=many)
     assert code_of(path, ArchiveCaps(max_members=20)) == "too_many_members"
 
 
 def test_oversized_metadata_is_refused(tmp_path):
-    path = write_archive(tmp_path / "x.tar", before=[("big.json", b" " * 5000, {})])
+    path = write_archive(tmp_path / "x.tar", before=[("b" * 64 + ".json", b" " * 5000, {})])
     assert code_of(path, ArchiveCaps(max_metadata_bytes=4096)) == "metadata_too_large"
 
 
 def test_archive_cut_inside_a_member_is_truncated(tmp_path):
-    path = write_archive(tmp_path / "x.tar", before=[("blob", b"\1" * 100_000, {})])
+    path = write_archive(tmp_path / "x.tar", before=[(layer_member(1), b"\1" * 100_000, {})])
     path.write_bytes(path.read_bytes()[:60_000])
     assert code_of(path) == "truncated"
 
@@ -279,7 +286,8 @@ def test_archive_cut_between_members_is_truncated(tmp_path):
 
 
 def test_truncated_gzip_is_truncated(tmp_path):
-    gz = gzip_file(write_archive(tmp_path / "x.tar", before=[("r", bytes(range(256)) * 400, {})]))
+    gz = gzip_file(write_archive(tmp_path / "x.tar",
+                                 before=[(layer_member(1), bytes(range(256)) * 400, {})]))
     gz.write_bytes(gz.read_bytes()[:-200])
     assert code_of(gz) == "truncated"
 
@@ -376,3 +384,52 @@ def test_load_image_refuses_a_name_that_maps_to_uid_0_and_removes_the_image(
     assert caught.value.code == "root_user"
     with pytest.raises(docker.errors.ImageNotFound):
         docker_client.images.get(image_id)
+
+
+def test_podman_layout_with_top_level_layer_tars_is_accepted(tmp_path):
+    config = image_config()
+    digest = hashlib.sha256(config).hexdigest()
+    layer = "b" * 64 + ".tar"
+    manifest = [{"Config": f"{digest}.json", "RepoTags": None, "Layers": [layer]}]
+    path = write_archive(tmp_path / "podman.tar", config=config, manifest=manifest, only=[
+        (layer, _layer(), {}),
+        (f"{digest}.json", config, {}),
+        ("manifest.json", json.dumps(manifest).encode(), {}),
+        ("repositories", b"{}", {}),
+    ])
+    assert inspect_archive(path).image_id == f"sha256:{digest}"
+
+
+@pytest.mark.parametrize("name", [
+    "README", "layer.tar", "c.json", f"{LAYER_ID}/extra.sh", f"{LAYER_ID.upper()}/layer.tar",
+    "blobs/sha512/" + "0" * 128, "blobs/sha256/short", "x/" + "a" * 64 + ".json",
+])
+def test_member_docker_save_never_writes_stops_the_scan(tmp_path, name):
+    assert code_of(write_archive(tmp_path / "x.tar", before=[(name, b"x", {})])) == "not_an_image"
+
+
+BAD_CONFIGS = {
+    "config is a string": {"config": "x"},
+    "config is a list": {"config": ["User", "0"]},
+    "User is a number": {"config": {"User": 0}},
+    "Env is a string": {"config": {"Env": "PATH=/bin"}},
+    "Env holds a number": {"config": {"Env": [1]}},
+}
+
+
+@pytest.mark.parametrize("fields", BAD_CONFIGS.values(), ids=BAD_CONFIGS.keys())
+def test_config_field_of_the_wrong_type_is_bad_config(tmp_path, fields):
+    config = json.dumps({"architecture": "amd64", "os": "linux", **fields}).encode()
+    assert code_of(write_archive(tmp_path / "x.tar", config=config)) == "bad_config"
+
+
+@pytest.mark.parametrize("manifest", [
+    [{"Config": 5, "Layers": []}],
+    [{"Config": CONFIG_NAME, "Layers": "x"}],
+    [{"Config": CONFIG_NAME, "Layers": [], "RepoTags": [1]}],
+    ["x"],
+    {"Config": CONFIG_NAME},
+], ids=["config not a name", "layers a string", "tag a number", "entry a string", "an object"])
+def test_manifest_field_of_the_wrong_type_is_bad_manifest(tmp_path, manifest):
+    path = write_archive(tmp_path / "x.tar", config_name=CONFIG_NAME, manifest=manifest)
+    assert code_of(path) == "bad_manifest"

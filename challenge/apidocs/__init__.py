@@ -1,0 +1,1 @@
+"""The API documentation page, served entirely from this server (see ``router``)."""
