@@ -117,9 +117,7 @@ class MetricScorer:
             scores = np.round(self._rank_aggregate(weights), self.config.precision)
             return scores, competition_rank(scores, higher_is_better=False)
         n_teams = self.values.shape[0]
-        p = self._tests.p_values(weights)
-        with np.errstate(invalid="ignore"):
-            wins = np.sum(p <= self.config.alpha, axis=2)  # NaN diagonal never counts
+        wins = self._tests.significant(weights, self.config.alpha).sum(axis=2)
         ranks = competition_rank(wins.astype(float), higher_is_better=True)
         return wins / max(n_teams - 1, 1), ranks
 
