@@ -147,9 +147,10 @@ class _Where:
         new = np.ones(pair.size, dtype=bool)
         new[1:] = pair[1:] != pair[:-1]
         rank = index - np.maximum.accumulate(np.where(new, index, 0))
-        order = np.lexsort((local, rank, block))
-        key = block[order] * (int(rank.max()) + 1) + rank[order]
-        for pick in np.split(order, np.flatnonzero(np.diff(key)) + 1):
+        slot = block * (int(rank.max()) + 1) + rank  # slots in block order, then by rank
+        order = np.argsort(slot * self.width.max() + local)  # distinct keys
+        cuts = np.flatnonzero(np.diff(slot[order])) + 1
+        for pick in np.split(order, cuts):
             b = int(block[pick[0]])
             owners = local[pick]
             full = owners.size == self.width[b]  # sorted and distinct: exactly 0..width-1
@@ -181,14 +182,14 @@ def _tie_groups(d_sorted: np.ndarray, length: np.ndarray) -> tuple[_Spans, np.nd
     of the differences alone in their group."""
     n_cases = d_sorted.shape[1]
     a = np.abs(d_sorted)
-    valid = np.arange(n_cases) < length[:, None]
+    valid = np.arange(n_cases, dtype=np.int32) < length[:, None]
     opens = valid.copy()
     opens[:, 1:] &= a[:, 1:] != a[:, :-1]
     closes = valid.copy()
     closes[:, :-1] &= opens[:, 1:] | ~valid[:, 1:]
     first, last = np.flatnonzero(opens), np.flatnonzero(closes)
     positive = d_sorted > 0
-    cum_positive = np.cumsum(positive, axis=1).ravel()
+    cum_positive = np.cumsum(positive, axis=1, dtype=np.int32).ravel()
     n_pos = cum_positive[last] - cum_positive[first] + positive.ravel()[first]
     pair, start = np.divmod(first, n_cases)
     end = last % n_cases + 1

@@ -15,13 +15,17 @@ we. Ties in |d| are exact floating-point equality, as in R (no rounding).
 ``PairwiseSignedRank`` runs these tests between every pair of teams for many case multisets at
 once (bootstrap samples given as case counts), which is what makes test-then-rank
 bootstrappable. ``leaderboard.signed_rank_scan`` gives the integers 2V, n and sum(t^3 - t)
-exactly -- the same integers as testing the resampled table directly -- and one float64 formula
-(``_z_scores``) turns them into z, so equal integers always give bit-identical p.
+exactly -- the integers of testing the resampled table directly -- and one float64 formula
+(``_z_scores``) turns them into z. Tolerance: none. Equal integers through the same
+operations give bit-identical p, so p here equals the replaced implementation's and the scalar
+transcription's exactly (the tests assert equality, not closeness). Against R itself the only
+difference is R's ``pnorm`` versus scipy's ``ndtr``, which may differ in the last bits.
 
-A test is significant when p <= alpha (a p equal to alpha counts). The bootstrap only needs
-that decision, and 1 - Phi costs more than everything else, so ``significant`` decides from z
-alone outside a narrow band around Phi^-1(1 - alpha) and evaluates p inside it; see
-``_decision_band`` for why this never flips a decision.
+A test is significant when p <= alpha: a p equal to alpha counts. The bootstrap needs only
+that decision, and 1 - Phi for every pair and sample would cost more than the statistics, so
+``significant`` decides from z alone outside a band of +-1e-3 around Phi^-1(1 - alpha) and
+compares p itself, computed as above, inside it; ``_decision_band`` explains why this gives
+exactly ``p <= alpha``.
 """
 
 from __future__ import annotations
@@ -80,18 +84,34 @@ class PairwiseSignedRank:
 def _z_scores(
     twice_v: np.ndarray, n: np.ndarray, tie_sum: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """z of "row better than column" and of the reverse from exact integers (float64 arrays).
+    """z of "row better than column" and of the reverse from exact integers (float64 arrays,
+    overwritten). -inf where n = 0 (then p = 1).
 
-    -inf where n = 0 (then p = 1). The operations and their order are those of the reference
-    implementation, so equal integers give bit-identical z.
+    The reference formula, ``(V - n(n+1)/4 - 0.5) / sqrt(n(n+1)(2n+1)/24 - tie_sum/48)`` with
+    V = twice_v / 2 and, the other way round, n(n+1)/2 - V: the same IEEE operations in the
+    same order (products of exact integers are exact), done in place.
     """
-    half_mean = n * (n + 1) / 4.0
-    var = n * (n + 1) * (2 * n + 1) / 24.0 - tie_sum / 48.0
-    v_plus = twice_v / 2.0
-    v_minus = n * (n + 1) / 2.0 - v_plus
+    n_n1 = n + 1
+    n_n1 *= n  # n(n + 1), exact
+    half_mean = n_n1 / 4.0
+    var = 2 * n
+    var += 1
+    var *= n_n1
+    var /= 24.0
+    tie_sum /= 48.0
+    var -= tie_sum
+    v_plus = twice_v
+    v_plus /= 2.0
+    v_minus = n_n1
+    v_minus /= 2.0
+    v_minus -= v_plus
     with np.errstate(divide="ignore", invalid="ignore"):
-        sigma = np.sqrt(var)
-        return (v_plus - half_mean - 0.5) / sigma, (v_minus - half_mean - 0.5) / sigma
+        sigma = np.sqrt(var, out=var)
+        for v in (v_plus, v_minus):
+            v -= half_mean
+            v -= 0.5
+            v /= sigma
+    return v_plus, v_minus
 
 
 def _decide(z: np.ndarray, alpha: float) -> np.ndarray:
