@@ -35,15 +35,20 @@ class Block:
 
     pairs: np.ndarray  # (n,) indices into the pair list (i < j, row-major)
     seq: np.ndarray  # (length, n) case at each position; n_cases = none (count 0)
-    # (position, first checkpoint row, block-local pairs) in position order: after adding the
-    # cases up to ``position``, A of those pairs goes to the next checkpoint rows.
-    checkpoints: list[tuple[int, int, np.ndarray]]
-    n_checkpoints: int
+    # Checkpoint rows in (position, pair) order: rows bounds[i]:bounds[i + 1] hold A at
+    # positions[i] of the block-local pairs checkpoint_pairs[bounds[i]:bounds[i + 1]].
+    positions: list[int]
+    bounds: list[int]
+    checkpoint_pairs: np.ndarray
     runs: list[Slot]  # checkpoint rows (start, end) of runs of all-positive groups
     mixed: list[Slot]  # checkpoint rows (start, mid, end) of groups holding both signs
     groups: list[Slot]  # checkpoint rows (start, end) of tie groups of two or more cases
     lone: list[Slot]  # count-table rows (case,) of the listed cases
     complement: np.ndarray  # (n, 1) bool: ``lone`` lists every case that is NOT alone
+
+    @property
+    def n_checkpoints(self) -> int:
+        return self.bounds[-1]
 
 
 def layout(d: np.ndarray, block_pairs: int) -> list[Block]:
@@ -61,24 +66,27 @@ def layout(d: np.ndarray, block_pairs: int) -> list[Block]:
     lone_pair, lone_case, complement = _listed_cases(lone, order)
 
     where = _Where(np.argsort(np.bincount(runs.pair, minlength=n_pairs)), block_pairs)
-    run_slots = where.slots(runs.pair, (runs.start, runs.end))
-    mixed_slots = where.slots(mixed.pair, (mixed.start, mixed.mid, mixed.end))
-    group_slots = where.slots(multi.pair, (multi.start, multi.end))
-    lone_slots = where.slots(lone_pair, (lone_case,), store_rows=False)
+    run_entries = where.entries(runs.pair, (runs.start, runs.end))
+    mixed_entries = where.entries(mixed.pair, (mixed.start, mixed.mid, mixed.end))
+    group_entries = where.entries(multi.pair, (multi.start, multi.end))
+    lone_entries = where.entries(lone_pair, (lone_case,), store_rows=False)
     blocks = []
     for b, pairs in enumerate(where.blocks):
         longest = max(1, int(length[pairs].max()))
-        stored = _Checkpoints(pairs.size, longest, run_slots[b] + mixed_slots[b] + group_slots[b])
+        kinds = (run_entries[b], mixed_entries[b], group_entries[b])
+        stored = _Checkpoints(pairs.size, longest, [f for e in kinds for f in e.fields])
+        runs_b, mixed_b, groups_b = (e.slots(stored.remap(e.fields)) for e in kinds)
         blocks.append(
             Block(
                 pairs=pairs,
                 seq=np.ascontiguousarray(seq[pairs, :longest].T),
-                checkpoints=stored.steps,
-                n_checkpoints=stored.rows.size,
-                runs=stored.remap(run_slots[b]),
-                mixed=stored.remap(mixed_slots[b]),
-                groups=stored.remap(group_slots[b]),
-                lone=lone_slots[b],
+                positions=stored.positions,
+                bounds=stored.bounds,
+                checkpoint_pairs=stored.pairs,
+                runs=runs_b,
+                mixed=mixed_b,
+                groups=groups_b,
+                lone=lone_entries[b].slots(lone_entries[b].fields),
                 complement=complement[pairs, None],
             )
         )
@@ -88,22 +96,38 @@ def layout(d: np.ndarray, block_pairs: int) -> list[Block]:
 class _Checkpoints:
     """The distinct (position, pair) rows that slots read, as checkpoint rows in that order."""
 
-    def __init__(self, width: int, length: int, slots: list[Slot]) -> None:
+    def __init__(self, width: int, length: int, fields: list[np.ndarray]) -> None:
         used = np.zeros((length + 1) * width, dtype=bool)
-        for slot in slots:
-            for rows in slot.rows:
-                used[rows] = True
-        self.rows = np.flatnonzero(used)
+        for rows in fields:
+            used[rows] = True
+        rows = np.flatnonzero(used)
         self._index = np.cumsum(used) - 1
-        position, local = np.divmod(self.rows, width)
+        position, self.pairs = np.divmod(rows, width)
         starts = np.flatnonzero(np.diff(position, prepend=-1))
-        ends = np.append(starts[1:], position.size)[: starts.size]
-        self.steps = [
-            (int(position[a]), int(a), local[a:e]) for a, e in zip(starts, ends, strict=True)
-        ]
+        self.positions: list[int] = position[starts].tolist()
+        self.bounds: list[int] = [*starts.tolist(), rows.size]
 
-    def remap(self, slots: list[Slot]) -> list[Slot]:
-        return [Slot(s.pairs, tuple(self._index[r] for r in s.rows)) for s in slots]
+    def remap(self, fields: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+        """Store rows (position * width + pair) to checkpoint rows."""
+        return tuple(self._index[f] for f in fields)
+
+
+@dataclass(frozen=True)
+class _Entries:
+    """One block's entries of one kind, sorted by slot then pair: ``cuts`` bound the slots."""
+
+    fields: tuple[np.ndarray, ...]
+    owners: np.ndarray  # block-local pair of each entry
+    cuts: list[int]
+    width: int
+
+    def slots(self, fields: tuple[np.ndarray, ...]) -> list[Slot]:
+        """The slots, reading ``fields`` (aligned with this block's entries)."""
+        out = []
+        for a, b in zip(self.cuts[:-1], self.cuts[1:], strict=True):
+            pairs = None if b - a == self.width else self.owners[a:b]
+            out.append(Slot(pairs, tuple(f[a:b] for f in fields)))
+        return out
 
 
 def _order(d: np.ndarray) -> np.ndarray:
@@ -130,32 +154,33 @@ class _Where:
         self.local[perm] = np.arange(perm.size) % block_pairs
         self.width = np.array([b.size for b in self.blocks])
 
-    def slots(
+    def entries(
         self, pair: np.ndarray, fields: tuple[np.ndarray, ...], store_rows: bool = True
-    ) -> list[list[Slot]]:
-        """Per block, the slots of entries (``pair`` sorted) with per-entry ``fields``.
+    ) -> list[_Entries]:
+        """Per block, the entries (``pair`` sorted) with per-entry ``fields``, cut into slots.
 
         A field is a store position, turned into row ``position * width + local``, or (with
         ``store_rows=False``) a row of the count table, kept as is.
         """
-        out: list[list[Slot]] = [[] for _ in self.blocks]
-        if pair.size == 0:
-            return out
         block, local = self.block[pair], self.local[pair]
         rows = [f * self.width[block] + local if store_rows else f for f in fields]
         index = np.arange(pair.size)
         new = np.ones(pair.size, dtype=bool)
         new[1:] = pair[1:] != pair[:-1]
-        rank = index - np.maximum.accumulate(np.where(new, index, 0))
-        slot = block * (int(rank.max()) + 1) + rank  # slots in block order, then by rank
-        order = np.argsort(slot * self.width.max() + local)  # distinct keys
-        cuts = np.flatnonzero(np.diff(slot[order])) + 1
-        for pick in np.split(order, cuts):
-            b = int(block[pick[0]])
-            owners = local[pick]
-            full = owners.size == self.width[b]  # sorted and distinct: exactly 0..width-1
-            picked = tuple(r[pick].astype(np.intp) for r in rows)
-            out[b].append(Slot(None if full else owners, picked))
+        rank = index - np.maximum.accumulate(np.where(new, index, 0)) if pair.size else index
+        n_ranks = int(rank.max()) + 1 if pair.size else 1
+        slot = block * n_ranks + rank  # slots in block order, then by rank
+        order = np.argsort(slot * int(self.width.max()) + local)  # distinct keys
+        slot, block, local = slot[order], block[order], local[order]
+        rows = [r[order].astype(np.intp) for r in rows]
+        edges = np.searchsorted(block, np.arange(len(self.blocks) + 1))
+        out = []
+        for b, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+            inner = (np.flatnonzero(np.diff(slot[lo:hi])) + 1).tolist()
+            cuts = [0, *inner, hi - lo] if hi > lo else [0]
+            out.append(
+                _Entries(tuple(r[lo:hi] for r in rows), local[lo:hi], cuts, int(self.width[b]))
+            )
         return out
 
 

@@ -126,7 +126,7 @@ def _block_statistics(
 ) -> Statistics:
     """From A at the block's checkpoints and after its last position, and the lone cubes."""
     width = block.pairs.size
-    twice_v = _run_sum(saved, block.runs, width, wide)
+    twice_v = _sum_slots(saved, block.runs, width, wide, _run_term)
     twice_v += _sum_slots(saved, block.mixed, width, wide, _mixed_term)
     n = last.astype(np.float64)
     group_cubes = _sum_slots(saved, block.groups, width, np.float64, _group_cube)
@@ -150,17 +150,17 @@ def _cumulative(block: Block, counts: np.ndarray, buffer: np.ndarray) -> tuple[n
     saved = buffer[: block.n_checkpoints * samples].reshape(-1, samples)
     running = np.zeros((block.pairs.size, samples), dtype=counts.dtype)
     drawn = np.empty_like(running)
-    steps = iter(block.checkpoints)
-    step = next(steps, None)
+    positions, bounds, pairs = block.positions, block.bounds, block.checkpoint_pairs
+    next_step = 0
     for k in range(block.seq.shape[0] + 1):
         if k:
             # mode="clip" skips the buffered copy that mode="raise" makes with out=.
             counts.take(block.seq[k - 1], axis=0, out=drawn, mode="clip")
             np.add(running, drawn, out=running)
-        if step is not None and step[0] == k:
-            first, pairs = step[1], step[2]
-            running.take(pairs, axis=0, out=saved[first : first + pairs.size], mode="clip")
-            step = next(steps, None)
+        if next_step < len(positions) and positions[next_step] == k:
+            lo, hi = bounds[next_step], bounds[next_step + 1]
+            running.take(pairs[lo:hi], axis=0, out=saved[lo:hi], mode="clip")
+            next_step += 1
     return saved, running
 
 
@@ -181,32 +181,12 @@ def _sum_slots(
     return total
 
 
-def _run_sum(saved: np.ndarray, slots: list[Slot], width: int, wide: type) -> np.ndarray:
-    """Per pair, the sum over its runs of f(A_end) - f(A_start), f(A) = A(A + 1), computed as
-    (A_end - A_start)(A_end + A_start + 1): (pairs, samples).
-
-    The hottest loop after the scan: buffers are reused, and the narrow difference is widened
-    by a copy (numpy multiplies mixed types through slower casting loops).
-    """
-    shape = (width, saved.shape[1])
-    total: np.ndarray = np.zeros(shape, dtype=wide)
-    term: np.ndarray = np.empty(shape, dtype=wide)
-    length: np.ndarray = np.empty(shape, dtype=wide)
-    a_start, a_end = np.empty(shape, dtype=saved.dtype), np.empty(shape, dtype=saved.dtype)
-    for slot in slots:
-        n = width if slot.pairs is None else slot.pairs.size
-        saved.take(slot.rows[0], axis=0, out=a_start[:n], mode="clip")
-        saved.take(slot.rows[1], axis=0, out=a_end[:n], mode="clip")
-        np.add(a_end[:n], a_start[:n], out=term[:n], dtype=wide)
-        term[:n] += 1
-        np.subtract(a_end[:n], a_start[:n], out=a_end[:n])
-        np.copyto(length[:n], a_end[:n])
-        term[:n] *= length[:n]
-        if slot.pairs is None:
-            total += term
-        else:
-            total[slot.pairs] += term[:n]
-    return total
+def _run_term(dtype: type, a_start: np.ndarray, a_end: np.ndarray) -> np.ndarray:
+    """f(A_end) - f(A_start), f(A) = A(A + 1), as (A_end - A_start)(A_end + A_start + 1)."""
+    out = np.add(a_end, a_start, dtype=dtype)
+    out += 1
+    out *= np.subtract(a_end, a_start, out=a_end)
+    return out
 
 
 def _mixed_term(
