@@ -8,9 +8,9 @@ group. Positions are 0..L along a pair's order: A_s is the weight of the first s
 
 Pairs are cut into blocks of ``block_pairs``, sorted by run count so that a block's pairs need
 about as many slots. The scan keeps only the checkpoints: A at the positions where some run or
-group starts or ends, copied out in position order (``Block.checkpoints``). Inside a block
-every list is laid out as slots -- slot j holds the j-th entry of every pair that has more than
-j -- addressing checkpoint rows or, for the lone cases, rows of the count table (row = case).
+group starts or ends, copied out in position order (``Block.positions`` and ``bounds``). Inside
+a block every list is laid out as slots -- slot j holds the j-th entry of every pair that has
+more than j -- addressing checkpoint rows or, for the lone cases, rows of the count table.
 """
 
 from __future__ import annotations

@@ -30,9 +30,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SEEDS = range(12)
 
 
-def _table(rng: np.random.Generator, seed: int) -> np.ndarray:
+def _table(rng: np.random.Generator, seed: int, n_teams: int | None = None) -> np.ndarray:
     """(teams, cases) finite values of one of four kinds, chosen by ``seed``."""
-    n_teams, n_cases = int(rng.integers(2, 8)), int(rng.integers(2, 30))
+    n_teams = int(rng.integers(2, 8)) if n_teams is None else n_teams
+    n_cases = int(rng.integers(2, 30))
     kind = seed % 4
     if kind == 0:  # a coarse grid: many ties in |d|, zeros, and d = -d' in other cases
         x = rng.integers(-2, 3, (n_teams, n_cases)) / 4.0
@@ -64,6 +65,16 @@ def test_item5_p_values_equal_the_replaced_implementation_bit_for_bit(seed: int)
     """Random tables with ties, zeros and filled missing cases, resampled: the same p, exactly."""
     rng = np.random.default_rng(seed)
     x = _table(rng, seed)
+    weights = _weights(rng, x.shape[1])
+    fast = PairwiseSignedRank(x).p_values(weights)
+    np.testing.assert_array_equal(fast, ReferencePairwiseSignedRank(x).p_values(weights))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_item5_p_values_equal_the_replaced_implementation_across_pair_blocks(seed: int) -> None:
+    """30 teams (435 pairs, four blocks of pairs), each kind of table: the same p, exactly."""
+    rng = np.random.default_rng(50 + seed)
+    x = _table(rng, seed, n_teams=30)
     weights = _weights(rng, x.shape[1])
     fast = PairwiseSignedRank(x).p_values(weights)
     np.testing.assert_array_equal(fast, ReferencePairwiseSignedRank(x).p_values(weights))
