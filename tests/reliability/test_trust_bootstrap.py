@@ -166,9 +166,11 @@ def test_item5_bootstrap_ranks_and_tau_equal_the_replaced_implementation(seed, m
         ),
         method="test_then_rank",
     )
-    result = rank(*_long_table(rng, int(rng.integers(4, 9)), int(rng.integers(8, 25))), config)
-    fast = bootstrap(result, n_boot=150, seed=seed)
+    tables = _long_table(rng, int(rng.integers(4, 9)), int(rng.integers(8, 25)))
+    fast = bootstrap(rank(*tables, config), n_boot=150, seed=seed)
     monkeypatch.setattr(scoring, "PairwiseSignedRank", _ReferenceDecisions)
+    result = rank(*tables, config)
+    assert all(isinstance(m.tests, _ReferenceDecisions) for m in result.scorer.metrics)
     replaced = bootstrap(result, n_boot=150, seed=seed)
     np.testing.assert_array_equal(fast.ranks, replaced.ranks)
     np.testing.assert_array_equal(fast.full_rank, replaced.full_rank)
