@@ -4,7 +4,7 @@
 "greater", exact = FALSE, correct = TRUE)`` for one vector of differences.
 ``ReferencePairwiseSignedRank`` is the former production ``PairwiseSignedRank`` (commit db91df5):
 per bootstrap sample it gathers the case counts in |d| order and takes cumulative sums over the
-(samples, pairs, cases) array. It is slow (about 45 s of CPU per metric for 1000 samples x 100
+(samples, pairs, cases) array. It is slow (about 50 s of CPU per metric for 1000 samples x 100
 teams x 200 cases) and kept only to check that ``leaderboard.wilcoxon`` gives the same numbers.
 """
 
