@@ -47,7 +47,7 @@ score, rank, n_missing``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -67,7 +67,9 @@ class RankingResult:
 
     ``values`` and ``missing`` have shape (metrics, teams, cases) in the order of
     ``config.metric_names``, ``teams`` (sorted names) and ``case_ids``; ``values`` holds the
-    metric values after missing cases were filled, ``missing`` marks those cases.
+    metric values after missing cases were filled, ``missing`` marks those cases. ``scorer``
+    ranked them; the bootstrap and the significance map reuse it (and the pairwise tests it
+    prepared once per metric).
     """
 
     table: pd.DataFrame
@@ -77,6 +79,7 @@ class RankingResult:
     teams: tuple[str, ...]
     values: np.ndarray
     missing: np.ndarray
+    scorer: Scorer = field(repr=False)
 
 
 def rank(
@@ -136,7 +139,7 @@ def rank(
     per_metric = per_metric.sort_values(
         ["metric", "rank", "team"], key=lambda c: c.map(order) if c.name == "metric" else c
     ).reset_index(drop=True)
-    return RankingResult(table, per_metric, config, cases, teams, values, missing)
+    return RankingResult(table, per_metric, config, cases, teams, values, missing, scorer)
 
 
 def impute_worst(cube: np.ndarray, metrics: Sequence[MetricSpec]) -> np.ndarray:

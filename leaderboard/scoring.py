@@ -11,6 +11,8 @@ Ranks are competition ranks ("1, 1, 3") of scores rounded to the display precisi
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 
 from leaderboard.ranking_config import MetricSpec, RankingConfig
@@ -104,9 +106,12 @@ class MetricScorer:
             raw = np.where(missing, np.nan, np.round(self.values, config.precision))
             case_ranks = competition_rank(raw.T, higher_is_better=spec.higher_is_better).T
             self._rank_aggregate = WeightedAggregate(case_ranks.astype(float), config.aggregate)
-        elif config.method == "test_then_rank":
-            oriented = self.values if spec.higher_is_better else -self.values
-            self._tests = PairwiseSignedRank(oriented)
+
+    @cached_property
+    def tests(self) -> PairwiseSignedRank:
+        """The one-sided tests between every pair of teams on this metric, oriented so that
+        higher is better; built on first use (test-then-rank, significance maps), then kept."""
+        return PairwiseSignedRank(self.values if self.spec.higher_is_better else -self.values)
 
     def score(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         method = self.config.method
@@ -117,9 +122,7 @@ class MetricScorer:
             scores = np.round(self._rank_aggregate(weights), self.config.precision)
             return scores, competition_rank(scores, higher_is_better=False)
         n_teams = self.values.shape[0]
-        p = self._tests.p_values(weights)
-        with np.errstate(invalid="ignore"):
-            wins = np.sum(p <= self.config.alpha, axis=2)  # NaN diagonal never counts
+        wins = self.tests.significant(weights, self.config.alpha).sum(axis=2)
         ranks = competition_rank(wins.astype(float), higher_is_better=True)
         return wins / max(n_teams - 1, 1), ranks
 

@@ -4,9 +4,10 @@ Pure: numpy, pandas, scipy; nothing from the web, the database or ``challenge``.
 
 - ``bootstrap``: draw ``n_boot`` samples of the cases with replacement (each as many cases as
   the dataset) with a fixed-seed ``numpy.random.default_rng``, re-run the configured ranking on
-  each (same method, metrics, precision and tie rule, through ``leaderboard.scoring``, which
-  sees a sample as case counts), and compare every sample's final ranking with the leaderboard
-  by Kendall's tau-b (R's ``cor(method = "kendall")``, as challengeR's ``kendall``). Missing
+  each (same method, metrics, precision and tie rule, through the ``leaderboard.scoring``
+  scorer that ranked the leaderboard, which sees a sample as case counts), and compare every
+  sample's final ranking with the leaderboard by Kendall's tau-b (R's ``cor(method =
+  "kendall")``, as challengeR's ``kendall``). Missing
   cases keep the values filled in once on the full table*; a sample's ranking uses only cases it
   drew. Same result, seed and ``n_boot`` -> the same samples and numbers, on any run.
 - ``BootstrapResult.rank_distribution``: per team, median and 2.5 % / 97.5 % quantiles of its
@@ -28,8 +29,7 @@ import numpy as np
 import pandas as pd
 
 from leaderboard.ranking import RankingResult
-from leaderboard.scoring import Scorer
-from leaderboard.wilcoxon import PairwiseSignedRank, holm
+from leaderboard.wilcoxon import holm
 
 DEFAULT_N_BOOT = 1000
 DEFAULT_SEED = 20_210_310
@@ -144,7 +144,7 @@ def bootstrap(
     if n_cases < 2 or n_teams < 2:
         raise ValueError("bootstrapping needs at least 2 cases and 2 teams")
     weights = bootstrap_weights(n_cases, n_boot, seed)
-    scorer = Scorer(result.values, result.missing, result.config)
+    scorer = result.scorer
     full_rank = scorer.rank(np.ones((1, n_cases), dtype=np.int64))["rank"][0]
     ranks = scorer.rank(weights)["rank"]
     return BootstrapResult(
@@ -175,11 +175,8 @@ def significance_map(
     n_teams = len(result.teams)
     if n_teams < 2:
         raise ValueError("a significance map needs at least 2 teams")
-    k = config.metric_names.index(name)
-    spec = config.metrics[k]
-    values = result.values[k] if spec.higher_is_better else -result.values[k]
-    n_cases = values.shape[1]
-    p = PairwiseSignedRank(values).p_values(np.ones((1, n_cases), dtype=np.int64))[0]
+    tests = result.scorer.metrics[config.metric_names.index(name)].tests
+    p = tests.p_values(np.ones((1, tests.n_cases), dtype=np.int64))[0]
     off = ~np.eye(n_teams, dtype=bool)
     adjusted = np.full_like(p, np.nan)
     adjusted[off] = holm(p[off])

@@ -9,155 +9,138 @@ exact = FALSE, correct = TRUE)``:
   of tied |d|;
 - p = P(Z >= z) = 1 - Phi(z).
 
-With no non-zero difference (n = 0) R divides -1/2 by sigma = 0, gets z = -Inf and p = 1; we
-return 1 too. Ties in |d| are exact floating-point equality, as in R (no rounding).
+With no non-zero difference (n = 0) R divides -1/2 by sigma = 0, gets z = -Inf and p = 1; so do
+we. Ties in |d| are exact floating-point equality, as in R (no rounding).
 
 ``PairwiseSignedRank`` runs these tests between every pair of teams for many case multisets at
-once (bootstrap samples given as case counts), which is what makes test-then-rank bootstrappable.
+once (bootstrap samples given as case counts), which is what makes test-then-rank
+bootstrappable. ``leaderboard.signed_rank_scan`` gives the integers 2V, n and sum(t^3 - t)
+exactly -- the integers of testing the resampled table directly -- and one float64 formula
+(``_z_scores``) turns them into z. Tolerance: none. Equal integers through the same
+operations give bit-identical p, so p here equals the replaced implementation's and the scalar
+transcription's exactly (the tests assert equality, not closeness). Against R itself the only
+difference is R's ``pnorm`` versus scipy's ``ndtr``, which may differ in the last bits.
+
+A test is significant when p <= alpha: a p equal to alpha counts. The bootstrap needs only
+that decision, and 1 - Phi for every pair and sample would cost more than the statistics, so
+``significant`` decides from z alone outside a band of +-1e-3 around Phi^-1(1 - alpha) and
+compares p itself, computed as above, inside it; ``_decision_band`` explains why this gives
+exactly ``p <= alpha``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import lru_cache
+
 import numpy as np
-from scipy.special import ndtr
+from scipy.special import ndtr, ndtri
 
-# Elements of the (samples, pairs, cases) working arrays processed at once.
-_CHUNK_ELEMENTS = 2_000_000
+from leaderboard.signed_rank_scan import PairScan
 
-
-def signed_rank_greater(d: np.ndarray) -> tuple[float, float]:
-    """Return (V, p) for H1 "the differences d tend to be > 0"; d is 1-D, finite.
-
-    A direct transcription of R's formula, kept simple; it is the reference for the vectorised
-    ``PairwiseSignedRank``.
-    """
-    d = np.asarray(d, dtype=float)
-    d = d[d != 0]
-    n = d.size
-    if n == 0:
-        return 0.0, 1.0
-    a = np.abs(d)
-    values, inverse, counts = np.unique(a, return_inverse=True, return_counts=True)
-    first = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    midranks = first + (counts + 1) / 2.0
-    v = float(midranks[inverse][d > 0].sum())
-    var = n * (n + 1) * (2 * n + 1) / 24.0 - float(np.sum(counts**3 - counts)) / 48.0
-    z = (v - n * (n + 1) / 4.0 - 0.5) / np.sqrt(var)
-    return v, float(ndtr(-z))
+# Half-width of the z band inside which p itself is compared with alpha.
+_BAND = 1e-3
+# Relative margin by which p at the band's edges must clear alpha (ndtr is accurate to ~1e-15).
+_MARGIN = 2.0**-40
 
 
 class PairwiseSignedRank:
-    """One-sided signed-rank p-values between all rows of ``x`` for weighted case multisets.
+    """One-sided signed-rank tests between all rows of ``x`` for weighted case multisets.
 
-    ``x`` has shape (teams, cases), oriented so that higher is better (negate a lower-is-better
-    metric). ``p_values(weights)`` takes case counts of shape (samples, cases) -- ones for the
-    data itself, bootstrap counts otherwise -- and returns p of shape (samples, teams, teams),
-    where p[b, i, j] tests "team i better than team j" on sample b (the diagonal is NaN). A case
-    drawn k times counts as k tied differences, exactly as R sees a resampled data frame.
-
-    The sort of |x_i - x_j| over cases is done once here; each sample then needs only gathers and
-    cumulative sums of its counts in that order.
+    ``x`` has shape (teams, cases), finite, oriented so that higher is better (negate a
+    lower-is-better metric). ``weights`` are case counts of shape (samples, cases) -- ones for
+    the data itself, bootstrap counts otherwise; a case drawn k times counts as k tied
+    differences, exactly as R sees a resampled data frame. Results have shape
+    (samples, teams, teams); entry [b, i, j] is about "team i better than team j" on sample b.
     """
 
     def __init__(self, x: np.ndarray) -> None:
-        x = np.asarray(x, dtype=float)
-        if x.ndim != 2 or not np.all(np.isfinite(x)):
-            raise ValueError("x must be a finite (teams, cases) array")
-        self.n_teams, self.n_cases = x.shape
-        self.rows, self.cols = np.triu_indices(self.n_teams, k=1)
-        d = x[self.rows] - x[self.cols]  # (pairs, cases)
-        order = np.argsort(np.abs(d), axis=1, kind="stable")
-        d_sorted = np.take_along_axis(d, order, axis=1)
-        a_sorted = np.abs(d_sorted)
-        # Zero differences gather weight from an extra always-zero column: R drops them.
-        self._order = np.where(d_sorted != 0, order, self.n_cases)
-        self._positive = (d_sorted > 0).astype(np.int8)
-        self._nonzero_t = (d != 0).T.astype(float)  # (cases, pairs), original case order
-        same = (a_sorted[:, 1:] == a_sorted[:, :-1]) & (d_sorted[:, 1:] != 0)
-        # Pairs where distinct cases tie on |d| need the group bookkeeping; the others (most
-        # pairs with continuous metrics) only tie through repeated draws of one case.
-        self._tied = np.flatnonzero(same.any(axis=1))
-        self._plain = np.flatnonzero(~same.any(axis=1))
-        n_cases = self.n_cases
-        tied_new = np.ones((self._tied.size, n_cases), dtype=bool)
-        tied_new[:, 1:] = ~same[self._tied]
-        is_end = np.ones_like(tied_new)
-        is_end[:, :-1] = tied_new[:, 1:]
-        pos = np.broadcast_to(np.arange(n_cases), tied_new.shape)
-        self._start = np.maximum.accumulate(np.where(tied_new, pos, 0), axis=1)
-        self._end = np.minimum.accumulate(np.where(is_end, pos, n_cases)[:, ::-1], axis=1)[:, ::-1]
-        self._is_end = is_end.astype(np.int8)
-        # Every count, cumulative count and rank sum stays below n_cases^3 + n_cases.
-        self._dtype = np.int32 if n_cases <= 1000 else np.int64
+        self._scan = PairScan(x)
+        self.n_teams = self._scan.n_teams
+        self.n_cases = self._scan.n_cases
 
     def p_values(self, weights: np.ndarray) -> np.ndarray:
-        weights = np.asarray(weights)
-        if weights.ndim != 2 or weights.shape[1] != self.n_cases:
-            raise ValueError(f"weights must have shape (samples, {self.n_cases})")
-        n_samples = weights.shape[0]
-        t = self.n_teams
-        out = np.full((n_samples, t, t), np.nan)
-        n_pairs = self.rows.size
-        if n_pairs == 0:
-            return out
-        padded = np.zeros((n_samples, self.n_cases + 1), dtype=self._dtype)
-        padded[:, :-1] = weights
-        step = max(1, _CHUNK_ELEMENTS // (n_pairs * self.n_cases))
-        for lo in range(0, n_samples, step):
-            p_ij, p_ji = self._chunk(padded[lo : lo + step])
-            out[lo : lo + step, self.rows, self.cols] = p_ij
-            out[lo : lo + step, self.cols, self.rows] = p_ji
-        return out
+        """p of every ordered pair; the diagonal is NaN."""
+        return self._each_ordered_pair(weights, np.nan, lambda z: ndtr(-z))
 
-    def _chunk(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """p for (w.shape[0], pairs): "row better than column" and the reverse."""
-        shape = (w.shape[0], self.rows.size)
-        twice_v = np.empty(shape)
-        tie_term = np.empty(shape)
-        n = np.empty(shape)
-        for subset, tied in ((self._plain, False), (self._tied, True)):
-            if subset.size:
-                ws = w[:, self._order[subset]]  # counts in |d| order, (b, subset, cases)
-                cs = np.cumsum(ws, axis=2, dtype=self._dtype)
-                if tied:
-                    twice_v[:, subset], tie_term[:, subset] = self._tied_stats(ws, cs)
-                else:
-                    twice_v[:, subset], tie_term[:, subset] = self._plain_stats(w, ws, cs, subset)
-                n[:, subset] = cs[:, :, -1]
-        half_mean = n * (n + 1) / 4.0
-        var = n * (n + 1) * (2 * n + 1) / 24.0 - tie_term / 48.0
-        v_plus = twice_v / 2.0
-        v_minus = n * (n + 1) / 2.0 - v_plus
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sigma = np.sqrt(var)
-            p_ij = ndtr(-(v_plus - half_mean - 0.5) / sigma)
-            p_ji = ndtr(-(v_minus - half_mean - 0.5) / sigma)
-        empty = n == 0
-        p_ij[empty] = 1.0
-        p_ji[empty] = 1.0
-        return p_ij, p_ji
+    def significant(self, weights: np.ndarray, alpha: float) -> np.ndarray:
+        """``p_values(weights) <= alpha`` (False on the diagonal), without most of the p."""
+        return self._each_ordered_pair(weights, False, lambda z: _decide(z, alpha))
 
-    def _plain_stats(
-        self, w: np.ndarray, ws: np.ndarray, cs: np.ndarray, subset: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        # Each tie group is the k draws of one case: mid-rank = cs - (k - 1)/2, so
-        # 2 * mid-rank = 2 cs - k + 1, and the group adds k^3 - k to the tie sum -- for every
-        # case with a non-zero difference, whatever the order: one matrix product.
-        twice_v = np.einsum("bpc,pc->bp", ws * (2 * cs - ws + 1), self._positive[subset])
-        k = w[:, :-1].astype(float)
-        tie_term = (k**3 - k) @ self._nonzero_t[:, subset]
-        return twice_v, tie_term
+    def _each_ordered_pair(
+        self, weights: np.ndarray, diagonal: float, of_z: Callable[[np.ndarray], np.ndarray]
+    ) -> np.ndarray:
+        """``of_z(z)`` for every ordered pair: (samples, teams, teams), ``diagonal`` on it."""
+        t, scan = self.n_teams, self._scan
+        out = np.full((t * t, np.shape(weights)[0]), diagonal)  # one row per ordered pair
+        better, worse = scan.rows * t + scan.cols, scan.cols * t + scan.rows
+        for stats in scan.statistics(weights):
+            z_better, z_worse = _z_scores(stats.twice_v, stats.n, stats.tie_sum)
+            out[better[stats.pairs], stats.samples] = of_z(z_better)
+            out[worse[stats.pairs], stats.samples] = of_z(z_worse)
+        return out.reshape(t, t, -1).transpose(2, 0, 1)
 
-    def _tied_stats(self, ws: np.ndarray, cs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        cs_pad = np.concatenate([np.zeros(cs.shape[:2] + (1,), dtype=cs.dtype), cs], axis=2)
-        shape = ws.shape
-        before = np.take_along_axis(cs_pad, np.broadcast_to(self._start, shape), axis=2)
-        upto = np.take_along_axis(cs_pad, np.broadcast_to(self._end + 1, shape), axis=2)
-        tied = (upto - before).astype(np.int64)  # size of the tie group of each position
-        # 2 * mid-rank = 2 * (count before the group) + group size + 1, an integer.
-        twice_v = np.einsum("bpc,pc->bp", ws * (2 * before + tied + 1), self._positive[self._tied])
-        tie_term = np.einsum("bpc,pc->bp", tied**3 - tied, self._is_end)
-        return twice_v, tie_term
+
+def _z_scores(
+    twice_v: np.ndarray, n: np.ndarray, tie_sum: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """z of "row better than column" and of the reverse from exact integers (float64 arrays,
+    overwritten). -inf where n = 0 (then p = 1).
+
+    The reference formula, ``(V - n(n+1)/4 - 0.5) / sqrt(n(n+1)(2n+1)/24 - tie_sum/48)`` with
+    V = twice_v / 2 and, the other way round, n(n+1)/2 - V: the same IEEE operations in the
+    same order (products of exact integers are exact), done in place.
+    """
+    n_n1 = n + 1
+    n_n1 *= n  # n(n + 1), exact
+    half_mean = n_n1 / 4.0
+    var = 2 * n
+    var += 1
+    var *= n_n1
+    var /= 24.0
+    tie_sum /= 48.0
+    var -= tie_sum
+    v_plus = twice_v
+    v_plus /= 2.0
+    v_minus = n_n1
+    v_minus /= 2.0
+    v_minus -= v_plus
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sigma = np.sqrt(var, out=var)
+        for v in (v_plus, v_minus):
+            v -= half_mean
+            v -= 0.5
+            v /= sigma
+    return v_plus, v_minus
+
+
+def _decide(z: np.ndarray, alpha: float) -> np.ndarray:
+    """``ndtr(-z) <= alpha``, evaluating ndtr only for z inside the decision band."""
+    band = _decision_band(float(alpha))
+    if band is None:
+        return ndtr(-z) <= alpha
+    low, high = band
+    out = z >= high
+    near = (z > low) & (z < high)
+    out[near] = ndtr(-z[near]) <= alpha
+    return out
+
+
+@lru_cache(maxsize=64)
+def _decision_band(alpha: float) -> tuple[float, float] | None:
+    """(low, high) such that ndtr(-z) <= alpha is True for z >= high and False for z <= low.
+
+    The band is Phi^-1(1 - alpha) +- ``_BAND``. It is accepted only if ndtr at its edges clears
+    alpha by the relative margin ``_MARGIN`` (2^-40, about 1e-12): ndtr is increasing and its
+    relative error (about 1e-15) is far below that margin, so no z outside the band can round
+    to the other side of alpha. None (compute every p) when alpha is so close to 1 that the
+    band's edges do not clear it.
+    """
+    z_star = -float(ndtri(alpha))
+    low, high = z_star - _BAND, z_star + _BAND
+    if ndtr(-high) < alpha * (1 - _MARGIN) and ndtr(-low) > alpha * (1 + _MARGIN):
+        return low, high
+    return None
 
 
 def holm(p: np.ndarray) -> np.ndarray:
