@@ -49,7 +49,7 @@ from challenge.core.config import Settings  # noqa: E402
 from challenge.core.db import make_engine, session_factory  # noqa: E402
 from challenge.core.storage import Storage  # noqa: E402
 from challenge.evaluations.models import EvalState, Evaluation  # noqa: E402
-from evaluator.worker import EvaluationWorker  # noqa: E402
+from challenge.evaluations.worker import EvaluationWorker  # noqa: E402
 from tests.conftest import create_pg_database, drop_pg_database  # noqa: E402
 from tests.evaluator.fake_executor import FakeExecutor  # noqa: E402
 from tests.evaluator.scaleout import stop_process_groups  # noqa: E402

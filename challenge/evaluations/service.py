@@ -1,4 +1,4 @@
-"""Creating and reading evaluations. The worker's state machine lives in ``evaluator.worker``."""
+"""Creating and reading evaluations. The worker's state machine lives in ``lifecycle``."""
 
 from __future__ import annotations
 

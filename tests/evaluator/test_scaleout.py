@@ -19,12 +19,12 @@ from challenge.core import migrate
 from challenge.core.db import make_engine, session_factory
 from challenge.core.storage import Storage
 from challenge.evaluations import service as evaluations
+from challenge.evaluations.celery_app import make_celery
+from challenge.evaluations.dispatch import CeleryDispatcher
 from challenge.evaluations.models import CaseResult, EvalState, Evaluation
+from challenge.evaluations.worker import EVALUATION_LABEL, EvaluationWorker, instance_id
 from challenge.submissions.models import Submission
-from evaluator.celery_app import make_celery
-from evaluator.dispatch import CeleryDispatcher
 from evaluator.sandbox.docker import DockerExecutor
-from evaluator.worker import EVALUATION_LABEL, EvaluationWorker, instance_id
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.docker_scope import own_containers
 from tests.evaluator.docker_images import ImageArchives

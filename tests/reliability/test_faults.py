@@ -25,12 +25,12 @@ from challenge.core.config import Settings
 from challenge.core.db import make_engine, session_factory
 from challenge.core.storage import Storage
 from challenge.datasets.models import Dataset
+from challenge.evaluations.celery_app import make_celery
+from challenge.evaluations.dispatch import CeleryDispatcher
 from challenge.evaluations.models import TERMINAL_STATES, CaseResult, EvalState, Evaluation
+from challenge.evaluations.worker import EVALUATION_LABEL, EvaluationWorker
 from challenge.submissions.models import Submission
-from evaluator.celery_app import make_celery
-from evaluator.dispatch import CeleryDispatcher
 from evaluator.sandbox.docker import DockerExecutor
-from evaluator.worker import EVALUATION_LABEL, EvaluationWorker
 from tests import factories as f
 from tests.evaluator.docker_images import ImageArchives
 from tests.evaluator.fake_executor import FakeExecutor

@@ -26,12 +26,12 @@ from challenge.core.db import make_engine, session_factory
 from challenge.core.storage import Storage
 from challenge.datasets import service as datasets
 from challenge.datasets.models import Dataset
+from challenge.evaluations.dispatch import NoDispatcher
 from challenge.phases import service as phases
 from challenge.phases.models import PhaseConfig
 from challenge.phases.schemas import PhaseUpdate
 from challenge.teams import service as teams
 from challenge.teams.models import Team
-from evaluator.dispatch import NoDispatcher
 from evaluator.sandbox.base import RunSpec
 from tests import factories as f
 from tests.challenge.authz_world import World, build

@@ -50,7 +50,7 @@ _LOCK = threading.Lock()
 
 
 def _worker(settings: Settings) -> Any:
-    from evaluator.worker import EvaluationWorker
+    from challenge.evaluations.worker import EvaluationWorker
 
     with _LOCK:
         if settings.database_url not in _WORKERS:

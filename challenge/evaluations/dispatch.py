@@ -3,7 +3,8 @@
 * ``ThreadDispatcher`` (embedded default): worker threads inside ``segarena serve`` poll the
   database queue, woken at once by ``notify``; a reaper thread re-queues dead jobs.
 * ``CeleryDispatcher`` (scale-out): ``notify`` sends a ``segarena.evaluate`` task to the broker;
-  ``segarena worker`` processes run it (``evaluator.celery_app``) and run the reaper and a sweeper.
+  ``segarena worker`` processes run it (``challenge.evaluations.celery_app``) and run the
+  reaper and a sweeper.
 
 Both call the same job function, ``EvaluationWorker.run``; the database, not the queue, decides
 who runs a job, so a duplicated or redelivered message is a no-op.
@@ -114,10 +115,10 @@ def make_dispatcher(settings: Any, sessionmaker: Any, storage: Any) -> Dispatche
     if settings.worker_mode == "off" or settings.worker_concurrency == 0:
         return NoDispatcher()
     if settings.worker_mode == "celery":
-        from evaluator.celery_app import make_celery
+        from challenge.evaluations.celery_app import make_celery
 
         return CeleryDispatcher(make_celery(settings))
-    from evaluator.worker import EvaluationWorker
+    from challenge.evaluations.worker import EvaluationWorker
 
     worker = EvaluationWorker(sessionmaker, storage, settings)
     return ThreadDispatcher(worker, settings.worker_concurrency,
