@@ -269,7 +269,8 @@ def test_item10_concurrent_config_edits_of_one_phase_one_409(committed: dict[str
     def edit(per_day: int) -> Any:
         data = PhaseUpdate.model_validate({"config": {"submissions": {"per_day": per_day}}})
         return lambda db: phases.update(db=db, user=db.get(f.User, committed["org_id"]),
-                                        phase_id=committed["phase_id"], data=data)
+                                        phase_id=committed["phase_id"], data=data,
+                                        dispatcher=NoDispatcher())
 
     results = race(factory, [edit(7), edit(9)])
     assert sorted(outcome(r) for r in results) == ["409 config_changed", "ok"]
