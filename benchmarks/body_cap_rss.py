@@ -24,7 +24,7 @@ import sys, uvicorn
 from challenge.app import create_app
 from challenge.core import migrate
 from challenge.core.config import Settings
-from evaluator.dispatch import NoDispatcher
+from challenge.evaluations.dispatch import NoDispatcher
 url = f"sqlite:///{sys.argv[1]}/segarena.db"
 migrate.upgrade(url)
 settings = Settings(environment="test", database_url=url, storage_root=sys.argv[1] + "/storage",

@@ -45,6 +45,7 @@ from challenge.app import create_app  # noqa: E402
 from challenge.core import migrate  # noqa: E402
 from challenge.core.config import Settings  # noqa: E402
 from challenge.core.db import make_engine, session_factory  # noqa: E402
+from challenge.evaluations.dispatch import NoDispatcher  # noqa: E402
 from challenge.models import (  # noqa: E402
     CaseResult,
     Challenge,
@@ -62,7 +63,6 @@ from challenge.models import (  # noqa: E402
     User,
 )
 from challenge.phases.config import PhaseConfigSpec, config_hash  # noqa: E402
-from evaluator.dispatch import NoDispatcher  # noqa: E402
 from leaderboard import snapshot  # noqa: E402
 from leaderboard.cache import LeaderboardCache  # noqa: E402
 from leaderboard.ranking import rank  # noqa: E402

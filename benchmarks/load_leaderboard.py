@@ -48,8 +48,10 @@ from challenge.core import migrate  # noqa: E402
 from challenge.core.config import Settings  # noqa: E402
 from challenge.core.db import make_engine, session_factory  # noqa: E402
 from challenge.core.storage import Storage  # noqa: E402
+from challenge.evaluations.celery_app import QUEUE  # noqa: E402
+from challenge.evaluations.dispatch import EVALUATE_TASK  # noqa: E402
 from challenge.evaluations.models import EvalState, Evaluation  # noqa: E402
-from evaluator.worker import EvaluationWorker  # noqa: E402
+from challenge.evaluations.worker import EvaluationWorker  # noqa: E402
 from tests.conftest import create_pg_database, drop_pg_database  # noqa: E402
 from tests.evaluator.fake_executor import FakeExecutor  # noqa: E402
 from tests.evaluator.scaleout import stop_process_groups  # noqa: E402
@@ -160,8 +162,7 @@ def run(readers: int, requests: int, queued: int, idle: bool = False) -> dict[st
 
         app = Celery(broker=REDIS_URL)
         for evaluation_id in ids[first:]:
-            app.send_task("segarena.evaluate", args=[evaluation_id],
-                          queue="segarena-evaluations")
+            app.send_task(EVALUATE_TASK, args=[evaluation_id], queue=QUEUE)
 
         def done() -> int:
             with factory() as db:

@@ -90,7 +90,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Any = None) -> F
     app.state.storage = Storage(settings.storage_root)
     app.state.auth_limiter = FailureLimiter(settings.auth_failures_per_minute)
     if dispatcher is None:
-        from evaluator.dispatch import make_dispatcher
+        from challenge.evaluations.dispatch import make_dispatcher
 
         dispatcher = make_dispatcher(settings, app.state.sessionmaker, app.state.storage)
     app.state.dispatcher = dispatcher

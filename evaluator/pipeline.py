@@ -1,8 +1,8 @@
 """Evaluate one submission: load the image, run it in the sandbox, check outputs, score.
 
 No database here: inputs are paths and plain config, outputs are dataclasses. The worker
-(``evaluator.worker``) persists what this produces; ``segarena test-container`` runs the very
-same function on a participant's own sample cases.
+(``challenge.evaluations.worker``) persists what this produces; ``segarena test-container``
+runs the very same function on a participant's own sample cases.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from challenge.app import create_app
 from challenge.core import migrate
 from challenge.core.config import Settings
-from evaluator.dispatch import NoDispatcher
+from challenge.evaluations.dispatch import NoDispatcher
 from tests.evaluator.docker_images import ImageArchives, docker_client
 
 PG_ADMIN_URL = os.environ.get("SEGARENA_TEST_POSTGRES_URL",

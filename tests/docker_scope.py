@@ -3,9 +3,9 @@
 A demo, a production worker or another test run may use the same engine at the same time.
 So a test never selects by a label every platform sets (``segarena.sandbox``) or by a fixed
 name: it selects containers by this run's instance label (the label the platform's own
-workers set, ``evaluator.worker.INSTANCE_LABEL``) or by the ids it created, and it builds
-images under a tag and a label unique to this run (so even a fully cached build gets an id
-of its own), which it removes itself.
+workers set, ``challenge.evaluations.worker.INSTANCE_LABEL``) or by the ids it created, and
+it builds images under a tag and a label unique to this run (so even a fully cached build gets
+an id of its own), which it removes itself.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
+from challenge.evaluations.worker import INSTANCE_LABEL, instance_id
 from evaluator.sandbox.base import CaseCallback, RunResult, RunSpec
 from evaluator.sandbox.docker import LABEL, DockerExecutor
-from evaluator.worker import INSTANCE_LABEL, instance_id
 
 #: Unique to this Python process (one pytest session or one benchmark run).
 RUN_ID = secrets.token_hex(6)

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.docker
 
 SMOKE = """
 from fastapi.testclient import TestClient
-from evaluator.dispatch import NoDispatcher
+from challenge.evaluations.dispatch import NoDispatcher
 from challenge.app import create_app
 with TestClient(create_app(dispatcher=NoDispatcher())) as c:
     assert c.get("/docs").status_code == 200

@@ -27,7 +27,7 @@ def worker(
     Needs PostgreSQL (SEGARENA_DATABASE_URL), the shared storage root and a local Docker engine.
     """
     from challenge.core.config import get_settings
-    from evaluator.celery_app import run_worker
+    from challenge.evaluations.celery_app import run_worker
 
     settings = get_settings()
     note(f"segarena worker: broker {settings.broker_url}, database {settings.database_url}, "

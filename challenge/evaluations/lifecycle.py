@@ -110,6 +110,16 @@ def next_queued(db: Session) -> list[int]:
                            .order_by(Evaluation.queued_at, Evaluation.id).limit(20)))
 
 
+def queued_longer_than(db: Session, seconds: float) -> list[int]:
+    """Ids of evaluations queued more than ``seconds`` ago, oldest first (the sweeper re-sends
+    them: a broker restart may have lost their message)."""
+    cutoff = utcnow() - timedelta(seconds=seconds)
+    return list(db.scalars(select(Evaluation.id)
+                           .where(Evaluation.state == EvalState.queued,
+                                  Evaluation.queued_at < cutoff)
+                           .order_by(Evaluation.queued_at, Evaluation.id)))
+
+
 def advance(db: Session, job: Job, expected: EvalState, new: EvalState) -> bool:
     ok = _cas(db, job, (expected,), state=new, heartbeat_at=utcnow())
     db.commit()

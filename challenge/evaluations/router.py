@@ -85,6 +85,6 @@ def cancel_evaluation(evaluation_id: EvaluationId, db: SessionDep,
 def reevaluate(submission_id: SubmissionId, request: Request, db: SessionDep,
                user: CurrentUser) -> EvaluationDetail:
     """Organizers: run the submission again under the phase's current config."""
-    evaluation = service.reevaluate(db=db, user=user, submission_id=submission_id)
-    request.app.state.dispatcher.notify(evaluation.id)
+    evaluation = service.reevaluate(db=db, user=user, submission_id=submission_id,
+                                    dispatcher=request.app.state.dispatcher)
     return _detail(db, user, evaluation)

@@ -1,4 +1,4 @@
-"""Creating and reading evaluations. The worker's state machine lives in ``evaluator.worker``."""
+"""Creating and reading evaluations. The worker's state machine lives in ``lifecycle``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from challenge.accounts.models import User
 from challenge.audit import service as audit
 from challenge.core.errors import Forbidden, NotFound
 from challenge.evaluations import lifecycle
+from challenge.evaluations.dispatch import Dispatcher
 from challenge.evaluations.models import CaseResult, EvalState, Evaluation
 from challenge.phases.models import Phase
 from challenge.submissions.models import Submission
@@ -31,15 +32,13 @@ def enqueue(*, db: Session, submission: Submission, phase_config_id: int,
     return evaluation
 
 
-def requeue_phase(*, db: Session, phase: Phase) -> int:
-    """Queue every submission of ``phase`` again under its current config; returns the count."""
+def requeue_phase(*, db: Session, phase: Phase) -> list[int]:
+    """Queue every submission of ``phase`` again under its current config (flushes, does not
+    commit); returns the new evaluations' ids, for the caller to dispatch once committed."""
     assert phase.current_config_id is not None
     submissions = db.scalars(select(Submission).where(Submission.phase_id == phase.id))
-    count = 0
-    for submission in submissions:
-        enqueue(db=db, submission=submission, phase_config_id=phase.current_config_id)
-        count += 1
-    return count
+    return [enqueue(db=db, submission=submission, phase_config_id=phase.current_config_id).id
+            for submission in submissions]
 
 
 def latest_for_submission(*, db: Session, submission_id: int) -> Evaluation | None:
@@ -100,8 +99,10 @@ def cancel(*, db: Session, user: User, evaluation_id: int) -> Evaluation:
     return evaluation
 
 
-def reevaluate(*, db: Session, user: User, submission_id: int) -> Evaluation:
-    """Organizers: evaluate a submission again under its phase's current config."""
+def reevaluate(*, db: Session, user: User, submission_id: int,
+               dispatcher: Dispatcher) -> Evaluation:
+    """Organizers: evaluate a submission again under its phase's current config; the new
+    evaluation is sent to ``dispatcher`` once committed."""
     submission = db.get(Submission, submission_id)
     phase = db.get(Phase, submission.phase_id) if submission else None
     if submission is None or phase is None or not access.is_organizer(db, user,
@@ -113,6 +114,7 @@ def reevaluate(*, db: Session, user: User, submission_id: int) -> Evaluation:
                  object_id=submission.id, challenge_id=phase.challenge_id,
                  evaluation_id=evaluation.id)
     db.commit()
+    dispatcher.notify(evaluation.id)
     return evaluation
 
 

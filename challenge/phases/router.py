@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 from sqlalchemy.orm import Session
 
 from challenge import access
@@ -57,12 +57,13 @@ def get_phase(phase_id: PhaseId, db: SessionDep, user: OptionalUser) -> PhasePub
 
 
 @router.patch("/phases/{phase_id}", response_model=PhasePublic)
-def update_phase(phase_id: PhaseId, body: PhaseUpdate, db: SessionDep,
+def update_phase(phase_id: PhaseId, body: PhaseUpdate, request: Request, db: SessionDep,
                  user: CurrentUser) -> PhasePublic:
     """Edit a phase. Changing the config of an opened phase creates a new config version; a
     change to what is scored (channels, limits, run mode, metrics, dataset) re-queues every
     submission of the phase."""
-    phase, _ = service.update(db=db, user=user, phase_id=phase_id, data=body)
+    phase, _ = service.update(db=db, user=user, phase_id=phase_id, data=body,
+                              dispatcher=request.app.state.dispatcher)
     return to_public(db, phase, db.get(Challenge, phase.challenge_id))  # type: ignore[arg-type]
 
 

@@ -15,6 +15,7 @@ from challenge.core.db import utcnow
 from challenge.core.errors import Conflict, InvalidInput, NotFound
 from challenge.datasets.models import Dataset
 from challenge.evaluations import service as evaluations
+from challenge.evaluations.dispatch import Dispatcher
 from challenge.phases.config import PhaseConfigSpec, config_hash, needs_reevaluation
 from challenge.phases.models import Phase, PhaseConfig
 from challenge.phases.schemas import PhaseCreate, PhaseUpdate
@@ -114,9 +115,11 @@ def is_frozen(db: Session, phase: Phase, config: PhaseConfig) -> bool:
                           .where(Submission.phase_id == phase.id)))
 
 
-def update(*, db: Session, user: User, phase_id: int, data: PhaseUpdate) -> tuple[Phase, bool]:
+def update(*, db: Session, user: User, phase_id: int, data: PhaseUpdate,
+           dispatcher: Dispatcher) -> tuple[Phase, bool]:
     """Apply an edit. Returns (phase, reevaluate): True when a frozen config got a new version
-    whose scoring part changed, so existing submissions must be evaluated again."""
+    whose scoring part changed, so every submission of the phase was queued again (and each
+    new evaluation sent to ``dispatcher`` once committed)."""
     phase, challenge = access.require_visible_phase(db, user, phase_id)
     access.require_organizer(db, user, challenge)
     changes = data.model_dump(exclude_unset=True, exclude={"config", "dataset_id"}, mode="json")
@@ -146,11 +149,13 @@ def update(*, db: Session, user: User, phase_id: int, data: PhaseUpdate) -> tupl
             new = old
         changes.update(config_version=new.version, config_hash=new.config_hash,
                        sandbox=spec.sandbox.model_dump())
-    requeued = evaluations.requeue_phase(db=db, phase=phase) if reevaluate else 0
+    requeued = evaluations.requeue_phase(db=db, phase=phase) if reevaluate else []
     audit.record(db=db, actor=user, action="phase.update", object_type="phase",
                  object_id=phase.id, challenge_id=challenge.id, changes=changes,
-                 reevaluated_submissions=requeued)
+                 reevaluated_submissions=len(requeued))
     db.commit()
+    for evaluation_id in requeued:
+        dispatcher.notify(evaluation_id)
     return phase, reevaluate
 
 

@@ -88,10 +88,10 @@ async def create_submission(phase_id: PhaseId, request: Request, db: SessionDep,
         submission = await run_in_threadpool(
             service.submit, db=db, storage=storage, user=user, phase_id=phase_id, archive=tmp,
             size=size, sha256=sha256, comment=comment,
-            max_submission_bytes=settings.max_submission_bytes)
+            max_submission_bytes=settings.max_submission_bytes,
+            dispatcher=request.app.state.dispatcher)
     finally:
         tmp.unlink(missing_ok=True)
-    request.app.state.dispatcher.notify(_latest_evaluation_id(db, submission))
     return to_public(db, submission, result_view(db, user, submission.phase_id))
 
 
@@ -123,8 +123,3 @@ def select_submission(submission_id: SubmissionId, db: SessionDep,
     """Choose the submission that represents your team when the phase counts 'selected'."""
     submission = service.select_for_ranking(db=db, user=user, submission_id=submission_id)
     return to_public(db, submission, result_view(db, user, submission.phase_id))
-
-
-def _latest_evaluation_id(db: Session, submission: Submission) -> int | None:
-    evaluation = evaluations.latest_for_submission(db=db, submission_id=submission.id)
-    return evaluation.id if evaluation else None

@@ -15,6 +15,7 @@ from challenge.core.db import utcnow
 from challenge.core.errors import Conflict, Forbidden, InvalidInput, NotFound, QuotaExceeded
 from challenge.core.storage import Storage
 from challenge.evaluations import service as evaluations
+from challenge.evaluations.dispatch import Dispatcher
 from challenge.evaluations.models import EvalState, Evaluation
 from challenge.phases import service as phases
 from challenge.phases.config import PhaseConfigSpec
@@ -88,9 +89,10 @@ def _succeeded_in(db: Session, phase_id: int, team: Team) -> bool:
 
 
 def submit(*, db: Session, storage: Storage, user: User, phase_id: int, archive: Path,
-           size: int, sha256: str, comment: str,
+           size: int, sha256: str, comment: str, dispatcher: Dispatcher,
            max_submission_bytes: int = DEFAULT_UPLOAD_LIMIT) -> Submission:
-    """Validate the uploaded archive, charge the quota atomically, store and queue it.
+    """Validate the uploaded archive, charge the quota atomically, store and queue it; its
+    evaluation is sent to ``dispatcher`` once committed.
 
     The archive may inflate to ``ArchiveCaps.for_upload_limit(max_submission_bytes)``.
 
@@ -121,8 +123,8 @@ def submit(*, db: Session, storage: Storage, user: User, phase_id: int, archive:
     db.add(submission)
     db.flush()
     config.frozen = True
-    evaluations.enqueue(db=db, submission=submission, phase_config_id=config.id,
-                        holds_charge=True)
+    evaluation = evaluations.enqueue(db=db, submission=submission, phase_config_id=config.id,
+                                     holds_charge=True)
     audit.record(db=db, actor=user, action="submission.create", object_type="submission",
                  object_id=submission.id, challenge_id=phase.challenge_id,
                  phase_id=phase.id, team_id=team.id, image_digest=info.image_id)
@@ -134,6 +136,7 @@ def submit(*, db: Session, storage: Storage, user: User, phase_id: int, archive:
         db.rollback()
         final.unlink(missing_ok=True)
         raise
+    dispatcher.notify(evaluation.id)
     return submission
 
 

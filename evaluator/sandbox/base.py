@@ -180,7 +180,7 @@ class RunSpec:
     directory (created if missing) where the executor mounts ``/output`` and puts
     the collected outputs; the caller deletes it when done. ``labels`` are added to
     every container of the run (e.g. the evaluation and attempt it serves), so that a
-    container outliving its worker can be found and removed (``DockerExecutor.remove_orphans``).
+    container outliving its worker can be found and removed (``Executor.remove_orphans``).
     """
 
     image_id: str
@@ -255,7 +255,8 @@ CaseCallback = Callable[[CaseRun], None]
 
 class Executor(ABC):
     """A sandbox backend. Implementations must apply every default of
-    ``SandboxOptions`` and every ``Limits`` field, and always clean up."""
+    ``SandboxOptions`` and every ``Limits`` field, and always clean up: ``run`` removes
+    what it started, and ``remove_orphans`` removes what a killed worker's ``run`` could not."""
 
     @abstractmethod
     def load_image(
@@ -281,4 +282,15 @@ class Executor(ABC):
 
         Raises ``AlgorithmError`` when the image is refused (root user),
         ``PlatformError`` when the engine fails.
+        """
+
+    @abstractmethod
+    def remove_orphans(self, keep: Callable[[Mapping[str, str]], bool]) -> int:
+        """Remove every sandbox container of this backend (on this host, of any run and any
+        worker) whose ``RunSpec.labels`` ``keep`` rejects, with its volumes; return how many.
+
+        ``keep`` decides ownership (e.g. whether the database still gives the container's
+        evaluation, at its attempt, to a live worker), so several workers sharing one host
+        may call this at once; a container another worker removed meanwhile is no error.
+        Raises ``PlatformError`` when the engine fails.
         """

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -394,10 +394,9 @@ class DockerExecutor(Executor):
             raise
         return True
 
-    def remove_orphans(self, keep: Callable[[dict[str, str]], bool]) -> int:
-        """Remove the sandbox containers whose labels ``keep`` rejects (e.g. those of a job
-        the database no longer gives to a live worker); returns how many. Safe with several
-        workers on one host, unlike ``remove_leftovers``."""
+    def remove_orphans(self, keep: Callable[[Mapping[str, str]], bool]) -> int:
+        """See ``Executor.remove_orphans``: the engine's containers carrying the sandbox
+        label (``images.LABEL``) are the candidates."""
         with engine_errors("removing orphaned containers"):
             found = self.client.containers.list(all=True, filters={"label": LABEL})
             orphans = [c for c in found if not keep(dict(c.labels or {}))]
@@ -405,15 +404,6 @@ class DockerExecutor(Executor):
                 with contextlib.suppress(docker.errors.NotFound):
                     container.remove(v=True, force=True)
         return len(orphans)
-
-    def remove_leftovers(self) -> int:
-        """Remove sandbox containers left by a crashed worker; returns how many."""
-        with engine_errors("removing leftover containers"):
-            leftovers = self.client.containers.list(all=True, filters={"label": LABEL})
-            for container in leftovers:
-                with contextlib.suppress(docker.errors.NotFound):
-                    container.remove(v=True, force=True)
-        return len(leftovers)
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from challenge.core.db import utcnow
 from challenge.evaluations import lifecycle
 from challenge.evaluations.charge import RefundReason, case_ran, may_refund
 from challenge.evaluations.models import EvalState, Evaluation
+from challenge.evaluations.worker import EvaluationWorker
 from challenge.submissions.models import Submission
 from evaluator.sandbox import RunSpec
-from evaluator.worker import EvaluationWorker
 from tests.evaluator.fake_executor import FakeExecutor
 from tests.evaluator.worker_world import WorkerWorld, build
 

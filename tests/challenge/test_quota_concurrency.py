@@ -16,6 +16,7 @@ from challenge.core import migrate
 from challenge.core.db import make_engine, session_factory
 from challenge.core.errors import QuotaExceeded
 from challenge.core.storage import Storage
+from challenge.evaluations.dispatch import NoDispatcher
 from challenge.evaluations.models import Evaluation
 from challenge.submissions import service as submissions
 from challenge.submissions.models import Submission
@@ -57,7 +58,8 @@ def test_concurrent_uploads_never_exceed_the_quota(backend: str, tmp_path: Path)
                 try:
                     submissions.submit(db=db, storage=storage, user=user, phase_id=phase_id,
                                        archive=archive, size=archive.stat().st_size,
-                                       sha256="0" * 64, comment=str(i))
+                                       sha256="0" * 64, comment=str(i),
+                                       dispatcher=NoDispatcher())
                     result = "accepted"
                 except QuotaExceeded:
                     result = "quota"

@@ -20,7 +20,7 @@ from typer.testing import Result
 from challenge.app import create_app
 from challenge.core import migrate
 from challenge.core.config import Settings
-from evaluator.dispatch import NoDispatcher
+from challenge.evaluations.dispatch import NoDispatcher
 from tests.cli.helpers import Cli, api, serve_in_thread, token_in, write_dataset
 
 EXAMPLE_SPEC = Path(__file__).resolve().parents[2] / "examples" / "challenge.yaml"

@@ -17,7 +17,7 @@ from challenge.app import create_app
 from challenge.cli import app
 from challenge.cli.demo import SLUG
 from challenge.core.config import Settings
-from evaluator.dispatch import NoDispatcher
+from challenge.evaluations.dispatch import NoDispatcher
 from tests.cli.helpers import free_port
 from tests.evaluator.docker_images import docker_client
 

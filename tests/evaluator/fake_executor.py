@@ -8,7 +8,7 @@ path is tested in test_end_to_end.py and tests/evaluator/sandbox/.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import nibabel as nib
@@ -72,3 +72,7 @@ class FakeExecutor(Executor):
                 on_case_done(run)
         cancelled = cancel_event is not None and cancel_event.is_set()
         return RunResult(spec.image_id, spec.mode, cases, [], cancelled=cancelled)
+
+    def remove_orphans(self, keep: Callable[[Mapping[str, str]], bool]) -> int:
+        """Nothing outlives a fake run: there is never an orphan to remove."""
+        return 0

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from challenge.core.config import Settings
 from challenge.core.storage import Storage
 from challenge.datasets import service as datasets
+from challenge.evaluations.dispatch import NoDispatcher
 from challenge.evaluations.models import TERMINAL_STATES, Evaluation
 from challenge.submissions import service as submissions
 from challenge.teams import service as teams
@@ -63,7 +64,7 @@ def phase_with_submissions(factory: sessionmaker[Session], storage: Storage, tmp
             submission = submissions.submit(db=db, storage=storage, user=member.user,
                                             phase_id=phase.id, archive=upload,
                                             size=upload.stat().st_size, sha256="0" * 64,
-                                            comment="")
+                                            comment="", dispatcher=NoDispatcher())
             evaluation_ids.append(db.scalar(select(Evaluation.id).where(
                 Evaluation.submission_id == submission.id)))
         return evaluation_ids

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from challenge.core.config import Settings
+from challenge.evaluations.worker import EvaluationWorker
 from evaluator.sandbox.docker import DockerExecutor
-from evaluator.worker import EvaluationWorker
 from tests import factories as f
 from tests.evaluator.docker_images import ImageArchives
 from tests.evaluator.e2e_data import brain_dataset

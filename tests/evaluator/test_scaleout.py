@@ -19,12 +19,12 @@ from challenge.core import migrate
 from challenge.core.db import make_engine, session_factory
 from challenge.core.storage import Storage
 from challenge.evaluations import service as evaluations
+from challenge.evaluations.celery_app import make_celery
+from challenge.evaluations.dispatch import CeleryDispatcher, NoDispatcher
 from challenge.evaluations.models import CaseResult, EvalState, Evaluation
+from challenge.evaluations.worker import EVALUATION_LABEL, EvaluationWorker, instance_id
 from challenge.submissions.models import Submission
-from evaluator.celery_app import make_celery
-from evaluator.dispatch import CeleryDispatcher
 from evaluator.sandbox.docker import DockerExecutor
-from evaluator.worker import EVALUATION_LABEL, EvaluationWorker, instance_id
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.docker_scope import own_containers
 from tests.evaluator.docker_images import ImageArchives
@@ -99,7 +99,8 @@ def test_two_workers_drain_one_queue_exactly_once_with_embedded_results(  # type
         with factory() as db:
             submission_id = db.get(Evaluation, evaluation_id).submission_id
             admin = db.scalar(select(User).where(User.role == Role.admin))
-            again = evaluations.reevaluate(db=db, user=admin, submission_id=submission_id).id
+            again = evaluations.reevaluate(db=db, user=admin, submission_id=submission_id,
+                                           dispatcher=NoDispatcher()).id
         assert embedded.run(again) == EvalState.succeeded
         assert _cases(factory, again) == _cases(factory, evaluation_id)
 

@@ -13,9 +13,9 @@ from challenge.core.config import Settings
 from challenge.core.db import utcnow
 from challenge.evaluations import lifecycle
 from challenge.evaluations.models import CaseResult, EvalState, Evaluation
+from challenge.evaluations.worker import EvaluationWorker
 from challenge.submissions.models import Submission
 from evaluator.sandbox import AlgorithmError, PlatformError
-from evaluator.worker import EvaluationWorker
 from tests.evaluator.fake_executor import FakeExecutor
 from tests.evaluator.worker_world import WorkerWorld, build
 
@@ -160,7 +160,7 @@ def test_cancel_during_run_stops_it(db, session_factory, app, quiet_settings, wo
 
 
 def test_orphan_sweep_only_touches_this_platforms_dead_jobs() -> None:
-    from evaluator.worker import (
+    from challenge.evaluations.worker import (
         ATTEMPT_LABEL,
         EVALUATION_LABEL,
         INSTANCE_LABEL,

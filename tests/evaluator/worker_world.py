@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from challenge.core.storage import Storage
 from challenge.datasets import service as datasets
 from challenge.evaluations import service as evaluations
+from challenge.evaluations.dispatch import NoDispatcher
 from challenge.submissions import service as submissions
 from challenge.teams import service as teams
 from tests import factories as f
@@ -42,7 +43,8 @@ def build(db: Session, storage: Storage, tmp: Path, n_cases: int = 3,
     upload.write_bytes(archive if archive is not None else f.image_archive())
     submission = submissions.submit(db=db, storage=storage, user=member.user,
                                     phase_id=phase.id, archive=upload,
-                                    size=upload.stat().st_size, sha256="0" * 64, comment="")
+                                    size=upload.stat().st_size, sha256="0" * 64, comment="",
+                                    dispatcher=NoDispatcher())
     evaluation = evaluations.latest_for_submission(db=db, submission_id=submission.id)
     assert evaluation is not None
     return WorkerWorld(phase.id, submission.id, evaluation.id, member, org)

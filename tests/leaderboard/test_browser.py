@@ -25,7 +25,7 @@ from challenge.app import create_app
 from challenge.core import migrate
 from challenge.core.config import Settings
 from challenge.core.db import make_engine, session_factory
-from evaluator.dispatch import NoDispatcher
+from challenge.evaluations.dispatch import NoDispatcher
 from tests.cli.helpers import serve_in_thread
 from tests.leaderboard.world import build
 

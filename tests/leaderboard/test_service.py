@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from challenge.evaluations.dispatch import NoDispatcher
 from challenge.evaluations.models import EvalState
 from challenge.phases import service as phases
 from challenge.phases.config import PhaseConfigSpec
@@ -107,7 +108,7 @@ def test_failed_and_foreign_config_evaluations_are_not_ranked(db: Session) -> No
     spec = PhaseConfigSpec.model_validate(phases.current_config(db, world.phase).config)
     spec.metrics = "wmh"
     phases.update(db=db, user=world.organizer.user, phase_id=world.phase.id,
-                  data=PhaseUpdate(config=spec))
+                  data=PhaseUpdate(config=spec), dispatcher=NoDispatcher())
     assert service.as_json(_board(db, world))["rows"] == []
 
 
@@ -118,7 +119,7 @@ def test_ranking_only_change_keeps_results_and_recomputes(db: Session) -> None:
     spec = PhaseConfigSpec.model_validate(phases.current_config(db, world.phase).config)
     spec.ranking.metrics = ["dice"]
     phases.update(db=db, user=world.organizer.user, phase_id=world.phase.id,
-                  data=PhaseUpdate(config=spec))
+                  data=PhaseUpdate(config=spec), dispatcher=NoDispatcher())
     after = service.as_json(_board(db, world, cache))
     assert after["config_hash"] != before["config_hash"] and after["config_version"] == 2
     # dice alone: Alpha .750, Charlie .550, Bravo .525

@@ -4,8 +4,8 @@ the production ``EvaluationWorker``, reaper and sweeper) whose executor is the F
 Why: the 1,000-evaluation drain tests the queue, the claim and the state machine, and 1,000
 Docker containers do not fit in CI. Everything but the container run is production code;
 production code has no switch for this: the worker for this settings' database is
-registered in ``evaluator.celery_app``'s per-database cache before the worker starts, with
-``tests/evaluator/fake_executor.py`` as its executor.
+registered in ``challenge.evaluations.celery_app``'s per-database cache before the worker
+starts, with ``tests/evaluator/fake_executor.py`` as its executor.
 
 Run as ``python -m tests.reliability.fake_worker`` with the ``SEGARENA_*`` environment.
 """
@@ -18,8 +18,8 @@ from challenge import models  # noqa: F401  (configures every mapper)
 from challenge.core.config import Settings
 from challenge.core.db import get_engine, session_factory
 from challenge.core.storage import Storage
-from evaluator import celery_app
-from evaluator.worker import EvaluationWorker
+from challenge.evaluations import celery_app
+from challenge.evaluations.worker import EvaluationWorker
 from tests.evaluator.fake_executor import FakeExecutor
 
 

@@ -61,7 +61,7 @@ def committed_database(backend: str, tmp_path: Path) -> Iterator[str]:
 def serve(settings: Settings, dispatcher: Any = None) -> Iterator[Live]:
     """Run ``create_app(settings)`` under uvicorn on a free loopback port."""
     from challenge.app import create_app
-    from evaluator.dispatch import NoDispatcher
+    from challenge.evaluations.dispatch import NoDispatcher
 
     app = create_app(settings, dispatcher=dispatcher or NoDispatcher())
     port = free_port()

@@ -22,9 +22,9 @@ from sqlalchemy import func, select
 
 from challenge.core.db import make_engine, session_factory
 from challenge.core.storage import Storage
+from challenge.evaluations.celery_app import make_celery
+from challenge.evaluations.dispatch import CeleryDispatcher
 from challenge.evaluations.models import CaseResult, EvalState, Evaluation
-from evaluator.celery_app import make_celery
-from evaluator.dispatch import CeleryDispatcher
 from tests.evaluator.scaleout import scaleout_settings, wait_for
 from tests.evaluator.scaleout import stop_process_groups as stop_workers
 from tests.reliability.live import committed_database, free_port

@@ -25,12 +25,12 @@ from challenge.core.config import Settings
 from challenge.core.db import make_engine, session_factory
 from challenge.core.storage import Storage
 from challenge.datasets.models import Dataset
+from challenge.evaluations.celery_app import make_celery
+from challenge.evaluations.dispatch import EVALUATE_TASK, CeleryDispatcher
 from challenge.evaluations.models import TERMINAL_STATES, CaseResult, EvalState, Evaluation
+from challenge.evaluations.worker import EVALUATION_LABEL, EvaluationWorker
 from challenge.submissions.models import Submission
-from evaluator.celery_app import make_celery
-from evaluator.dispatch import CeleryDispatcher
 from evaluator.sandbox.docker import DockerExecutor
-from evaluator.worker import EVALUATION_LABEL, EvaluationWorker
 from tests import factories as f
 from tests.evaluator.docker_images import ImageArchives
 from tests.evaluator.fake_executor import FakeExecutor
@@ -139,7 +139,7 @@ def test_postgres_and_redis_restarts_mid_queue_lose_nothing(tmp_path: Path,  # t
                        dispatcher=CeleryDispatcher(app)) as live, \
                     httpx.Client(base_url=live.url, timeout=60) as c:
                 for evaluation_id in ids:
-                    app.send_task("segarena.evaluate", args=[evaluation_id])
+                    app.send_task(EVALUATE_TASK, args=[evaluation_id])
 
                 def finished() -> int:
                     with factory() as db:

@@ -26,12 +26,12 @@ from challenge.core.db import make_engine, session_factory
 from challenge.core.storage import Storage
 from challenge.datasets import service as datasets
 from challenge.datasets.models import Dataset
+from challenge.evaluations.dispatch import NoDispatcher
 from challenge.phases import service as phases
 from challenge.phases.models import PhaseConfig
 from challenge.phases.schemas import PhaseUpdate
 from challenge.teams import service as teams
 from challenge.teams.models import Team
-from evaluator.dispatch import NoDispatcher
 from evaluator.sandbox.base import RunSpec
 from tests import factories as f
 from tests.challenge.authz_world import World, build
@@ -269,7 +269,8 @@ def test_item10_concurrent_config_edits_of_one_phase_one_409(committed: dict[str
     def edit(per_day: int) -> Any:
         data = PhaseUpdate.model_validate({"config": {"submissions": {"per_day": per_day}}})
         return lambda db: phases.update(db=db, user=db.get(f.User, committed["org_id"]),
-                                        phase_id=committed["phase_id"], data=data)
+                                        phase_id=committed["phase_id"], data=data,
+                                        dispatcher=NoDispatcher())
 
     results = race(factory, [edit(7), edit(9)])
     assert sorted(outcome(r) for r in results) == ["409 config_changed", "ok"]

@@ -23,14 +23,14 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from challenge.core.config import Settings
-from evaluator.sandbox.docker import LABEL, DockerExecutor
-from evaluator.worker import (
+from challenge.evaluations.worker import (
     ATTEMPT_LABEL,
     EVALUATION_LABEL,
     INSTANCE_LABEL,
     EvaluationWorker,
     instance_id,
 )
+from evaluator.sandbox.docker import LABEL, DockerExecutor
 from tests.evaluator.docker_images import BASE_IMAGE, IMAGE_DIRS, docker_client
 
 pytestmark = pytest.mark.docker

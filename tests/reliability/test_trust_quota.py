@@ -24,8 +24,8 @@ from challenge.core.db import utcnow
 from challenge.datasets import service as datasets
 from challenge.evaluations import lifecycle
 from challenge.evaluations.models import EvalState, Evaluation
+from challenge.evaluations.worker import EvaluationWorker
 from evaluator.sandbox import PlatformError, RunResult, RunSpec
-from evaluator.worker import EvaluationWorker
 from tests import factories as f
 from tests.evaluator.fake_executor import FakeExecutor
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
 from typing import Any
 
 from celery import Celery
-from sqlalchemy import select
 
 from challenge.core.config import Settings, get_settings
-from challenge.core.db import get_engine, session_factory, utcnow
+from challenge.core.db import get_engine, session_factory
 from challenge.core.storage import Storage
+from challenge.evaluations import lifecycle
+from challenge.evaluations.dispatch import EVALUATE_TASK
 
 log = logging.getLogger("segarena.celery")
 QUEUE = "segarena-evaluations"
@@ -37,7 +37,7 @@ def make_celery(settings: Settings) -> Celery:
         task_ignore_result=True,
     )
 
-    @app.task(name="segarena.evaluate")
+    @app.task(name=EVALUATE_TASK)
     def evaluate_task(evaluation_id: int) -> str | None:
         state = _worker(settings).run(int(evaluation_id))
         return state.value if state is not None else None
@@ -50,7 +50,7 @@ _LOCK = threading.Lock()
 
 
 def _worker(settings: Settings) -> Any:
-    from evaluator.worker import EvaluationWorker
+    from challenge.evaluations.worker import EvaluationWorker
 
     with _LOCK:
         if settings.database_url not in _WORKERS:
@@ -61,17 +61,14 @@ def _worker(settings: Settings) -> Any:
 
 
 def sweep(settings: Settings, app: Celery, older_than_s: float) -> list[int]:
-    """Reap dead jobs, then (re)send a task for every evaluation queued for a while."""
-    from challenge.evaluations.models import EvalState, Evaluation
-
+    """Reap dead jobs, then (re)send a task for every evaluation queued more than
+    ``older_than_s`` seconds ago (its message may have been lost with a broker restart)."""
     worker = _worker(settings)
     worker.reap()
     with worker.factory() as db:
-        ids = list(db.scalars(select(Evaluation.id).where(
-            Evaluation.state == EvalState.queued,
-            Evaluation.queued_at < utcnow() - timedelta(seconds=older_than_s))))
+        ids = lifecycle.queued_longer_than(db, older_than_s)
     for evaluation_id in ids:
-        app.send_task("segarena.evaluate", args=[evaluation_id])
+        app.send_task(EVALUATE_TASK, args=[evaluation_id])
     return ids
 
 

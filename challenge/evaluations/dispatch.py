@@ -2,11 +2,14 @@
 
 * ``ThreadDispatcher`` (embedded default): worker threads inside ``segarena serve`` poll the
   database queue, woken at once by ``notify``; a reaper thread re-queues dead jobs.
-* ``CeleryDispatcher`` (scale-out): ``notify`` sends a ``segarena.evaluate`` task to the broker;
-  ``segarena worker`` processes run it (``evaluator.celery_app``) and run the reaper and a sweeper.
+* ``CeleryDispatcher`` (scale-out): ``notify`` sends an ``EVALUATE_TASK`` task to the broker;
+  ``segarena worker`` processes run it (``challenge.evaluations.celery_app``) and run the
+  reaper and a sweeper.
 
 Both call the same job function, ``EvaluationWorker.run``; the database, not the queue, decides
-who runs a job, so a duplicated or redelivered message is a no-op.
+who runs a job, so a duplicated or redelivered message is a no-op. The use cases that queue an
+evaluation (upload, re-evaluation, a scoring edit of a phase) notify the dispatcher they are
+given once they have committed; routers only pass it along.
 """
 
 from __future__ import annotations
@@ -17,12 +20,15 @@ from typing import Any, Protocol
 
 log = logging.getLogger("segarena.dispatch")
 
+#: The Celery task that evaluates one evaluation id (registered by ``celery_app.make_celery``).
+EVALUATE_TASK = "segarena.evaluate"
+
 
 class Dispatcher(Protocol):
     def start(self) -> None: ...
     def stop(self) -> None: ...
-    def notify(self, evaluation_id: int | None = None) -> None:
-        """An evaluation was queued (and committed): wake a worker or send a task."""
+    def notify(self, evaluation_id: int) -> None:
+        """``evaluation_id`` was queued (and committed): wake a worker or send a task."""
 
 
 class NoDispatcher:
@@ -34,7 +40,7 @@ class NoDispatcher:
     def stop(self) -> None:
         pass
 
-    def notify(self, evaluation_id: int | None = None) -> None:
+    def notify(self, evaluation_id: int) -> None:
         pass
 
 
@@ -86,7 +92,7 @@ class ThreadDispatcher:
             thread.join(timeout=5)
         self._threads.clear()
 
-    def notify(self, evaluation_id: int | None = None) -> None:
+    def notify(self, evaluation_id: int) -> None:
         self._wake.set()
 
 
@@ -100,11 +106,9 @@ class CeleryDispatcher:
     def stop(self) -> None:
         pass
 
-    def notify(self, evaluation_id: int | None = None) -> None:
-        if evaluation_id is None:
-            return
+    def notify(self, evaluation_id: int) -> None:
         try:
-            self.celery.send_task("segarena.evaluate", args=[evaluation_id])
+            self.celery.send_task(EVALUATE_TASK, args=[evaluation_id])
         except Exception:  # broker down: the workers' sweeper sends it later
             log.warning("could not send evaluation %s to the broker", evaluation_id,
                         exc_info=True)
@@ -114,10 +118,10 @@ def make_dispatcher(settings: Any, sessionmaker: Any, storage: Any) -> Dispatche
     if settings.worker_mode == "off" or settings.worker_concurrency == 0:
         return NoDispatcher()
     if settings.worker_mode == "celery":
-        from evaluator.celery_app import make_celery
+        from challenge.evaluations.celery_app import make_celery
 
         return CeleryDispatcher(make_celery(settings))
-    from evaluator.worker import EvaluationWorker
+    from challenge.evaluations.worker import EvaluationWorker
 
     worker = EvaluationWorker(sessionmaker, storage, settings)
     return ThreadDispatcher(worker, settings.worker_concurrency,

@@ -13,7 +13,7 @@ import os
 import shutil
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -96,13 +96,11 @@ class EvaluationWorker:
         with self.factory() as db:
             requeued = lifecycle.reap(db, self.settings.reaper_grace_seconds,
                                       self.settings.max_platform_retries)
-        remove_orphans = getattr(self.executor, "remove_orphans", None)
-        if remove_orphans is not None:
-            with self.factory() as db:
-                live = lifecycle.live_attempts(db)
-            removed = remove_orphans(lambda labels: _owned(labels, live, self.instance))
-            if removed:
-                log.warning("removed %d orphaned sandbox container(s)", removed)
+        with self.factory() as db:
+            live = lifecycle.live_attempts(db)
+        removed = self.executor.remove_orphans(lambda labels: _owned(labels, live, self.instance))
+        if removed:
+            log.warning("removed %d orphaned sandbox container(s)", removed)
         return requeued
 
     # -- one job -------------------------------------------------------------------------------
@@ -232,7 +230,7 @@ class EvaluationWorker:
                 cancel.set()
 
 
-def _owned(labels: dict[str, str], live: dict[int, int], instance: str) -> bool:
+def _owned(labels: Mapping[str, str], live: dict[int, int], instance: str) -> bool:
     """A container is kept while the database gives its evaluation, at its attempt, to a
     worker; containers of other platforms or started outside evaluations are left alone."""
     if labels.get(INSTANCE_LABEL) != instance:
