@@ -72,12 +72,12 @@ def _savepoint_engine(url: str) -> Engine:
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")
-        def _connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        def _connect(dbapi_conn, _record):
             dbapi_conn.isolation_level = None
             dbapi_conn.execute("PRAGMA foreign_keys=ON")
 
         @event.listens_for(engine, "begin")
-        def _begin(conn):  # type: ignore[no-untyped-def]
+        def _begin(conn):
             conn.exec_driver_sql("BEGIN")
     return engine
 

@@ -51,13 +51,13 @@ def admin_account(db: Session, username: str = "root-admin") -> Account:
     return Account(*created)
 
 
-def challenge(db: Session, organizer: User, slug: str, published: bool = True):  # type: ignore[no-untyped-def]
+def challenge(db: Session, organizer: User, slug: str, published: bool = True):
     return challenges.create(db=db, user=organizer, data=ChallengeCreate(
         slug=slug, title=slug.replace("-", " ").title(), is_published=published))
 
 
 def phase(db: Session, organizer: User, challenge_slug: str, slug: str = "test",
-          **overrides: object):  # type: ignore[no-untyped-def]
+          **overrides: object):
     now = utcnow()
     data = {"slug": slug, "title": slug.title(), "opens_at": now - timedelta(days=1),
             "closes_at": now + timedelta(days=30), **overrides}

@@ -28,7 +28,7 @@ class World:
         return f.auth(token) if token else {}
 
 
-def build(db: Session, storage: Storage, tmp_archive_dir) -> World:  # type: ignore[no-untyped-def]
+def build(db: Session, storage: Storage, tmp_archive_dir) -> World:
     admin = f.admin_account(db)
     org = f.account(db, "org", Role.organizer, admin.user)
     other_org = f.account(db, "other-org", Role.organizer, admin.user)

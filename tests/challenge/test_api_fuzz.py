@@ -17,12 +17,12 @@ from tests.challenge.authz_world import World, build
 
 
 @pytest.fixture
-def fuzz_world(db: Session, app: FastAPI, tmp_path) -> World:  # type: ignore[no-untyped-def]
+def fuzz_world(db: Session, app: FastAPI, tmp_path) -> World:
     return build(db, app.state.storage, tmp_path)
 
 
 @pytest.fixture
-def api_schema(app: FastAPI, fuzz_world: World):  # type: ignore[no-untyped-def]
+def api_schema(app: FastAPI, fuzz_world: World):
     return schemathesis.from_asgi("/openapi.json", app, force_schema_version="30")
 
 
@@ -33,7 +33,7 @@ schema = schemathesis.from_pytest_fixture("api_schema")
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.filter_too_much, HealthCheck.data_too_large])
-def test_no_input_makes_a_server_error(case, fuzz_world: World) -> None:  # type: ignore[no-untyped-def]
+def test_no_input_makes_a_server_error(case, fuzz_world: World) -> None:
     case.headers = {**(case.headers or {}), **fuzz_world.headers("admin")}
     response = case.call()
     case.validate_response(response, checks=(not_a_server_error,))

@@ -165,7 +165,7 @@ CASES = [
 
 
 @pytest.fixture
-def world(db: Session, app: FastAPI, tmp_path) -> World:  # type: ignore[no-untyped-def]
+def world(db: Session, app: FastAPI, tmp_path) -> World:
     return build(db, app.state.storage, tmp_path)
 
 

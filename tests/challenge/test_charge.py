@@ -64,7 +64,7 @@ def _claimed(factory: sessionmaker[Session], world: WorkerWorld, scored: bool) -
     return job
 
 
-def cancel_queued(factory, app, settings, world, scored) -> None:  # type: ignore[no-untyped-def]
+def cancel_queued(factory, app, settings, world, scored) -> None:
     with factory() as s:
         if scored:  # an earlier attempt scored a case before its worker died
             s.execute(update(Evaluation).where(Evaluation.id == world.evaluation_id)
@@ -73,11 +73,11 @@ def cancel_queued(factory, app, settings, world, scored) -> None:  # type: ignor
         s.commit()
 
 
-def cancel_running(factory, app, settings, world, scored) -> None:  # type: ignore[no-untyped-def]
+def cancel_running(factory, app, settings, world, scored) -> None:
     class Cancels(FakeExecutor):
-        def run(self, spec: RunSpec, *, on_case_done=None,  # type: ignore[no-untyped-def]
+        def run(self, spec: RunSpec, *, on_case_done=None,
                 cancel_event: threading.Event | None = None):
-            def done(case):  # type: ignore[no-untyped-def]
+            def done(case):
                 if on_case_done is not None:
                     on_case_done(case)
                 if cancel_event is not None:
@@ -94,7 +94,7 @@ def cancel_running(factory, app, settings, world, scored) -> None:  # type: igno
     assert worker.run(world.evaluation_id) == EvalState.cancelled
 
 
-def cancel_reaped(factory, app, settings, world, scored) -> None:  # type: ignore[no-untyped-def]
+def cancel_reaped(factory, app, settings, world, scored) -> None:
     _claimed(factory, world, scored)
     with factory() as s:
         s.execute(update(Evaluation).where(Evaluation.id == world.evaluation_id)
@@ -103,7 +103,7 @@ def cancel_reaped(factory, app, settings, world, scored) -> None:  # type: ignor
         lifecycle.reap(s, grace_seconds=60, max_retries=3)
 
 
-def platform_fault(factory, app, settings, world, scored) -> None:  # type: ignore[no-untyped-def]
+def platform_fault(factory, app, settings, world, scored) -> None:
     job = _claimed(factory, world, scored)
     with factory() as s:
         assert lifecycle.platform_fault(s, job, "engine gone", max_retries=1) == EvalState.errored
@@ -116,7 +116,7 @@ PATHS: list[tuple[Path, RefundReason]] = [(cancel_queued, CANCEL), (cancel_runni
 @pytest.mark.parametrize("scored", [False, True], ids=["nothing scored", "a case scored"])
 @pytest.mark.parametrize("holds", [True, False], ids=["original", "re-evaluation"])
 @pytest.mark.parametrize(("path", "reason"), PATHS, ids=[p.__name__ for p, _ in PATHS])
-def test_every_path_follows_the_table(db: Session, session_factory: sessionmaker[Session],  # type: ignore[no-untyped-def]
+def test_every_path_follows_the_table(db: Session, session_factory: sessionmaker[Session],
                                       app: FastAPI, settings: Settings, tmp_path, path: Path,
                                       reason: RefundReason, holds: bool, scored: bool) -> None:
     world = build(db, app.state.storage, tmp_path)

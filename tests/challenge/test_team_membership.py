@@ -11,7 +11,7 @@ from challenge.teams import service as teams
 from tests import factories as f
 
 
-def test_a_join_racing_an_organizers_move_is_a_409(client: TestClient, db: Session,  # type: ignore[no-untyped-def]
+def test_a_join_racing_an_organizers_move_is_a_409(client: TestClient, db: Session,
                                                    session_factory: sessionmaker[Session],
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     admin = f.admin_account(db)

@@ -63,7 +63,7 @@ def test_free_text_keeps_newlines_and_tabs() -> None:
     (CASE_ID, "case-001", True), (CASE_ID, "case-001\n", False), (CASE_ID, "-case", False),
     (SLUG, "ab", True), (SLUG, "a", False), (SLUG, "ab\n", False),
 ])
-def test_identifier_rules_match_the_whole_string(rule, value: str, ok: bool) -> None:  # type: ignore[no-untyped-def]
+def test_identifier_rules_match_the_whole_string(rule, value: str, ok: bool) -> None:
     assert rule.matches(value) is ok
 
 

@@ -43,7 +43,7 @@ class FakeExecutor(Executor):
             raise self.load_error
         return inspect_archive(archive_path)
 
-    def run(self, spec: RunSpec, *, on_case_done=None,  # type: ignore[no-untyped-def]
+    def run(self, spec: RunSpec, *, on_case_done=None,
             cancel_event: threading.Event | None = None) -> RunResult:
         self.runs.append(spec)
         if self.on_run is not None:

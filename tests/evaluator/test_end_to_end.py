@@ -45,7 +45,7 @@ def _phase(client: TestClient, org: dict[str, str], run_mode: str, n_cases: int 
     return phase.json()
 
 
-def _team_submits(client: TestClient, phase_id: int, name: str, archive) -> tuple[dict, dict]:  # type: ignore[no-untyped-def]
+def _team_submits(client: TestClient, phase_id: int, name: str, archive) -> tuple[dict, dict]:
     token = client.post("/api/v1/users", json={"username": name}).json()["token"]
     headers = f.auth(token)
     client.post("/api/v1/challenges/ms/teams", json={"name": f"team-{name}"}, headers=headers)
@@ -55,7 +55,7 @@ def _team_submits(client: TestClient, phase_id: int, name: str, archive) -> tupl
     return headers, response.json()
 
 
-def _drain(app: FastAPI, session_factory, settings: Settings) -> int:  # type: ignore[no-untyped-def]
+def _drain(app: FastAPI, session_factory, settings: Settings) -> int:
     quiet = settings.model_copy(update={"heartbeat_seconds": 3600.0})
     worker = EvaluationWorker(session_factory, app.state.storage, quiet,
                               lambda: DockerExecutor(output_capping="tmpfs"))
@@ -66,7 +66,7 @@ def _drain(app: FastAPI, session_factory, settings: Settings) -> int:  # type: i
 
 
 @pytest.mark.parametrize("run_mode", ["per_case", "batch"])
-def test_hostile_submissions_are_contained_and_explained(  # type: ignore[no-untyped-def]
+def test_hostile_submissions_are_contained_and_explained(
         run_mode: str, client: TestClient, db: Session, app: FastAPI, session_factory,
         settings: Settings, image_archives: ImageArchives) -> None:
     admin = f.admin_account(db)
@@ -112,7 +112,7 @@ def test_hostile_submissions_are_contained_and_explained(  # type: ignore[no-unt
     assert refused.status_code == 403 and "/data/references" not in refused.text
 
 
-def test_root_image_is_refused_at_upload_and_not_charged(  # type: ignore[no-untyped-def]
+def test_root_image_is_refused_at_upload_and_not_charged(
         client: TestClient, db: Session, image_archives: ImageArchives) -> None:
     admin = f.admin_account(db)
     org = f.auth(client.post("/api/v1/admin/users", headers=admin.headers,

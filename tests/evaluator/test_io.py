@@ -31,7 +31,7 @@ def _mask(shape: tuple[int, ...] = (10, 12, 8), dtype: type = np.uint8) -> np.nd
     return m
 
 
-def _expect(code: str, fn, *args, **kwargs) -> NiftiError:  # type: ignore[no-untyped-def]
+def _expect(code: str, fn, *args, **kwargs) -> NiftiError:
     with pytest.raises(NiftiError) as info:
         fn(*args, **kwargs)
     assert info.value.code == code, str(info.value)

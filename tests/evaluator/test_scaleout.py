@@ -54,20 +54,20 @@ def pg(tmp_path: Path) -> Iterator[tuple]:  # type: ignore[type-arg]
     drop_pg_database(url)
 
 
-def _wait_ready(settings, count: int, workers: WorkerProcesses) -> None:  # type: ignore[no-untyped-def]
+def _wait_ready(settings, count: int, workers: WorkerProcesses) -> None:
     app = make_celery(settings)
     wait_for(lambda: len(app.control.ping(timeout=1.0) or []) >= count,
              f"{count} celery worker(s) to answer", 90, workers.logs)
 
 
-def _cases(factory, evaluation_id: int) -> dict[str, dict]:  # type: ignore[no-untyped-def]
+def _cases(factory, evaluation_id: int) -> dict[str, dict]:
     with factory() as db:
         rows = db.scalars(select(CaseResult).where(CaseResult.evaluation_id == evaluation_id))
         return {r.case_id: {"status": r.status, "category": r.category, **r.metrics}
                 for r in rows}
 
 
-def test_two_workers_drain_one_queue_exactly_once_with_embedded_results(  # type: ignore[no-untyped-def]
+def test_two_workers_drain_one_queue_exactly_once_with_embedded_results(
         pg, image_archives: ImageArchives, tmp_path: Path) -> None:
     settings, factory, storage, workers = pg
     names = ["baseline", "partial", "baseline", "partial"]
@@ -105,7 +105,7 @@ def test_two_workers_drain_one_queue_exactly_once_with_embedded_results(  # type
         assert _cases(factory, again) == _cases(factory, evaluation_id)
 
 
-def test_sigkilled_worker_job_is_finished_once_by_another(  # type: ignore[no-untyped-def]
+def test_sigkilled_worker_job_is_finished_once_by_another(
         pg, image_archives: ImageArchives, tmp_path: Path) -> None:
     settings, factory, storage, workers = pg
     [evaluation_id] = phase_with_submissions(factory, storage, tmp_path,

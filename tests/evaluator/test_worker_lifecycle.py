@@ -32,7 +32,7 @@ def make_worker(session_factory: sessionmaker[Session], app: FastAPI, settings: 
 
 
 @pytest.fixture
-def world(db: Session, app: FastAPI, tmp_path) -> WorkerWorld:  # type: ignore[no-untyped-def]
+def world(db: Session, app: FastAPI, tmp_path) -> WorkerWorld:
     return build(db, app.state.storage, tmp_path)
 
 
@@ -47,7 +47,7 @@ def _results(db: Session, world: WorkerWorld) -> list[CaseResult]:
         CaseResult.evaluation_id == world.evaluation_id).order_by(CaseResult.case_id)))
 
 
-def test_success_stores_one_result_per_case(db, session_factory, app, quiet_settings,  # type: ignore[no-untyped-def]
+def test_success_stores_one_result_per_case(db, session_factory, app, quiet_settings,
                                             world):
     executor = FakeExecutor()
     worker = make_worker(session_factory, app, quiet_settings, executor)
@@ -64,7 +64,7 @@ def test_success_stores_one_result_per_case(db, session_factory, app, quiet_sett
             assert sorted(p.name for p in folder.iterdir()) == ["flair.nii.gz"]
 
 
-def test_running_a_finished_job_again_is_a_no_op(db, session_factory, app, quiet_settings,  # type: ignore[no-untyped-def]
+def test_running_a_finished_job_again_is_a_no_op(db, session_factory, app, quiet_settings,
                                                  world):
     worker = make_worker(session_factory, app, quiet_settings, FakeExecutor())
     assert worker.run(world.evaluation_id) == EvalState.succeeded
@@ -72,7 +72,7 @@ def test_running_a_finished_job_again_is_a_no_op(db, session_factory, app, quiet
     assert len(_results(db, world)) == 3
 
 
-def test_algorithm_error_fails_and_is_charged(db, session_factory, app, quiet_settings, world):  # type: ignore[no-untyped-def]
+def test_algorithm_error_fails_and_is_charged(db, session_factory, app, quiet_settings, world):
     refused = AlgorithmError("the image runs as root", code="image_runs_as_root")
     worker = make_worker(session_factory, app, quiet_settings, FakeExecutor(load_error=refused))
     assert worker.run(world.evaluation_id) == EvalState.failed
@@ -82,7 +82,7 @@ def test_algorithm_error_fails_and_is_charged(db, session_factory, app, quiet_se
     assert db.get(Submission, world.submission_id, populate_existing=True).charged
 
 
-def test_platform_error_retries_then_errors_without_charging(db, session_factory, app,  # type: ignore[no-untyped-def]
+def test_platform_error_retries_then_errors_without_charging(db, session_factory, app,
                                                              quiet_settings, world):
     broken = FakeExecutor(run_error=PlatformError("engine unreachable"))
     worker = make_worker(session_factory, app, quiet_settings, broken)
@@ -97,7 +97,7 @@ def test_platform_error_retries_then_errors_without_charging(db, session_factory
     assert _results(db, world) == []
 
 
-def test_every_case_failing_makes_the_evaluation_failed(db, session_factory, app,  # type: ignore[no-untyped-def]
+def test_every_case_failing_makes_the_evaluation_failed(db, session_factory, app,
                                                         quiet_settings, world):
     executor = FakeExecutor(fail_cases=frozenset({"case000", "case001", "case002"}))
     worker = make_worker(session_factory, app, quiet_settings, executor)
@@ -109,7 +109,7 @@ def test_every_case_failing_makes_the_evaluation_failed(db, session_factory, app
     assert [r.status for r in _results(db, world)] == ["missing"] * 3
 
 
-def test_some_cases_failing_keeps_them_as_missing(db, session_factory, app,  # type: ignore[no-untyped-def]
+def test_some_cases_failing_keeps_them_as_missing(db, session_factory, app,
                                                   quiet_settings, world):
     executor = FakeExecutor(fail_cases=frozenset({"case001"}))
     worker = make_worker(session_factory, app, quiet_settings, executor)
@@ -120,7 +120,7 @@ def test_some_cases_failing_keeps_them_as_missing(db, session_factory, app,  # t
     assert results["case000"].status == "ok"
 
 
-def test_reaper_requeues_a_dead_workers_job_and_its_late_writes_are_ignored(  # type: ignore[no-untyped-def]
+def test_reaper_requeues_a_dead_workers_job_and_its_late_writes_are_ignored(
         db, session_factory, quiet_settings, world):
     with session_factory() as s:
         dead = lifecycle.claim(s, world.evaluation_id, "dead-worker")
@@ -138,15 +138,15 @@ def test_reaper_requeues_a_dead_workers_job_and_its_late_writes_are_ignored(  # 
     assert _evaluation(db, world).state == EvalState.queued
 
 
-def test_cancelling_a_queued_evaluation_ends_it_uncharged(db, world):  # type: ignore[no-untyped-def]
+def test_cancelling_a_queued_evaluation_ends_it_uncharged(db, world):
     evaluation = lifecycle.request_cancel(db, world.evaluation_id)
     db.commit()
     assert evaluation.state == EvalState.cancelled
     assert not db.get(Submission, world.submission_id, populate_existing=True).charged
 
 
-def test_cancel_during_run_stops_it(db, session_factory, app, quiet_settings, world):  # type: ignore[no-untyped-def]
-    def cancel_now(spec, cancel_event):  # type: ignore[no-untyped-def]
+def test_cancel_during_run_stops_it(db, session_factory, app, quiet_settings, world):
+    def cancel_now(spec, cancel_event):
         with session_factory() as s:
             lifecycle.request_cancel(s, world.evaluation_id)
             s.commit()

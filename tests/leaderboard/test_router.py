@@ -26,7 +26,7 @@ ROW_CONTRACT = {"rank", "team", "submission_id", "submitted_at", "n_missing", "s
                 "rank_interval"}
 
 
-def _url(world, what: str = "leaderboard") -> str:  # type: ignore[no-untyped-def]
+def _url(world, what: str = "leaderboard") -> str:
     return f"/api/v1/phases/{world.phase.id}/{what}"
 
 

@@ -31,7 +31,7 @@ from leaderboard.models import LeaderboardSnapshot
 from tests.leaderboard.world import build
 
 
-def _board(db: Session, world, cache: LeaderboardCache | None = None, role: str = "organizer"):  # type: ignore[no-untyped-def]
+def _board(db: Session, world, cache: LeaderboardCache | None = None, role: str = "organizer"):
     user = {"organizer": world.organizer.user, "anonymous": None}[role]
     return service.get(db=db, user=user, phase_id=world.phase.id,
                        cache=cache or LeaderboardCache())

@@ -35,7 +35,7 @@ N = 1000
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start_fake_workers(settings, log_dir: Path, count: int) -> list[subprocess.Popen[bytes]]:  # type: ignore[no-untyped-def]
+def start_fake_workers(settings, log_dir: Path, count: int) -> list[subprocess.Popen[bytes]]:
     env = {**os.environ, "SEGARENA_DATABASE_URL": settings.database_url,
            "SEGARENA_STORAGE_ROOT": str(settings.storage_root),
            "SEGARENA_BROKER_URL": settings.broker_url, "SEGARENA_WORKER_MODE": "celery",
@@ -73,7 +73,7 @@ def pg_world(tmp_path: Path) -> Iterator[tuple]:  # type: ignore[type-arg]
             engine.dispose()
 
 
-def test_thousand_evaluations_two_workers_each_exactly_once(pg_world, tmp_path: Path,  # type: ignore[no-untyped-def]
+def test_thousand_evaluations_two_workers_each_exactly_once(pg_world, tmp_path: Path,
                                                            record_property) -> None:
     settings, factory, storage = pg_world
     ids = queued_evaluations(factory, storage, tmp_path, N)

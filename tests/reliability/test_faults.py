@@ -54,7 +54,7 @@ def _settings(url: str, storage_root: Path, **extra: object) -> Settings:
     return Settings(**values)
 
 
-def _results(factory, evaluation_id: int) -> list[str]:  # type: ignore[no-untyped-def]
+def _results(factory, evaluation_id: int) -> list[str]:
     with factory() as db:
         return sorted(db.scalars(select(CaseResult.case_id)
                                  .where(CaseResult.evaluation_id == evaluation_id)))
@@ -115,7 +115,7 @@ def test_dockerd_restart_mid_run_is_a_requeued_platform_fault_then_succeeds(
         db_engine.dispose()
 
 
-def test_postgres_and_redis_restarts_mid_queue_lose_nothing(tmp_path: Path,  # type: ignore[no-untyped-def]
+def test_postgres_and_redis_restarts_mid_queue_lose_nothing(tmp_path: Path,
                                                             record_property) -> None:
     n = 200
     with private_postgres(free_port()) as pg, private_redis(free_port()) as broker:
@@ -186,7 +186,7 @@ def test_postgres_and_redis_restarts_mid_queue_lose_nothing(tmp_path: Path,  # t
     assert sum(r.state == EvalState.succeeded for r in rows) >= n  # faults were retried
 
 
-def _phase_id(factory) -> int:  # type: ignore[no-untyped-def]
+def _phase_id(factory) -> int:
     with factory() as db:
         return int(db.scalar(select(Submission.phase_id).limit(1)))
 

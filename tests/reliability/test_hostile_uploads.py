@@ -73,7 +73,7 @@ def _wait_until_clean(live: Live) -> None:
 
 
 @pytest.mark.parametrize("attack", sorted(submission_attacks()))
-def test_hostile_submission_archive_is_refused_without_trace(world, attack: str) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_submission_archive_is_refused_without_trace(world, attack: str) -> None:
     live, a = world
     body, status, code = submission_attacks()[attack]
     with http(live) as c:
@@ -85,7 +85,7 @@ def test_hostile_submission_archive_is_refused_without_trace(world, attack: str)
 
 
 @pytest.mark.parametrize("attack", sorted(dataset_attacks()))
-def test_hostile_dataset_archive_is_refused_without_trace(world, attack: str) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_dataset_archive_is_refused_without_trace(world, attack: str) -> None:
     live, a = world
     body, status, code = dataset_attacks()[attack]
     with http(live) as c:
@@ -97,7 +97,7 @@ def test_hostile_dataset_archive_is_refused_without_trace(world, attack: str) ->
 
 
 @pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
-def test_oversize_submission_is_413_and_leaves_nothing(world, declared: bool) -> None:  # type: ignore[no-untyped-def]
+def test_oversize_submission_is_413_and_leaves_nothing(world, declared: bool) -> None:
     live, a = world
     body = f.image_archive() + bytes(MAX_SUBMISSION)  # a valid tar followed by padding
 
@@ -114,7 +114,7 @@ def test_oversize_submission_is_413_and_leaves_nothing(world, declared: bool) ->
     _assert_nothing_left(live, a)
 
 
-def test_oversize_dataset_is_413_and_leaves_nothing(world) -> None:  # type: ignore[no-untyped-def]
+def test_oversize_dataset_is_413_and_leaves_nothing(world) -> None:
     live, a = world
     with http(live) as c:
         response = c.post("/api/v1/challenges/alpha/datasets?name=big",
@@ -138,7 +138,7 @@ def _disconnect_mid_body(live: Live, path: str, headers: dict[str, str], declare
 
 
 @pytest.mark.parametrize("target", ["submission", "dataset"])
-def test_interrupted_upload_leaves_nothing(world, target: str) -> None:  # type: ignore[no-untyped-def]
+def test_interrupted_upload_leaves_nothing(world, target: str) -> None:
     live, a = world
     body = f.image_archive() if target == "submission" else f.tiny_dataset(2).tar_bytes()
     path = (f"/api/v1/phases/{a.phase_id}/submissions" if target == "submission"

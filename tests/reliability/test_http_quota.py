@@ -27,7 +27,7 @@ UPLOADS = 50
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_fifty_concurrent_http_uploads_accept_exactly_the_quota(backend: str, tmp_path: Path,
-                                                                record_property) -> None:  # type: ignore[no-untyped-def]
+                                                                record_property) -> None:
     with committed_database(backend, tmp_path) as url, \
             serve(live_settings(url, tmp_path / "storage")) as live:
         a = arena(live.factory, config={"submissions": {"per_day": PER_DAY}})

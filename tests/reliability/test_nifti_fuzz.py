@@ -94,7 +94,7 @@ def _exercise(path: Path) -> str:
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hostile_files())
 def test_mutated_nifti_is_refused_cleanly_within_a_memory_bound(
-        tmp_path_factory, case: tuple[bytes, bool]) -> None:  # type: ignore[no-untyped-def]
+        tmp_path_factory, case: tuple[bytes, bool]) -> None:
     data, compressed = case
     path = tmp_path_factory.mktemp("fuzz") / ("m.nii.gz" if compressed else "m.nii")
     path.write_bytes(data)

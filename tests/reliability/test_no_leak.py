@@ -44,7 +44,7 @@ def _chunk(data: bytes, width: int = 24) -> bytes:
     return data[start:start + width]
 
 
-def _markers(app: FastAPI, db: Session, dataset_id: int, hidden) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
+def _markers(app: FastAPI, db: Session, dataset_id: int, hidden) -> dict[str, bytes]:
     storage = app.state.storage
     key = db.get(Dataset, dataset_id).storage_key
     markers: dict[str, bytes] = {
@@ -64,7 +64,7 @@ def _markers(app: FastAPI, db: Session, dataset_id: int, hidden) -> dict[str, by
     return markers
 
 
-def _submit(client: TestClient, phase_id: int, name: str, archive) -> dict:  # type: ignore[no-untyped-def]
+def _submit(client: TestClient, phase_id: int, name: str, archive) -> dict:
     token = client.post("/api/v1/users", json={"username": name}).json()["token"]
     headers = f.auth(token)
     team = client.post("/api/v1/challenges/ms/teams", json={"name": f"team-{name}"},
@@ -76,7 +76,7 @@ def _submit(client: TestClient, phase_id: int, name: str, archive) -> dict:  # t
             "bodies": [response.content]}
 
 
-def test_full_run_leaks_no_hidden_data_to_participants_or_public(  # type: ignore[no-untyped-def]
+def test_full_run_leaks_no_hidden_data_to_participants_or_public(
         client: TestClient, db: Session, app: FastAPI, session_factory, settings: Settings,
         image_archives: ImageArchives) -> None:
     admin = f.admin_account(db)

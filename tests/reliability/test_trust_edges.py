@@ -308,7 +308,7 @@ def _from(url: str, address: str) -> httpx.Client:
     return httpx.Client(base_url=url, transport=httpx.HTTPTransport(local_address=address))
 
 
-def test_item17_forwarded_for_from_an_untrusted_peer_is_ignored(live_server) -> None:  # type: ignore[no-untyped-def]
+def test_item17_forwarded_for_from_an_untrusted_peer_is_ignored(live_server) -> None:
     """Bad tokens each with a new X-Forwarded-For from 127.0.0.1: still 429 after the limit."""
     url, _ = live_server
     with _from(url, "127.0.0.1") as attacker:  # the peer uvicorn trusts by default
@@ -318,7 +318,7 @@ def test_item17_forwarded_for_from_an_untrusted_peer_is_ignored(live_server) -> 
     assert codes == [401] * LIMIT + [429] * LIMIT
 
 
-def test_item17_valid_token_is_accepted_from_a_blocked_address(live_server) -> None:  # type: ignore[no-untyped-def]
+def test_item17_valid_token_is_accepted_from_a_blocked_address(live_server) -> None:
     """A valid token from an address blocked by others' failures: 200, while bad ones get 429."""
     url, good = live_server
     with _from(url, "127.0.0.4") as shared:
@@ -348,7 +348,7 @@ def token_updates(db: Session) -> Iterator[list[str]]:
     statements: list[str] = []
     bind = db.get_bind()
 
-    def collect(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+    def collect(conn, cursor, statement, params, context, executemany):
         if statement.lstrip().upper().startswith("UPDATE API_TOKENS"):
             statements.append(statement)
 

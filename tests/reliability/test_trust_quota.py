@@ -108,9 +108,9 @@ class ActsAfterFirstCase(FakeExecutor):
         super().__init__()
         self.act = act
 
-    def run(self, spec: RunSpec, *, on_case_done=None,  # type: ignore[no-untyped-def]
+    def run(self, spec: RunSpec, *, on_case_done=None,
             cancel_event: threading.Event | None = None) -> RunResult:
-        def done(case):  # type: ignore[no-untyped-def]
+        def done(case):
             if on_case_done is not None:
                 on_case_done(case)
             if cancel_event is not None and not cancel_event.is_set():
@@ -130,7 +130,7 @@ def _peek_then_cancel(arena: Arena, who: str, evaluation_id: int) -> Callable[[]
     return act
 
 
-def test_item4_cancel_after_a_scored_case_refunds_nothing(  # type: ignore[no-untyped-def]
+def test_item4_cancel_after_a_scored_case_refunds_nothing(
         arena, session_factory, app, worker_settings) -> None:
     """Read the scored cases, cancel, resubmit: the quota is spent, the next upload is a 429."""
     arena.create_team("alice", "Peekers")
@@ -146,7 +146,7 @@ def test_item4_cancel_after_a_scored_case_refunds_nothing(  # type: ignore[no-un
     assert refused.status_code == 429 and refused.json()["error"]["code"] == "quota_exceeded"
 
 
-def test_item4_cancel_of_a_requeued_job_that_scored_before_refunds_nothing(  # type: ignore[no-untyped-def]
+def test_item4_cancel_of_a_requeued_job_that_scored_before_refunds_nothing(
         arena, session_factory) -> None:
     """Cancel a re-queued job whose reaped attempt had stored a case: it stays charged."""
     arena.create_team("alice", "Patient")
@@ -165,7 +165,7 @@ def test_item4_cancel_of_a_requeued_job_that_scored_before_refunds_nothing(  # t
     assert arena.used("alice") == 1
 
 
-def test_cancel_before_any_case_is_scored_is_still_refunded(arena) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_before_any_case_is_scored_is_still_refunded(arena) -> None:
     """Not an attack (so not an item): a cancel before anything was shown is refunded."""
     arena.create_team("alice", "Hasty")
     submission = arena.submitted("alice", "queued")
@@ -175,7 +175,7 @@ def test_cancel_before_any_case_is_scored_is_still_refunded(arena) -> None:  # t
     assert arena.used("alice") == 0
 
 
-def test_item4_the_cancel_rule_is_stated_on_the_rules_page_and_the_cancel_help(  # type: ignore[no-untyped-def]
+def test_item4_the_cancel_rule_is_stated_on_the_rules_page_and_the_cancel_help(
         arena, app) -> None:
     """The rules page, the API's cancel description and the CLI's cancel help state the rule."""
     from challenge.cli.submissions import cancel
@@ -199,7 +199,7 @@ def _run_original(arena: Arena, session_factory: sessionmaker[Session], app: Fas
     return submission
 
 
-def test_item5_cancelling_an_organizers_reevaluation_keeps_the_original_charge(  # type: ignore[no-untyped-def]
+def test_item5_cancelling_an_organizers_reevaluation_keeps_the_original_charge(
         arena, session_factory, app, worker_settings) -> None:
     """Cancel an organizer's re-evaluation of a scored submission: the original stays charged."""
     submission = _run_original(arena, session_factory, app, worker_settings)
@@ -210,7 +210,7 @@ def test_item5_cancelling_an_organizers_reevaluation_keeps_the_original_charge( 
     assert arena.used("alice") == 1
 
 
-def test_item5_a_reevaluations_platform_fault_refunds_nothing(  # type: ignore[no-untyped-def]
+def test_item5_a_reevaluations_platform_fault_refunds_nothing(
         arena, session_factory, app, worker_settings) -> None:
     """An organizer's re-evaluation ends errored (platform fault): the original stays charged."""
     submission = _run_original(arena, session_factory, app, worker_settings)
@@ -223,7 +223,7 @@ def test_item5_a_reevaluations_platform_fault_refunds_nothing(  # type: ignore[n
     assert arena.used("alice") == 1
 
 
-def test_item5_cancelling_the_original_while_a_reevaluation_is_pending_refunds_nothing(  # type: ignore[no-untyped-def]
+def test_item5_cancelling_the_original_while_a_reevaluation_is_pending_refunds_nothing(
         arena) -> None:
     """Cancel the original while an organizer's re-evaluation may still score it: no refund."""
     arena.create_team("alice", "Sly")
@@ -248,7 +248,7 @@ def _refused(response: Any, status: int, code: str) -> None:
     assert response.json()["error"]["code"] == code
 
 
-def test_item6_leaving_a_team_that_submitted_to_hop_is_refused(arena) -> None:  # type: ignore[no-untyped-def]
+def test_item6_leaving_a_team_that_submitted_to_hop_is_refused(arena) -> None:
     """Leave after the team's first submission, to submit again in a new team: 409."""
     team = _team_with(arena, "alice", "bob")
     arena.submitted("alice", "first")
@@ -258,7 +258,7 @@ def test_item6_leaving_a_team_that_submitted_to_hop_is_refused(arena) -> None:  
              "already_in_team")
 
 
-def test_item6_a_former_member_cannot_rejoin_a_team_that_submitted(arena) -> None:  # type: ignore[no-untyped-def]
+def test_item6_a_former_member_cannot_rejoin_a_team_that_submitted(arena) -> None:
     """Re-join with the never-changing invite code after the team submitted: 409."""
     team = _team_with(arena, "alice", "bob")
     assert arena.post("bob", f"/teams/{team['id']}/leave").status_code == 200
@@ -267,7 +267,7 @@ def test_item6_a_former_member_cannot_rejoin_a_team_that_submitted(arena) -> Non
                         json={"invite_code": team["invite_code"]}), 409, "team_has_submitted")
 
 
-def test_item6_a_rotated_invite_code_stops_working(arena) -> None:  # type: ignore[no-untyped-def]
+def test_item6_a_rotated_invite_code_stops_working(arena) -> None:
     """The captain rotates a leaked code, removes the member who used it: the old code fails."""
     team = _team_with(arena, "alice", "bob")
     _refused(arena.post("bob", f"/teams/{team['id']}/invite-code"), 403, "not_team_captain")
@@ -281,7 +281,7 @@ def test_item6_a_rotated_invite_code_stops_working(arena) -> None:  # type: igno
     assert {"team.rotate_invite", "team.remove_member"} <= {e["action"] for e in audit}
 
 
-def test_item6_a_captain_cannot_remove_members_after_the_first_submission(arena) -> None:  # type: ignore[no-untyped-def]
+def test_item6_a_captain_cannot_remove_members_after_the_first_submission(arena) -> None:
     """A captain removes a member after the team submitted (so they can hop): 409."""
     team = _team_with(arena, "alice", "bob")
     arena.submitted("alice", "first")
@@ -289,7 +289,7 @@ def test_item6_a_captain_cannot_remove_members_after_the_first_submission(arena)
              "team_has_submitted")
 
 
-def test_item6_a_users_submissions_follow_them_into_a_new_team(arena) -> None:  # type: ignore[no-untyped-def]
+def test_item6_a_users_submissions_follow_them_into_a_new_team(arena) -> None:
     """Spend the quota, get removed by an organizer, create a new team: still 429."""
     team = _team_with(arena, "alice", "bob")
     for i in range(TOTAL):
@@ -302,7 +302,7 @@ def test_item6_a_users_submissions_follow_them_into_a_new_team(arena) -> None:  
     _refused(arena.submit("alice", "fresh"), 429, "quota_exceeded")
 
 
-def test_item6_an_organizer_move_brings_the_users_submissions_along(arena) -> None:  # type: ignore[no-untyped-def]
+def test_item6_an_organizer_move_brings_the_users_submissions_along(arena) -> None:
     """An organizer moves a member who submitted into another team: both teams count them."""
     first = _team_with(arena, "alice")
     arena.submitted("alice", "mine")

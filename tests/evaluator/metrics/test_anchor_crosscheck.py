@@ -21,13 +21,13 @@ ALL = ["msseg", "wmh", "shifts", "instance"]
     + [(s, sp) for s in SEEDS[:4] for sp in SPACINGS[1:]],
     ids=lambda p: f"seed{p[0]}-{p[1][0]}x{p[1][1]}x{p[1][2]}",
 )
-def case(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+def case(request: pytest.FixtureRequest):
     seed, spacing = request.param
     pred, ref = random_case(seed)
     return pred, ref, spacing, evaluate_presets(pred, ref, spacing, ALL)
 
 
-def test_msseg_reproduces_anima(case) -> None:  # type: ignore[no-untyped-def]
+def test_msseg_reproduces_anima(case) -> None:
     pred, ref, spacing, res = case
     want = anchor.anima_detection(pred, ref, spacing)
     les = res["msseg"].lesions
@@ -39,7 +39,7 @@ def test_msseg_reproduces_anima(case) -> None:  # type: ignore[no-untyped-def]
     )
 
 
-def test_wmh_reproduces_the_wmh_script(case) -> None:  # type: ignore[no-untyped-def]
+def test_wmh_reproduces_the_wmh_script(case) -> None:
     pred, ref, _, res = case
     want = anchor.wmh_detection(pred, ref)
     les = res["wmh"].lesions
@@ -53,7 +53,7 @@ def test_wmh_reproduces_the_wmh_script(case) -> None:  # type: ignore[no-untyped
         assert getattr(les, key) == pytest.approx(want[key], abs=1e-12)
 
 
-def test_shifts_reproduces_the_shifts_script(case) -> None:  # type: ignore[no-untyped-def]
+def test_shifts_reproduces_the_shifts_script(case) -> None:
     pred, ref, _, res = case
     want = anchor.shifts_detection(pred, ref)
     les = res["shifts"].lesions
@@ -67,7 +67,7 @@ def test_shifts_reproduces_the_shifts_script(case) -> None:  # type: ignore[no-u
     assert les.f1 == pytest.approx(want["f1"], abs=1e-12)
 
 
-def test_instance_reproduces_greedy_iou_matching(case) -> None:  # type: ignore[no-untyped-def]
+def test_instance_reproduces_greedy_iou_matching(case) -> None:
     pred, ref, _, res = case
     want = anchor.instance_detection(pred, ref)
     les = res["instance"].lesions
@@ -80,7 +80,7 @@ def test_instance_reproduces_greedy_iou_matching(case) -> None:  # type: ignore[
     )
 
 
-def test_cases_exercise_every_outcome(case) -> None:  # type: ignore[no-untyped-def]
+def test_cases_exercise_every_outcome(case) -> None:
     # Guard against phantoms too easy to tell implementations apart: each case must have
     # misses and false positives under the strictest preset.
     _, _, _, res = case

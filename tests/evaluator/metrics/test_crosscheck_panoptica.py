@@ -100,7 +100,7 @@ def panoptica_python() -> Path:
     return target / "bin" / "python"
 
 
-def _run_panoptica(python: Path, cases: list[tuple[np.ndarray, np.ndarray]], tmp: Path):  # type: ignore[no-untyped-def]
+def _run_panoptica(python: Path, cases: list[tuple[np.ndarray, np.ndarray]], tmp: Path):
     arrays = {"n": np.array(len(cases))}
     for k, (pred, ref) in enumerate(cases):
         arrays[f"pred{k}"] = pred.astype(np.uint8)

@@ -112,7 +112,7 @@ def test_presets_at_once_label_each_mask_once_per_connectivity(
     calls: list[int] = []
     original = case_module.label_runs
 
-    def counting(runs, n2: int, connectivity: int):  # type: ignore[no-untyped-def]
+    def counting(runs, n2: int, connectivity: int):
         calls.append(connectivity)
         return original(runs, n2, connectivity)
 

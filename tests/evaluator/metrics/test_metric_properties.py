@@ -36,7 +36,7 @@ def _same(a: CaseMetrics, b: CaseMetrics) -> bool:
 
 @settings(max_examples=150, deadline=None)
 @given(mask_pairs(), spacings)
-def test_scores_stay_in_unit_interval(pair: tuple[np.ndarray, np.ndarray], spacing) -> None:  # type: ignore[no-untyped-def]
+def test_scores_stay_in_unit_interval(pair: tuple[np.ndarray, np.ndarray], spacing) -> None:
     pred, ref = pair
     for name, m in evaluate_presets(pred, ref, spacing, ALL).items():
         les = m.lesions
@@ -51,7 +51,7 @@ def test_scores_stay_in_unit_interval(pair: tuple[np.ndarray, np.ndarray], spaci
 
 @settings(max_examples=150, deadline=None)
 @given(mask_pairs(), spacings)
-def test_dice_is_symmetric(pair: tuple[np.ndarray, np.ndarray], spacing) -> None:  # type: ignore[no-untyped-def]
+def test_dice_is_symmetric(pair: tuple[np.ndarray, np.ndarray], spacing) -> None:
     pred, ref = pair
     assert evaluate_case(pred, ref, spacing).dice == evaluate_case(ref, pred, spacing).dice
 
@@ -61,7 +61,7 @@ def test_dice_is_symmetric(pair: tuple[np.ndarray, np.ndarray], spacing) -> None
 def test_permuting_axes_with_the_spacing_changes_nothing(
     pair: tuple[np.ndarray, np.ndarray],
     spacing,
-    perm: list[int],  # type: ignore[no-untyped-def]
+    perm: list[int],
 ) -> None:
     pred, ref = pair
     moved_spacing = tuple(spacing[i] for i in perm)
@@ -73,7 +73,7 @@ def test_permuting_axes_with_the_spacing_changes_nothing(
 
 @settings(max_examples=100, deadline=None)
 @given(mask_pairs(), spacings)
-def test_identical_masks_score_perfectly(pair: tuple[np.ndarray, np.ndarray], spacing) -> None:  # type: ignore[no-untyped-def]
+def test_identical_masks_score_perfectly(pair: tuple[np.ndarray, np.ndarray], spacing) -> None:
     _, ref = pair
     for name, m in evaluate_presets(ref, ref, spacing, ALL).items():
         assert m.dice == 1.0, name
