@@ -4,8 +4,8 @@ Which results count:
 
 - the phase's current config version names the ranking, the dataset and (through its config
   hash) what the leaderboard states; per-case results count when their evaluation ran under a
-  config version of the phase that scores identically (same dataset, no difference in
-  ``challenge.phases.config.SCORING_KEYS``). A ranking-only edit of an opened phase creates a
+  config version of the phase that scores identically (same dataset, the same
+  ``evaluator.spec.EvaluationSpec``). A ranking-only edit of an opened phase creates a
   new config version without re-evaluation (``phases.service.update``); requiring the exact
   version would empty the leaderboard until every submission was re-run for nothing.
 - per submission, its latest ``succeeded`` evaluation among those counts; other states are not
@@ -53,11 +53,13 @@ def ranking_config(spec: PhaseConfigSpec) -> RankingConfig:
                          precision=r.precision, alpha=r.alpha)
 
 
-def equivalent_config_ids(db: Session, phase: Phase, current: PhaseConfig) -> list[int]:
-    """Config versions of ``phase`` whose per-case results equal the current version's."""
+def equivalent_config_ids(db: Session, phase: Phase, current: PhaseConfig,
+                          spec: PhaseConfigSpec) -> list[int]:
+    """Config versions of ``phase`` whose per-case results equal those of the current version
+    ``current``, whose validated config is ``spec``."""
     versions = db.scalars(select(PhaseConfig).where(PhaseConfig.phase_id == phase.id))
     return [c.id for c in versions if c.dataset_id == current.dataset_id
-            and not needs_reevaluation(c.config, current.config)]
+            and not needs_reevaluation(PhaseConfigSpec.model_validate(c.config), spec)]
 
 
 def num(value: Any) -> float | None:
@@ -152,7 +154,7 @@ def compute(db: Session, phase: Phase, computed_at: datetime) -> dict[str, Any]:
                                .where(DatasetCase.dataset_id == dataset.id)
                                .order_by(DatasetCase.case_id)))
     payload["n_cases"] = len(case_ids)
-    candidates = _candidates(db, phase, equivalent_config_ids(db, phase, config))
+    candidates = _candidates(db, phase, equivalent_config_ids(db, phase, config, spec))
     if not case_ids or candidates.empty:
         return payload
     rconfig = ranking_config(spec)

@@ -33,8 +33,10 @@ from challenge.core.db import utcnow
 from challenge.datasets.models import Dataset, DatasetCase
 from challenge.evaluations.charge import RefundReason, case_ran, refund
 from challenge.evaluations.models import TERMINAL_STATES, CaseResult, EvalState, Evaluation
+from challenge.phases.config import PhaseConfigSpec
 from challenge.phases.models import PhaseConfig
 from challenge.submissions.models import Submission
+from evaluator.spec import EvaluationSpec
 
 ACTIVE = (EvalState.provisioning, EvalState.running, EvalState.scoring)
 
@@ -45,7 +47,8 @@ def new_worker_id() -> str:
 
 @dataclass(frozen=True)
 class Job:
-    """What a worker needs to run one claimed evaluation (plain data, no ORM rows)."""
+    """What a worker needs to run one claimed evaluation (plain data and the validated spec,
+    no ORM rows)."""
 
     evaluation_id: int
     attempt: int
@@ -53,9 +56,8 @@ class Job:
     submission_id: int
     archive_key: str
     image_digest: str
-    config: dict[str, Any]
+    spec: EvaluationSpec
     dataset_key: str | None
-    channels: list[str]
     case_ids: list[str]
 
 
@@ -97,9 +99,9 @@ def claim(db: Session, evaluation_id: int, worker_id: str) -> Job | None:
     evaluation.cases_total = len(case_ids)
     job = Job(evaluation_id=evaluation_id, attempt=evaluation.attempt, worker_id=worker_id,
               submission_id=submission.id, archive_key=submission.archive_key,
-              image_digest=submission.image_digest, config=dict(config.config),
-              dataset_key=dataset.storage_key if dataset else None,
-              channels=list(config.config.get("channels") or ["flair"]), case_ids=case_ids)
+              image_digest=submission.image_digest,
+              spec=PhaseConfigSpec.model_validate(config.config).evaluation(),
+              dataset_key=dataset.storage_key if dataset else None, case_ids=case_ids)
     db.commit()
     return job
 
@@ -194,8 +196,8 @@ def reap(db: Session, grace_seconds: float, max_retries: int) -> list[int]:
                                    Evaluation.heartbeat_at < cutoff)))
     requeued = []
     for evaluation_id, worker_id, attempt, submission_id in stale:
-        job = Job(evaluation_id, attempt, worker_id or "", submission_id, "", "", {}, None, [],
-                  [])
+        job = Job(evaluation_id, attempt, worker_id or "", submission_id, "", "",
+                  EvaluationSpec(), None, [])
         cancel = db.scalar(select(Evaluation.cancel_requested)
                            .where(Evaluation.id == evaluation_id))
         if cancel:

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from challenge.phases.config import PhaseConfigSpec, config_hash
+import pytest
+from pydantic import ValidationError
+
+from challenge.phases.config import PhaseConfigSpec, config_hash, needs_reevaluation
+from evaluator.spec import EvaluationSpec
 
 DEFAULT_STORED: dict[str, Any] = {
     "channels": ["flair"], "run_mode": "per_case",
@@ -51,3 +55,35 @@ def test_stored_configs_validate_to_themselves_and_hash_as_before() -> None:
         assert PhaseConfigSpec.model_validate(stored).model_dump(mode="json") == stored
     assert config_hash(REPRESENTATIVE_STORED, CHECKSUM) == (
         "551c48c2e0f955b14b788055a6f7a1b1eda4c5ab6390877f64a9abebc066f057")
+
+
+def test_the_evaluator_receives_the_scoring_part_alone() -> None:
+    spec = PhaseConfigSpec.model_validate(REPRESENTATIVE_STORED)
+    scoring = spec.evaluation()
+    assert type(scoring) is EvaluationSpec
+    assert scoring.model_dump(mode="json") == {
+        k: REPRESENTATIVE_STORED[k] for k in ("channels", "run_mode", "limits", "sandbox",
+                                              "metrics")}
+
+
+@pytest.mark.parametrize("change,rescore", [
+    ({"channels": ["t1", "flair"]}, True), ({"run_mode": "per_case"}, True),
+    ({"limits": {"memory_mb": 4096}}, True), ({"sandbox": {"run_as_uid": None}}, True),
+    ({"metrics": "msseg"}, True), ({"ranking": {"method": "aggregate_then_rank"}}, False),
+    ({"submissions": {"per_day": 9}}, False), ({"show_per_case_scores": False}, False),
+])
+def test_only_scoring_changes_need_reevaluation(change: dict[str, Any], rescore: bool) -> None:
+    old = PhaseConfigSpec.model_validate(REPRESENTATIVE_STORED)
+    new = PhaseConfigSpec.model_validate({**REPRESENTATIVE_STORED, **change})
+    assert needs_reevaluation(old, new) is rescore
+    assert not needs_reevaluation(old, PhaseConfigSpec.model_validate(REPRESENTATIVE_STORED))
+
+
+@pytest.mark.parametrize("channels,error", [
+    (["fl\x00air"], "forbidden_character"), (["1flair"], "rule_mismatch"),
+    (["../x"], "rule_mismatch"), (["flair", "flair"], "value_error"), ([], "too_short"),
+])
+def test_phase_channels_are_identifiers(channels: list[str], error: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        PhaseConfigSpec.model_validate({"channels": channels})
+    assert info.value.errors()[0]["type"] == error
