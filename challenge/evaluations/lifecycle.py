@@ -46,13 +46,19 @@ def new_worker_id() -> str:
 
 
 @dataclass(frozen=True)
-class Job:
-    """What a worker needs to run one claimed evaluation (plain data and the validated spec,
-    no ORM rows)."""
+class JobRef:
+    """Which attempt of an evaluation a worker holds: what every compare-and-set checks."""
 
     evaluation_id: int
     attempt: int
     worker_id: str
+
+
+@dataclass(frozen=True)
+class Job(JobRef):
+    """A claimed evaluation: its reference and what the worker needs to run it (plain data and
+    the validated spec, no ORM rows)."""
+
     submission_id: int
     archive_key: str
     image_digest: str
@@ -61,7 +67,7 @@ class Job:
     case_ids: list[str]
 
 
-def _cas(db: Session, job: Job, states: tuple[EvalState, ...], **values: Any) -> bool:
+def _cas(db: Session, job: JobRef, states: tuple[EvalState, ...], **values: Any) -> bool:
     result = db.execute(
         update(Evaluation)
         .where(Evaluation.id == job.evaluation_id, Evaluation.state.in_(states),
@@ -112,13 +118,13 @@ def next_queued(db: Session) -> list[int]:
                            .order_by(Evaluation.queued_at, Evaluation.id).limit(20)))
 
 
-def advance(db: Session, job: Job, expected: EvalState, new: EvalState) -> bool:
+def advance(db: Session, job: JobRef, expected: EvalState, new: EvalState) -> bool:
     ok = _cas(db, job, (expected,), state=new, heartbeat_at=utcnow())
     db.commit()
     return ok
 
 
-def heartbeat(db: Session, job: Job) -> bool | None:
+def heartbeat(db: Session, job: JobRef) -> bool | None:
     """Refresh the heartbeat. Returns whether cancellation was requested, or None when the job
     is no longer this worker's (reaped, cancelled, finished)."""
     ok = _cas(db, job, ACTIVE, heartbeat_at=utcnow())
@@ -128,7 +134,7 @@ def heartbeat(db: Session, job: Job) -> bool | None:
     return bool(cancel) if ok else None
 
 
-def record_case(db: Session, job: Job, case_id: str, status: str, category: str | None,
+def record_case(db: Session, job: JobRef, case_id: str, status: str, category: str | None,
                 metrics: dict[str, float | None], flags: list[str]) -> bool:
     """Store one case's result and count it done, atomically; False when the job is lost.
     The first case that ran stamps ``first_scored_at`` (kept across attempts): from then on a
@@ -151,7 +157,7 @@ def _json_floats(metrics: dict[str, float | None]) -> dict[str, float | None]:
     return {k: (None if v is None or v != v else float(v)) for k, v in metrics.items()}
 
 
-def finish(db: Session, job: Job, state: EvalState, *, category: str | None = None,
+def finish(db: Session, job: JobRef, state: EvalState, *, category: str | None = None,
            message: str | None = None, organizer_log: str | None = None,
            summary: dict[str, Any] | None = None, evaluator_version: str | None = None,
            refund_for: RefundReason | None = None) -> bool:
@@ -167,7 +173,7 @@ def finish(db: Session, job: Job, state: EvalState, *, category: str | None = No
     return ok
 
 
-def platform_fault(db: Session, job: Job, detail: str, max_retries: int) -> EvalState | None:
+def platform_fault(db: Session, job: JobRef, detail: str, max_retries: int) -> EvalState | None:
     """The platform failed (engine down, disk full...): re-queue the job, or after
     ``max_retries`` attempts end it ``errored``, which refunds the submission when this
     evaluation holds its charge (an organizer's re-evaluation never charged it)."""
@@ -190,14 +196,12 @@ def reap(db: Session, grace_seconds: float, max_retries: int) -> list[int]:
     """Return evaluations whose worker stopped heartbeating to the queue (or end them
     ``errored`` after ``max_retries`` attempts). Returns the re-queued ids."""
     cutoff = utcnow() - timedelta(seconds=grace_seconds)
-    stale = list(db.execute(select(Evaluation.id, Evaluation.worker_id, Evaluation.attempt,
-                                   Evaluation.submission_id)
+    stale = list(db.execute(select(Evaluation.id, Evaluation.worker_id, Evaluation.attempt)
                             .where(Evaluation.state.in_(ACTIVE),
                                    Evaluation.heartbeat_at < cutoff)))
     requeued = []
-    for evaluation_id, worker_id, attempt, submission_id in stale:
-        job = Job(evaluation_id, attempt, worker_id or "", submission_id, "", "",
-                  EvaluationSpec(), None, [])
+    for evaluation_id, worker_id, attempt in stale:
+        job = JobRef(evaluation_id, attempt, worker_id or "")
         cancel = db.scalar(select(Evaluation.cancel_requested)
                            .where(Evaluation.id == evaluation_id))
         if cancel:
