@@ -49,7 +49,7 @@ class CaseOutcome:
     status: str
     category: str | None = None
     message: str | None = None
-    metrics: dict[str, float | None] = field(default_factory=dict)
+    metrics: dict[str, float | int | None] = field(default_factory=dict)
     flags: tuple[str, ...] = ()
 
 
@@ -73,9 +73,9 @@ class EvaluationOutcome:
         means: dict[str, float] = {}
         for key in ("dice", "lesion_f1", "abs_volume_diff_ml"):
             values = [c.metrics.get(key) for c in self.cases if c.status == "ok"]
-            finite = [v for v in values if v is not None and v == v]
-            if finite:
-                means[f"mean_{key}"] = sum(finite) / len(finite)
+            defined = [v for v in values if v is not None]
+            if defined:
+                means[f"mean_{key}"] = sum(defined) / len(defined)
         return {"n_cases": len(self.cases), "n_ok": self.n_ok, "categories": categories,
                 **means}
 
@@ -106,8 +106,7 @@ def score_case(case: CaseInput, run: CaseRun, metrics_config: MetricsConfig,
         return missing(case.case_id, Failure(FailureCategory.INVALID_OUTPUT, check=exc.code))
     result = evaluate_case(prediction.array, reference.array, reference.spacing,
                            metrics_config)
-    metrics: dict[str, float | None] = dict(result.as_flat_dict())
-    return CaseOutcome(case.case_id, "ok", metrics=metrics,
+    return CaseOutcome(case.case_id, "ok", metrics=result.as_flat_dict(),
                        flags=tuple(result.flags))
 
 

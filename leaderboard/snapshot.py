@@ -13,9 +13,9 @@ Which results count:
 - a ``missing`` case, a case without a row, and a metric stored as null are NaN in the long
   table; ``leaderboard.ranking`` fills them with the metric's worst value.
 
-The payload is plain JSON (NaN -> null) so it can be stored in ``leaderboard_snapshots`` and
-served by any process. It holds everything the API and the pages may show; what a reader may
-see is decided when it is served (``leaderboard.service``).
+The payload is plain JSON (an undefined value is null) so it can be stored in
+``leaderboard_snapshots`` and served by any process. It holds everything the API and the pages
+may show; what a reader may see is decided when it is served (``leaderboard.service``).
 """
 
 from __future__ import annotations
@@ -62,17 +62,16 @@ def equivalent_config_ids(db: Session, phase: Phase, current: PhaseConfig,
             and not needs_reevaluation(PhaseConfigSpec.model_validate(c.config), spec)]
 
 
-def num(value: Any) -> float | None:
-    """A finite float or None (JSON has no NaN)."""
-    if value is None:
-        return None
-    f = float(value)
-    return f if math.isfinite(f) else None
-
-
 def iso(value: datetime) -> str:
     """ISO 8601 in UTC with a Z."""
     return value.isoformat().replace("+00:00", "Z")
+
+
+def _off_diagonal(matrix: np.ndarray) -> list[list[float | None]]:
+    """A teams x teams matrix as JSON rows, its diagonal null: no team is tested against
+    itself (the significance map's NaN there)."""
+    return [[None if i == j else float(v) for j, v in enumerate(row)]
+            for i, row in enumerate(matrix)]
 
 
 def _chunks(ids: list[int]) -> Iterable[list[int]]:
@@ -180,8 +179,8 @@ def _fill(payload: dict[str, Any], result: RankingResult, candidates: pd.DataFra
                                         float(row.median))
         tau = boot.tau_summary()
         payload["stability"] = {
-            "n_boot": boot.n_boot, "seed": boot.seed, "kendall_tau_median": num(tau["median"]),
-            "kendall_tau_mean": num(tau["mean"]), "n_tau_undefined": tau["n_undefined"]}
+            "n_boot": boot.n_boot, "seed": boot.seed, "kendall_tau_median": tau["median"],
+            "kendall_tau_mean": tau["mean"], "n_tau_undefined": tau["n_undefined"]}
         payload["rank_frequencies"] = {
             team: {str(int(r)): int(c) for r, c in zip(*np.unique(boot.ranks[:, t],
                                                                   return_counts=True),
@@ -192,10 +191,10 @@ def _fill(payload: dict[str, Any], result: RankingResult, candidates: pd.DataFra
         payload["significance"] = {
             "metric": sig.metric, "alpha": sig.alpha, "teams": list(sig.better.index),
             "better": sig.better.to_numpy().astype(bool).tolist(),
-            "p_adjusted": [[num(v) for v in row] for row in sig.p_adjusted.to_numpy()]}
+            "p_adjusted": _off_diagonal(sig.p_adjusted.to_numpy())}
     k = config.metric_names.index(config.primary_metric)
     payload["primary_values"] = {
-        team: {"values": [num(v) for v in result.values[k, t]],
+        team: {"values": [float(v) for v in result.values[k, t]],
                "missing": [int(c) for c in np.flatnonzero(result.missing[k, t])]}
         for t, team in enumerate(result.teams)}
     rows = []
@@ -209,8 +208,8 @@ def _fill(payload: dict[str, Any], result: RankingResult, candidates: pd.DataFra
         rows.append({
             "rank": int(row.rank), "team": str(row.team), "submission_id": submission,
             "submitted_at": iso(sub["submitted_at"].to_pydatetime()),
-            "n_missing": n_cases - ok.get(submission, 0), "score": num(row.score),
-            "scores": {m: num(getattr(row, f"{m}_aggregate")) for m in config.metric_names},
+            "n_missing": n_cases - ok.get(submission, 0), "score": float(row.score),
+            "scores": {m: float(getattr(row, f"{m}_aggregate")) for m in config.metric_names},
             "metric_ranks": {m: int(getattr(row, f"{m}_rank")) for m in config.metric_names},
             "rank_interval": [interval[0], interval[1]] if interval else None,
             "rank_median": interval[2] if interval else None,

@@ -135,7 +135,7 @@ def heartbeat(db: Session, job: JobRef) -> bool | None:
 
 
 def record_case(db: Session, job: JobRef, case_id: str, status: str, category: str | None,
-                metrics: dict[str, float | None], flags: list[str]) -> bool:
+                metrics: dict[str, float | int | None], flags: list[str]) -> bool:
     """Store one case's result and count it done, atomically; False when the job is lost.
     The first case that ran stamps ``first_scored_at`` (kept across attempts): from then on a
     cancel no longer refunds the submission."""
@@ -147,14 +147,9 @@ def record_case(db: Session, job: JobRef, case_id: str, status: str, category: s
         db.rollback()
         return False
     db.add(CaseResult(evaluation_id=job.evaluation_id, case_id=case_id, status=status,
-                      category=category, metrics=_json_floats(metrics), flags=flags))
+                      category=category, metrics=metrics, flags=flags))
     db.commit()
     return True
-
-
-def _json_floats(metrics: dict[str, float | None]) -> dict[str, float | None]:
-    """JSON has no NaN: undefined metrics are stored as null."""
-    return {k: (None if v is None or v != v else float(v)) for k, v in metrics.items()}
 
 
 def finish(db: Session, job: JobRef, state: EvalState, *, category: str | None = None,
