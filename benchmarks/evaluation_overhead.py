@@ -26,8 +26,10 @@ sys.path.insert(0, str(REPO))
 import docker  # noqa: E402
 
 import evaluator.pipeline as pipeline  # noqa: E402
-from evaluator.pipeline import CaseInput, PhaseRunConfig, evaluate  # noqa: E402
+from challenge.core.config import Settings  # noqa: E402
+from evaluator.pipeline import CaseInput, evaluate  # noqa: E402
 from evaluator.sandbox.docker import DockerExecutor  # noqa: E402
+from evaluator.spec import EvaluationSpec  # noqa: E402
 from tests.docker_scope import build_image  # noqa: E402
 from tests.evaluator.docker_images import BASE_IMAGE, IMAGE_DIRS  # noqa: E402
 from tests.evaluator.e2e_data import brain_dataset  # noqa: E402
@@ -60,10 +62,10 @@ def run(mode: str, n_cases: int, root: Path, archive: Path) -> dict[str, float]:
         p.chmod(0o755 if p.is_dir() else 0o644)
     cases = [CaseInput(c.name, c, data / "references" / f"{c.name}.nii.gz")
              for c in sorted((data / "inputs").iterdir())]
-    config = PhaseRunConfig.from_phase_config({"run_mode": mode, "limits": {"memory_mb": 512}})
+    spec = EvaluationSpec.model_validate({"run_mode": mode, "limits": {"memory_mb": 512}})
     executor = DockerExecutor(output_capping="tmpfs")
     t0 = time.perf_counter()
-    info = executor.load_image(archive, options=config.options)
+    info = executor.load_image(archive, options=spec.sandbox_options())
     load_s = time.perf_counter() - t0
 
     scoring = [0.0]
@@ -79,8 +81,8 @@ def run(mode: str, n_cases: int, root: Path, archive: Path) -> dict[str, float]:
     pipeline.score_case = timed  # type: ignore[assignment]
     try:
         t1 = time.perf_counter()
-        outcome = evaluate(executor, image_id=info.image_id, cases=cases, config=config,
-                           work_dir=root / f"work-{mode}")
+        outcome = evaluate(executor, image_id=info.image_id, cases=cases, spec=spec,
+                           max_voxels=Settings().max_case_voxels, work_dir=root / f"work-{mode}")
         wall = time.perf_counter() - t1
     finally:
         pipeline.score_case = original  # type: ignore[assignment]

@@ -68,7 +68,10 @@ def measure(executor: DockerExecutor, image_id: str, inputs, mode: RunMode, work
         wall_time_per_submission_s=1800,
         memory_bytes=1024 * 1024 * 1024,
         cpus=1.0,
+        pids=256,
         output_bytes=16 * 1024 * 1024,
+        tmp_bytes=1024 * 1024 * 1024,
+        gpu=False,
     )
     t0 = time.perf_counter()
     result = executor.run(

@@ -52,7 +52,6 @@ Values that follow from the reference alone (the decision this module owns):
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -146,7 +145,8 @@ class ResultView:
                           if f"mean_{m}" in stored})
         return shown
 
-    def case_values(self, status: str, metrics: Mapping[str, Any]) -> dict[str, float | None]:
+    def case_values(self, status: str,
+                    metrics: Mapping[str, Any]) -> dict[str, float | int | None]:
         """Per-case metric values as this viewer may see them.
 
         Organizers: every stored value (null where undefined). Others: only
@@ -155,7 +155,7 @@ class ResultView:
         Call :meth:`require_per_case` first.
         """
         if self.full:
-            return {k: _finite(v) for k, v in metrics.items()}
+            return dict(metrics)
         if status != "ok":
             return dict.fromkeys(self.per_case_metrics)
         return {m: _as_ranked(m, metrics.get(m)) for m in self.per_case_metrics}
@@ -170,19 +170,11 @@ class ResultView:
         return self.per_case
 
 
-def _finite(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
 def _as_ranked(metric: str, value: Any) -> float | None:
-    """A scored case's value; undefined -> the metric's fixed worst value (None if it has
-    none: then the ranking's worst depends on other teams and is not shown either)."""
-    number = _finite(value)
-    if number is not None:
-        return number
+    """A scored case's value; undefined (None) -> the metric's fixed worst value (None if it
+    has none: then the ranking's worst depends on other teams and is not shown either)."""
+    if value is not None:
+        return float(value)
     info = METRICS.get(metric)
     return info.worst_missing if info is not None else None
 

@@ -14,18 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from evaluator import io as nifti
-from evaluator.metrics import evaluate_case, resolve_config
+from evaluator.metrics import MetricsConfig, evaluate_case
 from evaluator.sandbox import (
     CaseRun,
     ContainerRun,
     Executor,
     Failure,
     FailureCategory,
-    Limits,
-    RunMode,
     RunSpec,
-    SandboxOptions,
 )
+from evaluator.spec import EvaluationSpec
 
 EVALUATOR_VERSION = "0.1.0"
 MiB = 1024 * 1024
@@ -53,7 +51,7 @@ class CaseOutcome:
     status: str
     category: str | None = None
     message: str | None = None
-    metrics: dict[str, float | None] = field(default_factory=dict)
+    metrics: dict[str, float | int | None] = field(default_factory=dict)
     flags: tuple[str, ...] = ()
 
 
@@ -77,43 +75,11 @@ class EvaluationOutcome:
         means: dict[str, float] = {}
         for key in ("dice", "lesion_f1", "abs_volume_diff_ml"):
             values = [c.metrics.get(key) for c in self.cases if c.status == "ok"]
-            finite = [v for v in values if v is not None and v == v]
-            if finite:
-                means[f"mean_{key}"] = sum(finite) / len(finite)
+            defined = [v for v in values if v is not None]
+            if defined:
+                means[f"mean_{key}"] = sum(defined) / len(defined)
         return {"n_cases": len(self.cases), "n_ok": self.n_ok, "categories": categories,
                 **means}
-
-
-@dataclass(frozen=True)
-class PhaseRunConfig:
-    """What a phase's frozen config says about running and scoring (units in names)."""
-
-    run_mode: RunMode
-    limits: Limits
-    options: SandboxOptions
-    metrics: Any  # preset name or custom dict, resolved by ``evaluator.metrics``
-    max_voxels: int = 512 * 512 * 512
-
-    @classmethod
-    def from_phase_config(cls, config: Mapping[str, Any], *,
-                          max_voxels: int = 512 * 512 * 512) -> PhaseRunConfig:
-        """Build from a ``PhaseConfigSpec`` JSON dict (missing blocks take defaults)."""
-        lim = dict(config.get("limits") or {})
-        limits = Limits(
-            wall_time_per_case_s=float(lim.get("wall_time_per_case_s", 600)),
-            wall_time_per_submission_s=float(lim.get("wall_time_per_submission_s", 7200)),
-            memory_bytes=int(lim.get("memory_mb", 4096)) * MiB,
-            cpus=float(lim.get("cpus", 1.0)),
-            pids=int(lim.get("pids", 256)),
-            output_bytes=int(lim.get("output_mb", 512)) * MiB,
-            tmp_bytes=int(lim.get("tmp_mb", 512)) * MiB,
-            gpu=bool(lim.get("gpu", False)),
-        )
-        sandbox = dict(config.get("sandbox") or {})
-        options = SandboxOptions(run_as_uid=sandbox.get("run_as_uid"))
-        return cls(run_mode=RunMode(config.get("run_mode", "per_case")), limits=limits,
-                   options=options, metrics=config.get("metrics", "msseg"),
-                   max_voxels=max_voxels)
 
 
 def missing(case_id: str, failure: Failure) -> CaseOutcome:
@@ -122,9 +88,11 @@ def missing(case_id: str, failure: Failure) -> CaseOutcome:
                        message=str(failure))
 
 
-def score_case(case: CaseInput, run: CaseRun, metrics_config: Any,
+def score_case(case: CaseInput, run: CaseRun, metrics_config: MetricsConfig,
                max_voxels: int) -> CaseOutcome:
-    """Check one collected output against the reference grid and score it.
+    """Check one collected output against the reference grid and score it under
+    ``metrics_config``;
+    ``max_voxels`` caps the voxels either mask may declare.
 
     Any problem with the output (none, wrong grid, NaN, not NIfTI, too large) makes the case
     ``missing`` with a sanitized reason naming the failed check, never the file's content.
@@ -139,9 +107,8 @@ def score_case(case: CaseInput, run: CaseRun, metrics_config: Any,
     except nifti.NiftiError as exc:
         return missing(case.case_id, Failure(FailureCategory.INVALID_OUTPUT, check=exc.code))
     result = evaluate_case(prediction.array, reference.array, reference.spacing,
-                           resolve_config(metrics_config))
-    metrics: dict[str, float | None] = dict(result.as_flat_dict())
-    return CaseOutcome(case.case_id, "ok", metrics=metrics,
+                           metrics_config)
+    return CaseOutcome(case.case_id, "ok", metrics=result.as_flat_dict(),
                        flags=tuple(result.flags))
 
 
@@ -179,13 +146,15 @@ def evaluate(
     *,
     image_id: str,
     cases: list[CaseInput],
-    config: PhaseRunConfig,
+    spec: EvaluationSpec,
+    max_voxels: int,
     work_dir: Path,
     on_case: Callable[[CaseOutcome], None] | None = None,
     cancel_event: threading.Event | None = None,
     labels: Mapping[str, str] | None = None,
 ) -> EvaluationOutcome:
-    """Run an already loaded image on ``cases`` and score every case as soon as it is done.
+    """Run an already loaded image on ``cases`` as ``spec`` says and score every case as soon
+    as it is done; ``max_voxels`` caps the voxels an output or reference mask may declare.
 
     ``on_case`` is called once per case (in completion order) with its scored outcome, so
     progress can be recorded while the rest still runs. Raises ``AlgorithmError`` when the
@@ -193,17 +162,18 @@ def evaluate(
     """
     by_id = {c.case_id: c for c in cases}
     outcomes: dict[str, CaseOutcome] = {}
+    metrics_config = spec.metrics_config()
 
     def case_done(run: CaseRun) -> None:
-        outcome = score_case(by_id[run.case_id], run, config.metrics, config.max_voxels)
+        outcome = score_case(by_id[run.case_id], run, metrics_config, max_voxels)
         outcomes[run.case_id] = outcome
         if on_case is not None:
             on_case(outcome)
 
-    spec = RunSpec(image_id=image_id, inputs={c.case_id: c.input_dir for c in cases},
-                   work_dir=work_dir, mode=config.run_mode, limits=config.limits,
-                   options=config.options, labels=dict(labels or {}))
-    result = executor.run(spec, on_case_done=case_done, cancel_event=cancel_event)
+    sandbox_run = RunSpec(image_id=image_id, inputs={c.case_id: c.input_dir for c in cases},
+                          work_dir=work_dir, mode=spec.run_mode, limits=spec.sandbox_limits(),
+                          options=spec.sandbox_options(), labels=dict(labels or {}))
+    result = executor.run(sandbox_run, on_case_done=case_done, cancel_event=cancel_event)
     for case_id, run in result.cases.items():  # cases the callback did not see
         if case_id not in outcomes:
             case_done(run)

@@ -4,8 +4,8 @@ Which results count:
 
 - the phase's current config version names the ranking, the dataset and (through its config
   hash) what the leaderboard states; per-case results count when their evaluation ran under a
-  config version of the phase that scores identically (same dataset, no difference in
-  ``challenge.phases.config.SCORING_KEYS``). A ranking-only edit of an opened phase creates a
+  config version of the phase that scores identically (same dataset, the same
+  ``evaluator.spec.EvaluationSpec``). A ranking-only edit of an opened phase creates a
   new config version without re-evaluation (``phases.service.update``); requiring the exact
   version would empty the leaderboard until every submission was re-run for nothing.
 - per submission, its latest ``succeeded`` evaluation among those counts; other states are not
@@ -13,9 +13,9 @@ Which results count:
 - a ``missing`` case, a case without a row, and a metric stored as null are NaN in the long
   table; ``leaderboard.ranking`` fills them with the metric's worst value.
 
-The payload is plain JSON (NaN -> null) so it can be stored in ``leaderboard_snapshots`` and
-served by any process. It holds everything the API and the pages may show; what a reader may
-see is decided when it is served (``leaderboard.service``).
+The payload is plain JSON (an undefined value is null) so it can be stored in
+``leaderboard_snapshots`` and served by any process. It holds everything the API and the pages
+may show; what a reader may see is decided when it is served (``leaderboard.service``).
 """
 
 from __future__ import annotations
@@ -53,24 +53,25 @@ def ranking_config(spec: PhaseConfigSpec) -> RankingConfig:
                          precision=r.precision, alpha=r.alpha)
 
 
-def equivalent_config_ids(db: Session, phase: Phase, current: PhaseConfig) -> list[int]:
-    """Config versions of ``phase`` whose per-case results equal the current version's."""
+def equivalent_config_ids(db: Session, phase: Phase, current: PhaseConfig,
+                          spec: PhaseConfigSpec) -> list[int]:
+    """Config versions of ``phase`` whose per-case results equal those of the current version
+    ``current``, whose validated config is ``spec``."""
     versions = db.scalars(select(PhaseConfig).where(PhaseConfig.phase_id == phase.id))
     return [c.id for c in versions if c.dataset_id == current.dataset_id
-            and not needs_reevaluation(c.config, current.config)]
-
-
-def num(value: Any) -> float | None:
-    """A finite float or None (JSON has no NaN)."""
-    if value is None:
-        return None
-    f = float(value)
-    return f if math.isfinite(f) else None
+            and not needs_reevaluation(PhaseConfigSpec.model_validate(c.config), spec)]
 
 
 def iso(value: datetime) -> str:
     """ISO 8601 in UTC with a Z."""
     return value.isoformat().replace("+00:00", "Z")
+
+
+def _off_diagonal(matrix: np.ndarray) -> list[list[float | None]]:
+    """A teams x teams matrix as JSON rows, its diagonal null: no team is tested against
+    itself (the significance map's NaN there)."""
+    return [[None if i == j else float(v) for j, v in enumerate(row)]
+            for i, row in enumerate(matrix)]
 
 
 def _chunks(ids: list[int]) -> Iterable[list[int]]:
@@ -152,7 +153,7 @@ def compute(db: Session, phase: Phase, computed_at: datetime) -> dict[str, Any]:
                                .where(DatasetCase.dataset_id == dataset.id)
                                .order_by(DatasetCase.case_id)))
     payload["n_cases"] = len(case_ids)
-    candidates = _candidates(db, phase, equivalent_config_ids(db, phase, config))
+    candidates = _candidates(db, phase, equivalent_config_ids(db, phase, config, spec))
     if not case_ids or candidates.empty:
         return payload
     rconfig = ranking_config(spec)
@@ -178,8 +179,8 @@ def _fill(payload: dict[str, Any], result: RankingResult, candidates: pd.DataFra
                                         float(row.median))
         tau = boot.tau_summary()
         payload["stability"] = {
-            "n_boot": boot.n_boot, "seed": boot.seed, "kendall_tau_median": num(tau["median"]),
-            "kendall_tau_mean": num(tau["mean"]), "n_tau_undefined": tau["n_undefined"]}
+            "n_boot": boot.n_boot, "seed": boot.seed, "kendall_tau_median": tau["median"],
+            "kendall_tau_mean": tau["mean"], "n_tau_undefined": tau["n_undefined"]}
         payload["rank_frequencies"] = {
             team: {str(int(r)): int(c) for r, c in zip(*np.unique(boot.ranks[:, t],
                                                                   return_counts=True),
@@ -190,10 +191,10 @@ def _fill(payload: dict[str, Any], result: RankingResult, candidates: pd.DataFra
         payload["significance"] = {
             "metric": sig.metric, "alpha": sig.alpha, "teams": list(sig.better.index),
             "better": sig.better.to_numpy().astype(bool).tolist(),
-            "p_adjusted": [[num(v) for v in row] for row in sig.p_adjusted.to_numpy()]}
+            "p_adjusted": _off_diagonal(sig.p_adjusted.to_numpy())}
     k = config.metric_names.index(config.primary_metric)
     payload["primary_values"] = {
-        team: {"values": [num(v) for v in result.values[k, t]],
+        team: {"values": [float(v) for v in result.values[k, t]],
                "missing": [int(c) for c in np.flatnonzero(result.missing[k, t])]}
         for t, team in enumerate(result.teams)}
     rows = []
@@ -207,8 +208,8 @@ def _fill(payload: dict[str, Any], result: RankingResult, candidates: pd.DataFra
         rows.append({
             "rank": int(row.rank), "team": str(row.team), "submission_id": submission,
             "submitted_at": iso(sub["submitted_at"].to_pydatetime()),
-            "n_missing": n_cases - ok.get(submission, 0), "score": num(row.score),
-            "scores": {m: num(getattr(row, f"{m}_aggregate")) for m in config.metric_names},
+            "n_missing": n_cases - ok.get(submission, 0), "score": float(row.score),
+            "scores": {m: float(getattr(row, f"{m}_aggregate")) for m in config.metric_names},
             "metric_ranks": {m: int(getattr(row, f"{m}_rank")) for m in config.metric_names},
             "rank_interval": [interval[0], interval[1]] if interval else None,
             "rank_median": interval[2] if interval else None,

@@ -57,12 +57,13 @@ class BootstrapResult:
     n_boot: int
     seed: int
 
-    def tau_summary(self) -> dict[str, float]:
-        """Mean and median tau over the samples where it is defined, and how many were not."""
+    def tau_summary(self) -> dict[str, float | int | None]:
+        """Mean and median tau over the samples where it is defined (None when it is defined
+        in none), and how many samples it was undefined in (``n_undefined``)."""
         defined = self.tau[~np.isnan(self.tau)]
         return {
-            "mean": float(defined.mean()) if defined.size else float("nan"),
-            "median": float(np.median(defined)) if defined.size else float("nan"),
+            "mean": float(defined.mean()) if defined.size else None,
+            "median": float(np.median(defined)) if defined.size else None,
             "n_undefined": int(self.tau.size - defined.size),
         }
 

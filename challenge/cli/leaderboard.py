@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any
 
 import typer
@@ -14,7 +13,7 @@ from challenge.cli.sanitize import shown
 
 
 def _fmt(value: Any, precision: int) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None:
         return "-"
     if isinstance(value, int | float):
         return f"{value:.{precision}f}"

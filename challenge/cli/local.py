@@ -84,7 +84,8 @@ def test_container(
     = False,
 ) -> None:
     """Run your algorithm exactly as the platform will: same sandbox, output checks, scoring."""
-    from evaluator.pipeline import PhaseRunConfig, evaluate
+    from challenge.core.config import get_settings
+    from evaluator.pipeline import evaluate
     from evaluator.sandbox import SandboxError
     from evaluator.sandbox.docker import DockerExecutor
 
@@ -96,17 +97,17 @@ def test_container(
     missing = sorted(set(spec.channels) - set(layout.channels))
     if missing:
         fail(f"the phase needs channels {missing}, the cases have {layout.channels}")
-    config = PhaseRunConfig.from_phase_config(spec.model_dump(mode="json"))
     executor = DockerExecutor()
     with tempfile.TemporaryDirectory(prefix="segarena-test-") as tmp:
         work = Path(tmp)
         try:
-            info = executor.load_image(archive, options=config.options)
+            info = executor.load_image(archive, options=spec.sandbox_options())
             staged = _stage(cases.resolve(), layout.cases, spec.channels, work)
             if not as_json:
                 note(f"image {info.image_id[:19]}… user {shown(info.user or 'root')}: running "
-                     f"{len(staged)} case(s) in {config.run_mode.value} mode")
-            outcome = evaluate(executor, image_id=info.image_id, cases=staged, config=config,
+                     f"{len(staged)} case(s) in {spec.run_mode.value} mode")
+            outcome = evaluate(executor, image_id=info.image_id, cases=staged, spec=spec,
+                               max_voxels=get_settings().max_case_voxels,
                                work_dir=work / "sandbox")
         except SandboxError as exc:
             fail(f"{exc.message} [{exc.code}]")
@@ -114,7 +115,7 @@ def test_container(
         print(json.dumps({"image_id": info.image_id, "summary": outcome.summary(),
                           "cases": [{"case_id": c.case_id, "status": c.status,
                                      "category": c.category, "message": c.message,
-                                     "metrics": json_metrics(c.metrics), "flags": list(c.flags)}
+                                     "metrics": c.metrics, "flags": list(c.flags)}
                                     for c in outcome.cases],
                           "logs": outcome.organizer_log}, allow_nan=False))
         return
@@ -133,10 +134,4 @@ LOG_TAIL_CHARS = 4000
 
 
 def _fmt(value: float | None) -> str:
-    return "—" if value is None or value != value else f"{value:.3f}"
-
-
-def json_metrics(metrics: dict[str, float | None]) -> dict[str, float | None]:
-    """Undefined metrics (NaN, e.g. relative volume error on an empty reference) as null:
-    ``json.dumps`` would otherwise write ``NaN``, which is not JSON."""
-    return {k: None if v is None or v != v else v for k, v in metrics.items()}
+    return "—" if value is None else f"{value:.3f}"

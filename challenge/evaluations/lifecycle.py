@@ -33,8 +33,10 @@ from challenge.core.db import utcnow
 from challenge.datasets.models import Dataset, DatasetCase
 from challenge.evaluations.charge import RefundReason, case_ran, refund
 from challenge.evaluations.models import TERMINAL_STATES, CaseResult, EvalState, Evaluation
+from challenge.phases.config import PhaseConfigSpec
 from challenge.phases.models import PhaseConfig
 from challenge.submissions.models import Submission
+from evaluator.spec import EvaluationSpec
 
 ACTIVE = (EvalState.provisioning, EvalState.running, EvalState.scoring)
 
@@ -44,22 +46,28 @@ def new_worker_id() -> str:
 
 
 @dataclass(frozen=True)
-class Job:
-    """What a worker needs to run one claimed evaluation (plain data, no ORM rows)."""
+class JobRef:
+    """Which attempt of an evaluation a worker holds: what every compare-and-set checks."""
 
     evaluation_id: int
     attempt: int
     worker_id: str
+
+
+@dataclass(frozen=True)
+class Job(JobRef):
+    """A claimed evaluation: its reference and what the worker needs to run it (plain data and
+    the validated spec, no ORM rows)."""
+
     submission_id: int
     archive_key: str
     image_digest: str
-    config: dict[str, Any]
+    spec: EvaluationSpec
     dataset_key: str | None
-    channels: list[str]
     case_ids: list[str]
 
 
-def _cas(db: Session, job: Job, states: tuple[EvalState, ...], **values: Any) -> bool:
+def _cas(db: Session, job: JobRef, states: tuple[EvalState, ...], **values: Any) -> bool:
     result = db.execute(
         update(Evaluation)
         .where(Evaluation.id == job.evaluation_id, Evaluation.state.in_(states),
@@ -97,9 +105,9 @@ def claim(db: Session, evaluation_id: int, worker_id: str) -> Job | None:
     evaluation.cases_total = len(case_ids)
     job = Job(evaluation_id=evaluation_id, attempt=evaluation.attempt, worker_id=worker_id,
               submission_id=submission.id, archive_key=submission.archive_key,
-              image_digest=submission.image_digest, config=dict(config.config),
-              dataset_key=dataset.storage_key if dataset else None,
-              channels=list(config.config.get("channels") or ["flair"]), case_ids=case_ids)
+              image_digest=submission.image_digest,
+              spec=PhaseConfigSpec.model_validate(config.config).evaluation(),
+              dataset_key=dataset.storage_key if dataset else None, case_ids=case_ids)
     db.commit()
     return job
 
@@ -120,13 +128,13 @@ def queued_longer_than(db: Session, seconds: float) -> list[int]:
                            .order_by(Evaluation.queued_at, Evaluation.id)))
 
 
-def advance(db: Session, job: Job, expected: EvalState, new: EvalState) -> bool:
+def advance(db: Session, job: JobRef, expected: EvalState, new: EvalState) -> bool:
     ok = _cas(db, job, (expected,), state=new, heartbeat_at=utcnow())
     db.commit()
     return ok
 
 
-def heartbeat(db: Session, job: Job) -> bool | None:
+def heartbeat(db: Session, job: JobRef) -> bool | None:
     """Refresh the heartbeat. Returns whether cancellation was requested, or None when the job
     is no longer this worker's (reaped, cancelled, finished)."""
     ok = _cas(db, job, ACTIVE, heartbeat_at=utcnow())
@@ -136,8 +144,8 @@ def heartbeat(db: Session, job: Job) -> bool | None:
     return bool(cancel) if ok else None
 
 
-def record_case(db: Session, job: Job, case_id: str, status: str, category: str | None,
-                metrics: dict[str, float | None], flags: list[str]) -> bool:
+def record_case(db: Session, job: JobRef, case_id: str, status: str, category: str | None,
+                metrics: dict[str, float | int | None], flags: list[str]) -> bool:
     """Store one case's result and count it done, atomically; False when the job is lost.
     The first case that ran stamps ``first_scored_at`` (kept across attempts): from then on a
     cancel no longer refunds the submission."""
@@ -149,17 +157,12 @@ def record_case(db: Session, job: Job, case_id: str, status: str, category: str 
         db.rollback()
         return False
     db.add(CaseResult(evaluation_id=job.evaluation_id, case_id=case_id, status=status,
-                      category=category, metrics=_json_floats(metrics), flags=flags))
+                      category=category, metrics=metrics, flags=flags))
     db.commit()
     return True
 
 
-def _json_floats(metrics: dict[str, float | None]) -> dict[str, float | None]:
-    """JSON has no NaN: undefined metrics are stored as null."""
-    return {k: (None if v is None or v != v else float(v)) for k, v in metrics.items()}
-
-
-def finish(db: Session, job: Job, state: EvalState, *, category: str | None = None,
+def finish(db: Session, job: JobRef, state: EvalState, *, category: str | None = None,
            message: str | None = None, organizer_log: str | None = None,
            summary: dict[str, Any] | None = None, evaluator_version: str | None = None,
            refund_for: RefundReason | None = None) -> bool:
@@ -175,7 +178,7 @@ def finish(db: Session, job: Job, state: EvalState, *, category: str | None = No
     return ok
 
 
-def platform_fault(db: Session, job: Job, detail: str, max_retries: int) -> EvalState | None:
+def platform_fault(db: Session, job: JobRef, detail: str, max_retries: int) -> EvalState | None:
     """The platform failed (engine down, disk full...): re-queue the job, or after
     ``max_retries`` attempts end it ``errored``, which refunds the submission when this
     evaluation holds its charge (an organizer's re-evaluation never charged it)."""
@@ -198,14 +201,12 @@ def reap(db: Session, grace_seconds: float, max_retries: int) -> list[int]:
     """Return evaluations whose worker stopped heartbeating to the queue (or end them
     ``errored`` after ``max_retries`` attempts). Returns the re-queued ids."""
     cutoff = utcnow() - timedelta(seconds=grace_seconds)
-    stale = list(db.execute(select(Evaluation.id, Evaluation.worker_id, Evaluation.attempt,
-                                   Evaluation.submission_id)
+    stale = list(db.execute(select(Evaluation.id, Evaluation.worker_id, Evaluation.attempt)
                             .where(Evaluation.state.in_(ACTIVE),
                                    Evaluation.heartbeat_at < cutoff)))
     requeued = []
-    for evaluation_id, worker_id, attempt, submission_id in stale:
-        job = Job(evaluation_id, attempt, worker_id or "", submission_id, "", "", {}, None, [],
-                  [])
+    for evaluation_id, worker_id, attempt in stale:
+        job = JobRef(evaluation_id, attempt, worker_id or "")
         cancel = db.scalar(select(Evaluation.cancel_requested)
                            .where(Evaluation.id == evaluation_id))
         if cancel:

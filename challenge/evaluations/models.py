@@ -75,6 +75,6 @@ class CaseResult(Base):
     case_id: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))  # "ok" | "missing"
     category: Mapped[str | None] = mapped_column(String(64))  # why missing (sanitized)
-    metrics: Mapped[dict[str, float | None]] = mapped_column(JSON)
+    metrics: Mapped[dict[str, float | int | None]] = mapped_column(JSON)
     flags: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

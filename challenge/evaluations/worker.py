@@ -29,7 +29,6 @@ from evaluator.pipeline import (
     CaseInput,
     CaseOutcome,
     EvaluationOutcome,
-    PhaseRunConfig,
     evaluate,
 )
 from evaluator.sandbox import AlgorithmError, Executor, PlatformError
@@ -136,9 +135,7 @@ class EvaluationWorker:
         if job.dataset_key is None or not job.case_ids:
             raise PlatformError("the phase has no dataset attached")
         archive = self.storage.submission_path(job.archive_key)
-        config = PhaseRunConfig.from_phase_config(job.config,
-                                                  max_voxels=self.settings.max_case_voxels)
-        info = self.executor.load_image(archive, options=config.options)
+        info = self.executor.load_image(archive, options=job.spec.sandbox_options())
         if info.image_id != job.image_digest:
             raise PlatformError("stored archive does not match the recorded image digest")
         self._advance(job, EvalState.provisioning, EvalState.running)
@@ -154,7 +151,8 @@ class EvaluationWorker:
 
         labels = {EVALUATION_LABEL: str(job.evaluation_id), ATTEMPT_LABEL: str(job.attempt),
                   INSTANCE_LABEL: self.instance}
-        outcome = evaluate(self.executor, image_id=info.image_id, cases=cases, config=config,
+        outcome = evaluate(self.executor, image_id=info.image_id, cases=cases, spec=job.spec,
+                           max_voxels=self.settings.max_case_voxels,
                            work_dir=work_dir / "sandbox", on_case=record, cancel_event=cancel,
                            labels=labels)
         if lost.is_set():
@@ -185,7 +183,7 @@ class EvaluationWorker:
         cases = []
         for case_id in job.case_ids:
             source = self.storage.dataset_inputs(job.dataset_key, case_id)
-            wanted = {f"{c}.nii.gz" for c in job.channels}
+            wanted = {f"{c}.nii.gz" for c in job.spec.channels}
             input_dir = source
             if {p.name for p in source.iterdir()} != wanted:
                 input_dir = work_dir / "inputs" / case_id

@@ -13,8 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from challenge.core.text import ChannelName, check_name
+from evaluator.spec import EvaluationSpec, channels_field
 
-METRIC_PRESETS = ("msseg", "wmh", "shifts", "instance")
 RANKING_METHODS = ("aggregate_then_rank", "rank_then_aggregate", "test_then_rank")
 RANKABLE_METRICS = (
     "dice", "lesion_f1", "lesion_precision", "lesion_recall", "abs_volume_diff_ml", "avd_pct",
@@ -25,17 +25,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ContainerLimits(_Strict):
-    wall_time_per_case_s: float = Field(600, gt=0, le=86400)
-    wall_time_per_submission_s: float = Field(7200, gt=0, le=7 * 86400)
-    memory_mb: int = Field(4096, ge=64, le=1024 * 1024, description="memory = memory+swap")
-    cpus: float = Field(1.0, gt=0, le=256)
-    pids: int = Field(256, ge=16, le=65536)
-    output_mb: int = Field(512, ge=1, le=1024 * 1024)
-    tmp_mb: int = Field(512, ge=1, le=1024 * 1024)
-    gpu: bool = False
-
-
 class SubmissionLimits(_Strict):
     """Charged submissions a team may make; a member's submissions made in any team count
     against every team they are in (``challenge.submissions.service.usage``)."""
@@ -44,15 +33,6 @@ class SubmissionLimits(_Strict):
     total: int = Field(100, ge=1, le=1_000_000,
                        description="per team and its members, whole phase")
     counts: Literal["best", "latest", "selected"] = "best"
-
-
-class SandboxRelaxations(_Strict):
-    """Departures from the sandbox defaults; each one is written to the audit log."""
-
-    run_as_uid: int | None = Field(
-        None, ge=1, le=2**31 - 1,
-        description="run images as this uid instead of refusing images whose USER is root",
-    )
 
 
 class RankingSpec(_Strict):
@@ -84,38 +64,31 @@ class RankingSpec(_Strict):
         return self
 
 
-class PhaseConfigSpec(_Strict):
-    channels: list[ChannelName] = Field(default_factory=lambda: ["flair"], min_length=1,
-                                        max_length=16)
-    run_mode: Literal["per_case", "batch"] = "per_case"
-    limits: ContainerLimits = Field(default_factory=ContainerLimits)
+class PhaseConfigSpec(EvaluationSpec):
+    """A phase's whole config: how it runs and scores (:class:`EvaluationSpec`), plus quotas,
+    ranking and what is published. Stored as its flat JSON dump; the field order does not
+    matter to the hash (canonical JSON sorts keys)."""
+
+    #: Channel names are user text: the identifier rule, with its error codes.
+    channels: list[ChannelName] = channels_field()
     submissions: SubmissionLimits = Field(default_factory=SubmissionLimits)
-    sandbox: SandboxRelaxations = Field(default_factory=SandboxRelaxations)
-    metrics: str | dict[str, Any] = Field(
-        "msseg", description=f"a preset {list(METRIC_PRESETS)} or a custom lesion-matching config"
-    )
     ranking: RankingSpec = Field(default_factory=RankingSpec)
     show_per_case_scores: bool = False
     allow_log_tails: bool = False
 
-    @field_validator("channels")
-    @classmethod
-    def _channel_names(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("channels must not repeat")
-        return value
-
     @field_validator("metrics")
     @classmethod
-    def _known_preset(cls, value: str | dict[str, Any]) -> str | dict[str, Any]:
-        from evaluator.metrics.config import resolve_config  # metrics validates its own configs
+    def _printable_metrics_name(cls, value: str | dict[str, Any]) -> str | dict[str, Any]:
+        # Runs after EvaluationSpec's own check, so the config resolves.
+        from evaluator.metrics import resolve_config
 
-        try:
-            resolved = resolve_config(value)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise ValueError(f"invalid metrics config: {exc}") from exc
-        check_name(resolved.name, max_length=64, what="the metrics config's name")
+        check_name(resolve_config(value).name, max_length=64, what="the metrics config's name")
         return value
+
+    def evaluation(self) -> EvaluationSpec:
+        """The run-and-score part alone, as the evaluator receives it."""
+        scoring = self.model_dump(include=set(EvaluationSpec.model_fields))
+        return EvaluationSpec.model_validate(scoring)
 
 
 def config_hash(config: dict[str, Any], dataset_checksum: str | None) -> str:
@@ -125,9 +98,6 @@ def config_hash(config: dict[str, Any], dataset_checksum: str | None) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-SCORING_KEYS = ("channels", "run_mode", "limits", "sandbox", "metrics")
-
-
-def needs_reevaluation(old: dict[str, Any], new: dict[str, Any]) -> bool:
+def needs_reevaluation(old: PhaseConfigSpec, new: PhaseConfigSpec) -> bool:
     """Whether a config change alters per-case results (not just ranking or quotas)."""
-    return any(old.get(k) != new.get(k) for k in SCORING_KEYS)
+    return old.evaluation() != new.evaluation()

@@ -132,7 +132,8 @@ def update(*, db: Session, user: User, phase_id: int, data: PhaseUpdate,
         raise InvalidInput("closes_at must be after opens_at", code="invalid_schedule")
 
     old = current_config(db, phase)
-    spec = data.config or PhaseConfigSpec.model_validate(old.config)
+    old_spec = PhaseConfigSpec.model_validate(old.config)
+    spec = data.config or old_spec
     dataset_id = data.dataset_id if "dataset_id" in data.model_fields_set else old.dataset_id
     dataset = _dataset_for(db, challenge, dataset_id)
     _check_channels(dataset, spec)
@@ -143,7 +144,7 @@ def update(*, db: Session, user: User, phase_id: int, data: PhaseUpdate,
         if is_frozen(db, phase, old):
             old.frozen = True
             new = _new_version(db, phase, spec, dataset, user, version=old.version + 1)
-            reevaluate = needs_reevaluation(old.config, new_data) or old.dataset_id != dataset_id
+            reevaluate = needs_reevaluation(old_spec, spec) or old.dataset_id != dataset_id
         else:
             old.config, old.dataset_id, old.config_hash = new_data, dataset_id, new_hash
             new = old

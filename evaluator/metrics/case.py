@@ -82,25 +82,34 @@ class CaseMetrics:
     lesions: LesionCounts
     flags: tuple[str, ...]
 
-    def as_flat_dict(self) -> dict[str, float]:
-        """Flat row with the stable keys of :data:`FLAT_KEYS`; NaN where undefined."""
+    def as_flat_dict(self) -> dict[str, float | int | None]:
+        """Flat row with the stable keys of :data:`FLAT_KEYS`, ready for JSON: lesion counts
+        (``n_ref``, ``n_pred``, ``tp``, ``fp``, ``fn``) as ``int``, the other values as
+        ``float``, and ``None`` where a value is undefined (NaN above, e.g. ``avd_pct`` on an
+        empty reference). The one place where undefined scores become None."""
         les = self.lesions
         return {
-            "dice": float(self.dice),
-            "ref_volume_ml": float(self.ref_volume_ml),
-            "pred_volume_ml": float(self.pred_volume_ml),
-            "abs_volume_diff_ml": float(self.abs_volume_diff_ml),
-            "rel_volume_error": float(self.rel_volume_error),
-            "avd_pct": float(self.avd_pct),
-            "lesion_f1": float(les.f1),
-            "lesion_precision": float(les.precision),
-            "lesion_recall": float(les.recall),
-            "n_ref": float(les.n_ref),
-            "n_pred": float(les.n_pred),
-            "tp": float(les.tp),
-            "fp": float(les.fp),
-            "fn": float(les.fn),
+            "dice": _defined(self.dice),
+            "ref_volume_ml": _defined(self.ref_volume_ml),
+            "pred_volume_ml": _defined(self.pred_volume_ml),
+            "abs_volume_diff_ml": _defined(self.abs_volume_diff_ml),
+            "rel_volume_error": _defined(self.rel_volume_error),
+            "avd_pct": _defined(self.avd_pct),
+            "lesion_f1": _defined(les.f1),
+            "lesion_precision": _defined(les.precision),
+            "lesion_recall": _defined(les.recall),
+            "n_ref": int(les.n_ref),
+            "n_pred": int(les.n_pred),
+            "tp": int(les.tp),
+            "fp": int(les.fp),
+            "fn": int(les.fn),
         }
+
+
+def _defined(value: float) -> float | None:
+    """``value`` as a Python float, or None when it is NaN (undefined)."""
+    number = float(value)
+    return None if math.isnan(number) else number
 
 
 @dataclass(frozen=True)

@@ -98,29 +98,32 @@ class Failure:
 
 @dataclass(frozen=True)
 class Limits:
-    """Container limits of a phase (DESIGN.md section 2).
+    """Container limits of one run (DESIGN.md section 2).
 
-    ``wall_time_per_case_s`` bounds each container in ``per_case`` mode;
-    ``wall_time_per_submission_s`` bounds the whole run (and the single container
-    in ``batch`` mode). ``memory_bytes`` is also the memory+swap limit (no swap).
-    ``output_bytes`` caps each output file; the ``/output`` filesystem holds
-    ``output_bytes`` per mounted case plus a small slack so oversize files are
-    detected rather than silently truncated. ``log_bytes`` caps the stored tail
-    of stdout and of stderr, each. ``/tmp`` (``tmp_bytes``) and ``/output`` are
-    tmpfs: what a container writes there is RAM charged to its ``memory_bytes``.
-    ``gpu`` requests every GPU of the host (``device_requests``).
+    The phase's settings have no defaults here: they come from its config, converted by
+    ``evaluator.spec.EvaluationSpec.sandbox_limits`` alone. ``wall_time_per_case_s`` bounds
+    each container in ``per_case`` mode; ``wall_time_per_submission_s`` bounds the whole run
+    (and the single container in ``batch`` mode). ``memory_bytes`` is also the memory+swap
+    limit (no swap). ``output_bytes`` caps each output file; the ``/output`` filesystem holds
+    ``output_bytes`` per mounted case plus a small slack so oversize files are detected rather
+    than silently truncated. ``/tmp`` (``tmp_bytes``) and ``/output`` are tmpfs: what a
+    container writes there is RAM charged to its ``memory_bytes``. ``gpu`` requests every GPU
+    of the host (``device_requests``).
+
+    Platform settings a phase does not set keep defaults: ``open_files`` (the ``nofile``
+    ulimit, 1024) and ``log_bytes`` (the stored tail of stdout and of stderr, each, 1 MiB).
     """
 
-    wall_time_per_case_s: float = 600.0
-    wall_time_per_submission_s: float = 6 * 3600.0
-    memory_bytes: int = 8 * 1024 * MiB
-    cpus: float = 2.0
-    pids: int = 256
-    output_bytes: int = 64 * MiB
-    tmp_bytes: int = 1024 * MiB
+    wall_time_per_case_s: float
+    wall_time_per_submission_s: float
+    memory_bytes: int
+    cpus: float
+    pids: int
+    output_bytes: int
+    tmp_bytes: int
+    gpu: bool
     open_files: int = 1024
     log_bytes: int = 1 * MiB
-    gpu: bool = False
 
     def __post_init__(self) -> None:
         positive = {
@@ -186,8 +189,8 @@ class RunSpec:
     image_id: str
     inputs: Mapping[str, Path]
     work_dir: Path
+    limits: Limits
     mode: RunMode = RunMode.PER_CASE
-    limits: Limits = field(default_factory=Limits)
     options: SandboxOptions = field(default_factory=SandboxOptions)
     labels: Mapping[str, str] = field(default_factory=dict)
 

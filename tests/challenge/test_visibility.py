@@ -366,13 +366,13 @@ def test_scores_show_from_the_closing_instant_and_never_hide_from_organizers() -
 def test_undefined_values_are_shown_as_the_ranking_counts_them() -> None:
     view = _view()
     assert view.per_case_metrics == ("dice", "lesion_recall")  # AVD % never per case
-    stored = {"dice": float("nan"), "lesion_recall": None, "avd_pct": None, "n_ref": 0.0}
+    stored = {"dice": None, "lesion_recall": None, "avd_pct": None, "n_ref": 0}
     assert view.case_values("ok", stored) == {"dice": 0.0, "lesion_recall": 0.0}
     assert view.case_values("missing", {}) == {"dice": None, "lesion_recall": None}
     assert view.case_flags(["empty_reference", "empty_prediction"]) == []
     organizer = _view(viewer=visibility.Viewer.organizer)
     assert organizer.case_values("ok", stored) == {"dice": None, "lesion_recall": None,
-                                                   "avd_pct": None, "n_ref": 0.0}
+                                                   "avd_pct": None, "n_ref": 0}
 
 
 @pytest.mark.parametrize(("setting", "sentences"), [

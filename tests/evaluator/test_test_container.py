@@ -55,11 +55,3 @@ def test_bad_phase_config_is_a_clear_error(image_archives: ImageArchives,
                            "--cases", str(cases), "--phase-config", str(config))
     assert code == 1
     assert "limits.memory_mb" in stderr
-
-
-def test_undefined_metrics_are_json_null_not_nan() -> None:
-    from challenge.cli.local import json_metrics
-
-    metrics = {"dice": 1.0, "rel_volume_error": float("nan"), "avd_pct": None}
-    assert json.dumps(json_metrics(metrics), allow_nan=False) == (
-        '{"dice": 1.0, "rel_volume_error": null, "avd_pct": null}')

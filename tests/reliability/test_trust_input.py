@@ -36,6 +36,7 @@ from evaluator.sandbox.base import RunSpec
 from tests import factories as f
 from tests.challenge.authz_world import World, build
 from tests.conftest import BACKENDS, drop_pg_database, fresh_database
+from tests.evaluator.sandbox.helpers import TEST_LIMITS
 from tests.reliability.input_world import (
     HOSTILE,
     asgi_post,
@@ -337,7 +338,8 @@ def test_item12_executor_refuses_a_trailing_newline_in_case_and_image_ids(
         tmp_path: Path, image_id: str, case_id: str) -> None:
     """A run spec whose case or image id ends in a newline (a `$` anchor accepted it): refused."""
     with pytest.raises(ValueError, match="case id|image_id"):
-        RunSpec(image_id=image_id, inputs={case_id: tmp_path}, work_dir=tmp_path)
+        RunSpec(image_id=image_id, inputs={case_id: tmp_path}, work_dir=tmp_path,
+                limits=TEST_LIMITS)
 
 
 # --- item 13: look-alike names ----------------------------------------------------------------

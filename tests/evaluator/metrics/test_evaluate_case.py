@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -90,12 +91,23 @@ def test_flat_dict_has_the_stable_keys_and_metric_info() -> None:
     pred, ref = random_case(1)
     flat = evaluate_case(pred, ref, ISO).as_flat_dict()
     assert tuple(flat) == FLAT_KEYS
-    assert all(isinstance(v, float) for v in flat.values())
+    counts = {"n_ref", "n_pred", "tp", "fp", "fn"}
+    assert all(type(flat[k]) is int for k in counts)
+    assert all(type(v) is float for k, v in flat.items() if k not in counts)
     assert set(METRICS) == set(FLAT_KEYS)
     assert METRICS["dice"].worst_missing == 0.0 and METRICS["dice"].higher_is_better
     assert METRICS["lesion_f1"].worst_missing == 0.0
     assert METRICS["abs_volume_diff_ml"].worst_missing is None
     assert not METRICS["avd_pct"].higher_is_better
+
+
+def test_undefined_values_are_none_in_the_flat_row_so_it_is_json() -> None:
+    config = MetricsConfig(dice_both_empty=None, empty_side_value=None)
+    flat = evaluate_case(empty(), empty(), ISO, config).as_flat_dict()
+    undefined = {"dice", "rel_volume_error", "avd_pct", "lesion_precision", "lesion_recall"}
+    assert {k for k, v in flat.items() if v is None} == undefined
+    assert (flat["n_ref"], flat["tp"], flat["lesion_f1"]) == (0, 0, 1.0)
+    assert json.loads(json.dumps(flat, allow_nan=False)) == flat
 
 
 def test_presets_at_once_equal_presets_one_by_one() -> None:

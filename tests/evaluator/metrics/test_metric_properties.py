@@ -25,8 +25,10 @@ def mask_pairs(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
     return pred, ref
 
 
-def _close(a: float, b: float) -> bool:
-    return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-15)
+def _close(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:  # undefined
+        return a is b
+    return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-15)
 
 
 def _same(a: CaseMetrics, b: CaseMetrics) -> bool:

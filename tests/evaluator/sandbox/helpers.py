@@ -26,6 +26,7 @@ TEST_LIMITS = Limits(
     pids=64,
     output_bytes=1 * MiB,
     tmp_bytes=8 * MiB,
+    gpu=False,
     open_files=256,
     log_bytes=64 * 1024,
 )

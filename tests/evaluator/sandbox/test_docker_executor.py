@@ -216,6 +216,7 @@ def test_unreachable_engine_is_a_platform_error(tmp_path: Path):
         image_id="sha256:" + "1" * 64,
         inputs={"case-a": tmp_path / "case"},
         work_dir=tmp_path / "work",
+        limits=TEST_LIMITS,
     )
     with pytest.raises(PlatformError):
         DockerExecutor(client).run(spec)

@@ -18,7 +18,7 @@ from evaluator.sandbox.base import (
 )
 from evaluator.sandbox.outputs import OutputMount, collect_outputs
 from evaluator.sandbox.users import ResolvedUser, check_inputs_readable, resolve_user
-from tests.evaluator.sandbox.helpers import mounts_under
+from tests.evaluator.sandbox.helpers import TEST_LIMITS, mounts_under
 
 CAP = 1000
 
@@ -192,10 +192,12 @@ def test_inputs_the_container_user_cannot_read_are_a_platform_error(tmp_path, di
 @pytest.mark.parametrize("image_id", ["team/algo:latest", "sha256:abc", "b29f75e0a770"])
 def test_run_spec_takes_only_a_content_id(tmp_path, image_id):
     with pytest.raises(ValueError):
-        RunSpec(image_id=image_id, inputs={"c1": tmp_path}, work_dir=tmp_path / "w")
+        RunSpec(image_id=image_id, inputs={"c1": tmp_path}, work_dir=tmp_path / "w",
+                limits=TEST_LIMITS)
 
 
 @pytest.mark.parametrize("case_id", ["../x", "a/b", "", ".hidden", "x" * 200])
 def test_run_spec_refuses_case_ids_that_are_not_plain_names(tmp_path, case_id):
     with pytest.raises(ValueError):
-        RunSpec(image_id="sha256:" + "0" * 64, inputs={case_id: tmp_path}, work_dir=tmp_path)
+        RunSpec(image_id="sha256:" + "0" * 64, inputs={case_id: tmp_path}, work_dir=tmp_path,
+                limits=TEST_LIMITS)
