@@ -33,7 +33,7 @@ class CaseResultPublic(BaseModel):
     case_id: str
     status: str
     category: str | None
-    metrics: dict[str, float | None]
+    metrics: dict[str, float | int | None]  # counts stay integers
     flags: list[str]
 
 
