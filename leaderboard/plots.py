@@ -22,7 +22,7 @@ user (team names) is XML-escaped here.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from xml.sax.saxutils import escape
 
 import numpy as np
@@ -55,6 +55,16 @@ def _short(name: str, limit: int = 30) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
+def _value_grid(x: Callable[[float], float], lo: float, hi: float, top: float,
+                bottom: float) -> list[str]:
+    """SVG vertical grid lines from ``top - 6`` to ``bottom`` (pixels) at the ticks of
+    [lo, hi], each labelled below ``bottom``; ``x`` maps a value to its pixel column."""
+    return [f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="{top - 6}" y2="{bottom}" '
+            f'stroke="{GRID}"/><text x="{x(tick):.1f}" y="{bottom + 16}" '
+            f'text-anchor="middle" fill="{MUTED}">{tick:g}</text>'
+            for tick in _ticks(lo, hi)]
+
+
 def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     if hi <= lo:
         return [lo]
@@ -85,12 +95,7 @@ def score_distribution(ident: str, teams: Sequence[str], values: Mapping[str, Se
 
     direction = "higher is better" if higher_is_better else "lower is better"
     summary = []
-    out: list[str] = []
-    for tick in _ticks(lo, hi):
-        out.append(f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="{top - 6}" '
-                   f'y2="{top + row_h * len(teams)}" stroke="{GRID}"/>'
-                   f'<text x="{x(tick):.1f}" y="{top + row_h * len(teams) + 16}" '
-                   f'text-anchor="middle" fill="{MUTED}">{tick:g}</text>')
+    out = _value_grid(x, lo, hi, top, top + row_h * len(teams))
     for i, team in enumerate(teams):
         a = arrays[team]
         a = a[np.isfinite(a)]
@@ -159,12 +164,7 @@ def score_aggregates(ident: str, teams: Sequence[str], scores: Mapping[str, floa
     def x(v: float) -> float:
         return label_w + (v - lo) / (hi - lo) * plot_w
 
-    out: list[str] = []
-    for tick in _ticks(lo, hi):
-        out.append(f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="{top - 6}" '
-                   f'y2="{top + row_h * len(teams)}" stroke="{GRID}"/>'
-                   f'<text x="{x(tick):.1f}" y="{top + row_h * len(teams) + 16}" '
-                   f'text-anchor="middle" fill="{MUTED}">{tick:g}</text>')
+    out = _value_grid(x, lo, hi, top, top + row_h * len(teams))
     summary = []
     for i, team in enumerate(teams):
         cy = top + row_h * i + row_h / 2
