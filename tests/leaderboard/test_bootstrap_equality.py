@@ -61,7 +61,7 @@ def _weights(rng: np.random.Generator, n_cases: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_item5_p_values_equal_the_replaced_implementation_bit_for_bit(seed: int) -> None:
+def test_p_values_equal_the_replaced_implementation_bit_for_bit(seed: int) -> None:
     """Random tables with ties, zeros and filled missing cases, resampled: the same p, exactly."""
     rng = np.random.default_rng(seed)
     x = _table(rng, seed)
@@ -71,7 +71,7 @@ def test_item5_p_values_equal_the_replaced_implementation_bit_for_bit(seed: int)
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_item5_p_values_equal_the_replaced_implementation_across_pair_blocks(seed: int) -> None:
+def test_p_values_equal_the_replaced_implementation_across_pair_blocks(seed: int) -> None:
     """30 teams (435 pairs, four blocks of pairs), each kind of table: the same p, exactly."""
     rng = np.random.default_rng(50 + seed)
     x = _table(rng, seed, n_teams=30)
@@ -81,7 +81,7 @@ def test_item5_p_values_equal_the_replaced_implementation_across_pair_blocks(see
 
 
 @pytest.mark.parametrize("size", [9, 1_000, 100_000], ids=["uint8", "uint16", "uint32"])
-def test_item5_p_values_equal_testing_the_resampled_table(size: int) -> None:
+def test_p_values_equal_testing_the_resampled_table(size: int) -> None:
     """Samples of 9, 1000 and 100000 cases (each counter width): p of the repeated rows, exactly."""
     rng = np.random.default_rng(size)
     x = rng.integers(-3, 4, (4, 9)) / 4.0
@@ -97,7 +97,7 @@ def test_item5_p_values_equal_testing_the_resampled_table(size: int) -> None:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_item5_decisions_at_alpha_are_p_at_most_alpha(seed: int) -> None:
+def test_decisions_at_alpha_are_p_at_most_alpha(seed: int) -> None:
     """alpha equal to an observed p, one float either side, and near 1: decisions never flip."""
     rng = np.random.default_rng(100 + seed)
     x = _table(rng, seed)
@@ -115,7 +115,7 @@ def test_item5_decisions_at_alpha_are_p_at_most_alpha(seed: int) -> None:
     assert tests.significant(weights, at)[p == at].all()  # p equal to alpha is significant
 
 
-def test_item5_decisions_right_at_the_usual_threshold() -> None:
+def test_decisions_right_at_the_usual_threshold() -> None:
     """z within the band around Phi^-1(0.95) is decided by p itself, exactly as p <= 0.05."""
     rng = np.random.default_rng(7)
     x = np.round(rng.normal(size=(20, 60)), 3)
@@ -156,7 +156,7 @@ def _long_table(rng: np.random.Generator, n_teams: int, n_cases: int) -> tuple:
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_item5_bootstrap_ranks_and_tau_equal_the_replaced_implementation(seed, monkeypatch):
+def test_bootstrap_ranks_and_tau_equal_the_replaced_implementation(seed, monkeypatch):
     """Test-then-rank bootstrap with missing cases: same ranks, rank distribution and tau."""
     rng = np.random.default_rng(seed)
     config = RankingConfig(
@@ -186,7 +186,7 @@ class _ReferenceDecisions(ReferencePairwiseSignedRank):
             return self.p_values(weights) <= alpha
 
 
-def test_item5_results_do_not_depend_on_blocks_and_chunks(monkeypatch) -> None:
+def test_results_do_not_depend_on_blocks_and_chunks(monkeypatch) -> None:
     """Tiny pair blocks and sample chunks (the memory bounds) give the same p as the defaults."""
     rng = np.random.default_rng(3)
     x = np.round(rng.normal(size=(9, 25)), 1)
@@ -199,7 +199,7 @@ def test_item5_results_do_not_depend_on_blocks_and_chunks(monkeypatch) -> None:
     np.testing.assert_array_equal(PairwiseSignedRank(x).p_values(weights), expected)
 
 
-def test_item6_ranking_benchmark_runs_and_prints_bootstrap_next_to_naive_loop() -> None:
+def test_ranking_benchmark_runs_and_prints_bootstrap_next_to_naive_loop() -> None:
     """``python benchmarks/ranking.py`` as documented: bootstrap times beside the naive loop."""
     command = [sys.executable, "benchmarks/ranking.py", "--teams", "5", "--cases", "12",
                "--boot", "20", "--naive-samples", "2"]
