@@ -409,6 +409,18 @@ def _closing_notes(r: Report) -> None:
           "`challenge/core/errors.py`: a full storage disk during an upload was a 500 "
           "(submissions) or a misleading 422 `truncated_archive` (datasets); it is now 507 "
           "`storage_full`, still with no partial file.",
+          "- `evaluator/sandbox/archive_stream.py`: `tarfile` reads a pax extended header's "
+          "whole declared size into memory; a 300 KB upload declaring a huge pax header cost "
+          "18.7 s and 622 MB before it was refused. Long-name and pax headers over 1 MiB and "
+          "sparse members are now refused before they are read.",
+          "- `challenge/core/serving.py`: uvicorn believes `X-Forwarded-For` from 127.0.0.1 by "
+          "default, so a local client chose its own address for the failed-token limit. Every "
+          "server segarena starts turns that off; only `SEGARENA_TRUSTED_PROXIES` are believed.",
+          "- `challenge/teams/membership.py`: an organizer's move racing the user's own join "
+          "was a 500 (unique membership violated); it is a 409 `membership_changed`.",
+          "- `migrations/versions/2026-12-01_*.py`: rebuilding `users` or `teams` on SQLite to "
+          "add a column would have cascade-deleted every token, membership and submission "
+          "pointing at them (foreign keys are on); the migrations add columns in place.",
           "")
 
 
