@@ -33,6 +33,12 @@ TEST_INSTANCE = instance_id(f"segarena-test-run:{RUN_ID}")
 OWN_LABELS: Mapping[str, str] = {INSTANCE_LABEL: TEST_INSTANCE}
 #: Label on every image this run builds; its value is ``RUN_ID``.
 IMAGE_LABEL = "org.segarena.test-run"
+#: Label naming what an image was built for (its repository). The classic builder adds build
+#: labels as one LABEL step each, sorted by key: this key sorts before ``IMAGE_LABEL``, so two
+#: builds of one folder for different purposes part ways at their first label step and
+#: neither becomes the other's parent (a parent cannot be removed while its child exists).
+PURPOSE_LABEL = "org.segarena.test-image"
+assert PURPOSE_LABEL < IMAGE_LABEL
 
 
 def run_tag(repository: str) -> str:
@@ -45,10 +51,11 @@ def build_image(client: docker.DockerClient, context: Path, repository: str,
     """Build ``context`` (no network during the build) as ``run_tag(repository)`` with
     this run's image label and ``labels``; returns the image id, which no other run's
     build shares, so the caller may later remove it by id. Two builds of one context in
-    one run share an id unless their ``labels`` differ."""
+    one run share an id unless their ``repository`` or ``labels`` differ."""
     image, _logs = client.images.build(
         path=str(context), buildargs=dict(buildargs), tag=run_tag(repository),
-        labels={**(labels or {}), IMAGE_LABEL: RUN_ID}, rm=True, forcerm=True,
+        labels={**(labels or {}), PURPOSE_LABEL: repository, IMAGE_LABEL: RUN_ID}, rm=True,
+        forcerm=True,
         network_mode="none")
     return str(image.id)
 
