@@ -72,7 +72,8 @@ def optional_user(request: Request, db: SessionDep) -> User | None:
         raise Unauthorized("Authorization header must be 'Bearer <token>'", code="bad_auth_header")
     user = accounts.authenticate(db=db, token=token.strip(), client_key=_client_key(request),
                                  limiter=request.app.state.auth_limiter)
-    # Keeps the token's recorded use; the route may wait for a thread: hold no connection.
+    # Commits the token's recorded use, and frees the connection while the route waits for
+    # a thread.
     release_connection(db)
     return user
 

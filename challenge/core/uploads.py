@@ -43,7 +43,7 @@ def _refuse_declared_excess(request: Request, max_bytes: int) -> None:
 
 
 async def _stream_to_file(chunks: AsyncIterator[bytes], dest: Path,
-                         max_bytes: int) -> tuple[int, str]:
+                          max_bytes: int) -> tuple[int, str]:
     """Write an upload stream to ``dest``, refusing it past ``max_bytes``.
 
     Returns (size in bytes, hex SHA-256). On any failure the partial file is removed; a full
