@@ -28,6 +28,7 @@ from challenge.evaluations.router import router as evaluations_router
 from challenge.phases.router import router as phases_router
 from challenge.submissions.router import router as submissions_router
 from challenge.teams.router import router as teams_router
+from leaderboard.cache import LeaderboardCache
 from leaderboard.pages.router import router as pages_router
 from leaderboard.router import router as leaderboard_router
 
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Any = None) -> F
     app.state.sessionmaker = session_factory(app.state.engine)
     app.state.storage = Storage(settings.storage_root)
     app.state.auth_limiter = FailureLimiter(settings.auth_failures_per_minute)
+    app.state.leaderboard_cache = LeaderboardCache()
     if dispatcher is None:
         from challenge.evaluations.dispatch import make_dispatcher
 

@@ -23,7 +23,7 @@ from sqlalchemy import delete, func, literal, null, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from challenge.core.db import utcnow
+from challenge.core.db import release_connection, utcnow
 from challenge.evaluations.models import TERMINAL_STATES, Evaluation
 from challenge.submissions.models import Submission
 from leaderboard.models import LeaderboardSnapshot
@@ -110,10 +110,8 @@ class LeaderboardCache:
         if payload is not None:
             return payload
         lock = self._key_lock(key)
-        if lock.locked():
-            # Another request computes this key: give the connection back to the pool while
-            # waiting (nothing is pending in a read), so a stampede cannot exhaust the pool.
-            db.commit()
+        if lock.locked():  # another request computes this key: wait without a connection
+            release_connection(db)
         with lock:
             payload = self._recall(key)
             if payload is None:

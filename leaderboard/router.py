@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import Response
 
 from challenge.core.deps import OptionalUser, PhaseId, SessionDep
 from leaderboard import service
-from leaderboard.cache import LeaderboardCache
+from leaderboard.deps import LeaderboardCacheDep
 from leaderboard.schemas import LeaderboardPublic
 
 router = APIRouter(tags=["leaderboard"])
-_CACHE_LOCK = threading.Lock()
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
-
-
-def cache_of(request: Request) -> LeaderboardCache:
-    """The application's leaderboard cache (created on first use, one per app)."""
-    state = request.app.state
-    with _CACHE_LOCK:
-        if getattr(state, "leaderboard_cache", None) is None:
-            state.leaderboard_cache = LeaderboardCache()
-        return state.leaderboard_cache  # type: ignore[no-any-return]
 
 
 def _csv(text: str | bytes, filename: str) -> Response:
@@ -34,11 +23,10 @@ def _csv(text: str | bytes, filename: str) -> Response:
 
 
 @router.get("/phases/{phase_id}/leaderboard", response_model=LeaderboardPublic)
-def get_leaderboard(phase_id: PhaseId, request: Request, db: SessionDep,
-                    user: OptionalUser) -> Response:
+def get_leaderboard(phase_id: PhaseId, db: SessionDep, user: OptionalUser,
+                    cache: LeaderboardCacheDep) -> Response:
     """The ranking, with the config hash, evaluator version and dataset checksum it comes from,
     bootstrap rank intervals and the significance map of the primary metric."""
-    cache = cache_of(request)
     board = service.get(db=db, user=user, phase_id=phase_id, cache=cache)
     # Serialized once per snapshot (documented by LeaderboardPublic, validated in the tests).
     return Response(service.render(board, cache, "json"), media_type="application/json")
@@ -46,17 +34,16 @@ def get_leaderboard(phase_id: PhaseId, request: Request, db: SessionDep,
 
 @router.get("/phases/{phase_id}/leaderboard.csv", response_class=Response,
             responses=CSV_RESPONSE)
-def get_leaderboard_csv(phase_id: PhaseId, request: Request, db: SessionDep,
-                        user: OptionalUser) -> Response:
+def get_leaderboard_csv(phase_id: PhaseId, db: SessionDep, user: OptionalUser,
+                        cache: LeaderboardCacheDep) -> Response:
     """The leaderboard as CSV, one line per team, provenance on every line."""
-    cache = cache_of(request)
     board = service.get(db=db, user=user, phase_id=phase_id, cache=cache)
     return _csv(service.render(board, cache, "csv"), f"leaderboard-phase-{phase_id}.csv")
 
 
 @router.get("/phases/{phase_id}/cases.csv", response_class=Response, responses=CSV_RESPONSE)
-def get_cases_csv(phase_id: PhaseId, request: Request, db: SessionDep,
-                  user: OptionalUser) -> Response:
+def get_cases_csv(phase_id: PhaseId, db: SessionDep, user: OptionalUser,
+                  cache: LeaderboardCacheDep) -> Response:
     """Per-case values of every ranked submission, when the phase publishes them."""
-    board = service.get(db=db, user=user, phase_id=phase_id, cache=cache_of(request))
+    board = service.get(db=db, user=user, phase_id=phase_id, cache=cache)
     return _csv(service.cases_csv(db=db, board=board), f"cases-phase-{phase_id}.csv")

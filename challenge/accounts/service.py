@@ -27,9 +27,8 @@ def authenticate(*, db: Session, token: str, client_key: str, limiter: FailureLi
     clients made from the same address. Only a failed check consults ``limiter``: 429 while
     ``client_key`` is over its failure limit, else 401; either way the failure is counted.
 
-    Commits on success (``last_used_at``, see ``LAST_USED_RESOLUTION``): that also ends the
-    read transaction, so the request holds no pooled connection while it waits for a thread
-    for its route (enough concurrent requests would otherwise starve the pool).
+    On success it records the use (``last_used_at``, see ``LAST_USED_RESOLUTION``) without
+    committing: the caller commits it (``challenge.core.deps.optional_user`` does at once).
     """
     parts = security.split_token(token)
     row = None
@@ -45,7 +44,6 @@ def authenticate(*, db: Session, token: str, client_key: str, limiter: FailureLi
             raise TooManyRequests("too many failed authentication attempts; retry in a minute")
         raise Unauthorized("invalid or revoked API token", code="invalid_token")
     _mark_used(db, row)
-    db.commit()
     return row.user
 
 

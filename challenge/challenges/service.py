@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,6 +23,15 @@ def list_visible(*, db: Session, user: User | None) -> list[Challenge]:
 
 def get(*, db: Session, user: User | None, slug: str) -> Challenge:
     return access.require_visible_challenge(db, user, slug)
+
+
+def slugs_by_id(*, db: Session, ids: Iterable[int]) -> dict[int, str]:
+    """The slug of each challenge id in ``ids``, in one query (none for no ids)."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return dict(db.execute(select(Challenge.id, Challenge.slug)
+                           .where(Challenge.id.in_(wanted))).tuples().all())
 
 
 def create(*, db: Session, user: User, data: ChallengeCreate) -> Challenge:

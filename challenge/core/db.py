@@ -79,3 +79,16 @@ def get_engine(url: str) -> Engine:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def release_connection(db: Session) -> None:
+    """End ``db``'s transaction so its pooled connection goes back to the pool.
+
+    For a request about to wait (for a thread for its route, for an upload's body, for
+    another request's computation): holding a connection meanwhile starves the pool under
+    concurrent requests, until checkouts time out. It commits, so whatever the session
+    flushed is kept: call it only when that is meant (a read, or a write that is complete).
+    Loaded rows stay usable (sessions do not expire them on commit); the next query checks a
+    connection out again.
+    """
+    db.commit()

@@ -1,10 +1,12 @@
-"""Typed FastAPI dependencies: the session of a request and the user behind its token."""
+"""Typed FastAPI dependencies: what a request uses of the application (session, settings,
+storage, dispatcher) and the user behind its token."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
+from evaluator.dispatch import Dispatcher
 from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
@@ -12,19 +14,21 @@ from challenge.accounts import service as accounts
 from challenge.accounts.models import User
 from challenge.core.bounds import MAX_ID
 from challenge.core.config import Settings
+from challenge.core.db import release_connection
 from challenge.core.errors import Unauthorized
+from challenge.core.storage import Storage
 from challenge.core.text import Slug
 
 
 def check_then_release(db: Session, check: Callable[..., object], **kwargs: Any) -> None:
-    """Run a route's read-only pre-checks, then end their read transaction.
+    """Run a route's read-only pre-checks, then release the session's connection.
 
-    Upload routes stream their body after these checks; holding the pooled connection (and
-    its transaction) meanwhile starves the pool under concurrent uploads. Nothing is written
-    by the checks, and the session does not expire loaded rows on commit.
+    Upload routes stream their body after these checks: the connection would otherwise be
+    held for as long as the upload lasts (``release_connection``). Nothing is written by the
+    checks.
     """
     check(db=db, **kwargs)
-    db.commit()
+    release_connection(db)
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -39,8 +43,18 @@ def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
+async def get_storage(request: Request) -> Storage:
+    return request.app.state.storage
+
+
+async def get_dispatcher(request: Request) -> Dispatcher:
+    return request.app.state.dispatcher
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+StorageDep = Annotated[Storage, Depends(get_storage)]
+DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
 
 
 def _client_key(request: Request) -> str:
@@ -56,12 +70,12 @@ def optional_user(request: Request, db: SessionDep) -> User | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("Authorization header must be 'Bearer <token>'", code="bad_auth_header")
-    return accounts.authenticate(  # commits, ending its read transaction
-        db=db,
-        token=token.strip(),
-        client_key=_client_key(request),
-        limiter=request.app.state.auth_limiter,
-    )
+    user = accounts.authenticate(db=db, token=token.strip(), client_key=_client_key(request),
+                                 limiter=request.app.state.auth_limiter)
+    # Commits the token's recorded use, and frees the connection while the route waits for
+    # a thread.
+    release_connection(db)
+    return user
 
 
 def required_user(user: Annotated[User | None, Depends(optional_user)]) -> User:

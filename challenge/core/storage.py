@@ -13,13 +13,9 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import os
 import secrets
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-from challenge.core.errors import PayloadTooLarge, StorageFull
 
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
@@ -50,33 +46,6 @@ class Storage:
 
     def run_dir(self, evaluation_id: int) -> Path:
         return self.root / "runs" / str(evaluation_id)
-
-
-async def receive_stream(chunks: AsyncIterator[bytes], dest: Path, max_bytes: int) -> tuple[int,
-                                                                                          str]:
-    """Write an upload stream to ``dest``, refusing it past ``max_bytes``.
-
-    Returns (size in bytes, hex SHA-256). On any failure the partial file is removed.
-    """
-    digest = hashlib.sha256()
-    size = 0
-    try:
-        with open(dest, "wb") as out:
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > max_bytes:
-                    raise PayloadTooLarge(f"upload exceeds the limit of {max_bytes} bytes")
-                digest.update(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-    except BaseException as exc:
-        dest.unlink(missing_ok=True)
-        if isinstance(exc, OSError) and exc.errno in NO_SPACE:
-            raise StorageFull("the platform's storage is full; the upload was not kept and "
-                              "nothing was charged; retry later") from exc
-        raise
-    return size, digest.hexdigest()
 
 
 def sha256_file(path: Path) -> str:

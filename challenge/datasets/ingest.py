@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import tarfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -24,6 +26,8 @@ from challenge.core.text import CASE_ID, CHANNEL
 from evaluator import io as nifti
 
 MAX_MEMBERS = 100_000
+#: What an archive file holds: ("input", case id, channel) or ("reference", case id, None).
+Entry = tuple[str, str, str | None]
 
 
 @dataclass
@@ -55,7 +59,7 @@ def _bad(message: str, code: str = "invalid_dataset_archive") -> InvalidInput:
     return InvalidInput(message, code=code)
 
 
-def _classify(name: str, prefix: str | None) -> tuple[str, str, str | None] | None:
+def _classify(name: str, prefix: str | None) -> Entry | None:
     """Map an archive member name to ("input", case, channel) or ("reference", case, None)."""
     path = PurePosixPath(name)
     if path.is_absolute() or ".." in path.parts:
@@ -86,66 +90,122 @@ def _top_prefix(names: list[str]) -> str | None:
 
 
 def unpack(archive: Path, staging: Path, *, max_bytes: int, max_voxels: int) -> StagedDataset:
-    """Extract ``archive`` into ``staging`` (must not exist) and validate every case."""
+    """Extract ``archive`` into ``staging`` (must not exist) and validate every case.
+
+    ``max_bytes`` caps the sum of the extracted files' sizes (``PayloadTooLarge`` past it);
+    ``max_voxels`` caps each volume. A refused archive is ``InvalidInput`` with its own code
+    (module docstring); a full disk is ``StorageFull``.
+    """
+    tar = _open_tar(archive)
+    staging.mkdir(parents=True)
+    with _read_errors_refused(), tar:
+        members = _members(tar)
+        cases, total = _extract_all(tar, members, staging, max_bytes)
+    return _validate(staging, list(cases.values()), total, max_voxels)
+
+
+def _open_tar(archive: Path) -> tarfile.TarFile:
     try:
-        tar = tarfile.open(archive, mode="r:*")  # noqa: SIM115 (closed by the with below)
+        return tarfile.open(archive, mode="r:*")
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise _bad("the upload is not a tar or tar.gz archive", "not_a_tar") from exc
-    staging.mkdir(parents=True)
-    cases: dict[str, StagedCase] = {}
-    total = 0
+
+
+@contextmanager
+def _read_errors_refused() -> Iterator[None]:
+    """Errors met while reading or extracting: a full disk is the platform's fault
+    (``StorageFull``); anything else means a truncated or corrupt archive (a 422)."""
     try:
-        with tar:
-            members = []
-            for member in tar:
-                members.append(member)
-                if len(members) > MAX_MEMBERS:
-                    raise _bad("the archive has too many entries")
-            prefix = _top_prefix([m.name for m in members])
-            for member in members:
-                if member.isdir():
-                    _classify(member.name + "/x", prefix)  # traversal check only
-                    continue
-                if not member.isfile():
-                    raise _bad(f"archive entry {member.name!r} is not a regular file "
-                               "(links and devices are refused)", "unsafe_archive_entry")
-                kind = _classify(member.name, prefix)
-                if kind is None:
-                    raise _bad(f"unexpected file {member.name!r}: expected "
-                               "inputs/<case>/<channel>.nii.gz or references/<case>.nii.gz")
-                total += member.size
-                if total > max_bytes:
-                    raise PayloadTooLarge(f"the dataset expands past {max_bytes} bytes")
-                role, case_id, channel = kind
-                rel = (Path("inputs") / case_id / f"{channel}.nii.gz" if role == "input"
-                       else Path("references") / f"{case_id}.nii.gz")
-                dest = staging / rel
-                if dest.exists():
-                    raise _bad(f"duplicate entry for {rel}")
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                source = tar.extractfile(member)
-                assert source is not None
-                with source, open(dest, "wb") as out:
-                    copied = 0
-                    for block in iter(lambda: source.read(1 << 20), b""):  # noqa: B023
-                        copied += len(block)
-                        out.write(block)
-                if copied != member.size:
-                    raise _bad("the archive is truncated", "truncated_archive")
-                case = cases.setdefault(case_id, StagedCase(case_id))
-                checksum = sha256_file(dest)
-                if role == "input":
-                    assert channel is not None
-                    case.input_checksums[channel] = checksum
-                else:
-                    case.reference_checksum = checksum
+        yield
     except OSError as exc:
-        if exc.errno in NO_SPACE:  # the platform's disk, not the archive, is at fault
+        if exc.errno in NO_SPACE:
             raise StorageFull("the platform's storage is full; the dataset was not kept") from exc
         raise _bad("the archive is truncated or corrupt", "truncated_archive") from exc
     except (tarfile.TarError, EOFError) as exc:
         raise _bad("the archive is truncated or corrupt", "truncated_archive") from exc
-    return _validate(staging, list(cases.values()), total, max_voxels)
+
+
+def _members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
+    """Every entry of ``tar``, refused past ``MAX_MEMBERS`` (read no further)."""
+    members = []
+    for member in tar:
+        members.append(member)
+        if len(members) > MAX_MEMBERS:
+            raise _bad("the archive has too many entries")
+    return members
+
+
+def _extract_all(tar: tarfile.TarFile, members: list[tarfile.TarInfo], staging: Path,
+                 max_bytes: int) -> tuple[dict[str, StagedCase], int]:
+    """Extract every file entry into the canonical layout under ``staging`` and checksum it;
+    returns the cases by id and the total size in bytes."""
+    prefix = _top_prefix([m.name for m in members])
+    cases: dict[str, StagedCase] = {}
+    total = 0
+    for member in members:
+        entry = _entry(member, prefix)
+        if entry is None:
+            continue
+        total += member.size
+        if total > max_bytes:
+            raise PayloadTooLarge(f"the dataset expands past {max_bytes} bytes")
+        dest = _destination(staging, entry)
+        _copy(tar, member, dest)
+        _record(cases, entry, sha256_file(dest))
+    return cases, total
+
+
+def _entry(member: tarfile.TarInfo, prefix: str | None) -> Entry | None:
+    """What a file entry holds; None for a folder (checked for traversal only). Links,
+    devices and files outside the layout are refused."""
+    if member.isdir():
+        _classify(member.name + "/x", prefix)  # traversal check only
+        return None
+    if not member.isfile():
+        raise _bad(f"archive entry {member.name!r} is not a regular file "
+                   "(links and devices are refused)", "unsafe_archive_entry")
+    entry = _classify(member.name, prefix)
+    if entry is None:
+        raise _bad(f"unexpected file {member.name!r}: expected "
+                   "inputs/<case>/<channel>.nii.gz or references/<case>.nii.gz")
+    return entry
+
+
+def _destination(staging: Path, entry: Entry) -> Path:
+    """Where ``entry`` goes under ``staging`` (its folder made); a second entry for one
+    place is refused."""
+    role, case_id, channel = entry
+    rel = (Path("inputs") / case_id / f"{channel}.nii.gz" if role == "input"
+           else Path("references") / f"{case_id}.nii.gz")
+    dest = staging / rel
+    if dest.exists():
+        raise _bad(f"duplicate entry for {rel}")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    return dest
+
+
+def _copy(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path) -> None:
+    """Copy ``member``'s bytes to ``dest`` in 1 MiB blocks; fewer than its header says is a
+    truncated archive."""
+    source = tar.extractfile(member)
+    assert source is not None  # a regular file
+    copied = 0
+    with source, open(dest, "wb") as out:
+        for block in iter(lambda: source.read(1 << 20), b""):
+            copied += len(block)
+            out.write(block)
+    if copied != member.size:
+        raise _bad("the archive is truncated", "truncated_archive")
+
+
+def _record(cases: dict[str, StagedCase], entry: Entry, checksum: str) -> None:
+    role, case_id, channel = entry
+    case = cases.setdefault(case_id, StagedCase(case_id))
+    if role == "input":
+        assert channel is not None
+        case.input_checksums[channel] = checksum
+    else:
+        case.reference_checksum = checksum
 
 
 def _validate(staging: Path, cases: list[StagedCase], total: int,

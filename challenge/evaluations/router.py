@@ -1,54 +1,17 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
-from challenge.accounts.models import User
-from challenge.core.deps import MAX_ID, CurrentUser, SessionDep, SubmissionId
-from challenge.evaluations import service
+from challenge.core.deps import MAX_ID, CurrentUser, DispatcherDep, SessionDep, SubmissionId
+from challenge.evaluations import presenters, service
 from challenge.evaluations.charge import CANCEL_RULE
-from challenge.evaluations.models import Evaluation
-from challenge.submissions.models import Submission
-from challenge.submissions.router import evaluation_status
-from challenge.submissions.schemas import EvaluationStatus
+from challenge.evaluations.schemas import CaseResultPublic, EvaluationDetail
 
 router = APIRouter(tags=["evaluations"])
 EvaluationId = Annotated[int, Path(ge=1, le=MAX_ID)]
-
-
-class EvaluationDetail(EvaluationStatus):
-    summary: dict[str, Any] | None = Field(
-        description="organizers: the whole summary; others: case counts and categories, plus "
-                    "the means of the ranked metrics unless scores are hidden")
-    evaluator_version: str | None
-    per_case_available: bool = Field(
-        description="whether GET /evaluations/{id}/cases answers this caller")
-
-
-class CaseResultPublic(BaseModel):
-    case_id: str
-    status: str
-    category: str | None
-    metrics: dict[str, float | int | None]  # counts stay integers
-    flags: list[str]
-
-
-def _detail(db: Session, user: User, evaluation: Evaluation,
-            organizer: bool | None = None) -> EvaluationDetail:
-    """Status and summary of ``evaluation`` as ``user`` may see them (``organizer``: what
-    ``service.get_visible`` answered, when known)."""
-    submission = db.get(Submission, evaluation.submission_id)
-    assert submission is not None  # an evaluation belongs to a submission
-    view = service.result_view(db=db, user=user, evaluation=evaluation, organizer=organizer)
-    status = evaluation_status(db, submission, view, evaluation)
-    assert status is not None  # an evaluation was given
-    return EvaluationDetail(**status.model_dump(), summary=view.summary(evaluation.summary),
-                            evaluator_version=evaluation.evaluator_version,
-                            per_case_available=view.per_case)
 
 
 @router.get("/evaluations/{evaluation_id}", response_model=EvaluationDetail)
@@ -56,7 +19,7 @@ def get_evaluation(evaluation_id: EvaluationId, db: SessionDep,
                    user: CurrentUser) -> EvaluationDetail:
     """State, queue position, cases done of N and a sanitized failure category."""
     evaluation, organizer = service.get_visible(db=db, user=user, evaluation_id=evaluation_id)
-    return _detail(db, user, evaluation, organizer)
+    return presenters.evaluation_detail(db, user, evaluation, organizer)
 
 
 @router.get("/evaluations/{evaluation_id}/log", response_class=PlainTextResponse)
@@ -78,13 +41,14 @@ def get_case_results(evaluation_id: EvaluationId, db: SessionDep,
                          + CANCEL_RULE)
 def cancel_evaluation(evaluation_id: EvaluationId, db: SessionDep,
                       user: CurrentUser) -> EvaluationDetail:
-    return _detail(db, user, service.cancel(db=db, user=user, evaluation_id=evaluation_id))
+    evaluation = service.cancel(db=db, user=user, evaluation_id=evaluation_id)
+    return presenters.evaluation_detail(db, user, evaluation)
 
 
 @router.post("/submissions/{submission_id}/reevaluate", response_model=EvaluationDetail)
-def reevaluate(submission_id: SubmissionId, request: Request, db: SessionDep,
-               user: CurrentUser) -> EvaluationDetail:
+def reevaluate(submission_id: SubmissionId, db: SessionDep, user: CurrentUser,
+               dispatcher: DispatcherDep) -> EvaluationDetail:
     """Organizers: run the submission again under the phase's current config."""
     evaluation = service.reevaluate(db=db, user=user, submission_id=submission_id,
-                                    dispatcher=request.app.state.dispatcher)
-    return _detail(db, user, evaluation)
+                                    dispatcher=dispatcher)
+    return presenters.evaluation_detail(db, user, evaluation)

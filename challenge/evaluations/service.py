@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -14,7 +15,7 @@ from challenge.core.errors import Forbidden, NotFound
 from challenge.evaluations import lifecycle
 from challenge.evaluations.dispatch import Dispatcher
 from challenge.evaluations.models import CaseResult, EvalState, Evaluation
-from challenge.phases.models import Phase
+from challenge.phases.models import Phase, PhaseConfig
 from challenge.submissions.models import Submission
 
 
@@ -42,20 +43,48 @@ def requeue_phase(*, db: Session, phase: Phase) -> list[int]:
 
 
 def latest_for_submission(*, db: Session, submission_id: int) -> Evaluation | None:
-    return db.scalar(select(Evaluation).where(Evaluation.submission_id == submission_id)
-                     .order_by(Evaluation.id.desc()).limit(1))
+    return latest_for_submissions(db=db, submission_ids=[submission_id]).get(submission_id)
 
 
-def queue_position(*, db: Session, evaluation: Evaluation) -> int | None:
-    """1-based position among queued evaluations (oldest first); None when not queued."""
-    if evaluation.state != EvalState.queued:
-        return None
-    ahead = db.scalar(select(func.count()).select_from(Evaluation).where(
-        Evaluation.state == EvalState.queued,
-        (Evaluation.queued_at < evaluation.queued_at)
-        | ((Evaluation.queued_at == evaluation.queued_at) & (Evaluation.id < evaluation.id)),
-    ))
-    return int(ahead or 0) + 1
+def latest_for_submissions(*, db: Session,
+                           submission_ids: Iterable[int]) -> dict[int, Evaluation]:
+    """The latest evaluation (greatest id) of each submission, by submission id (absent for
+    a submission without one); one query."""
+    wanted = set(submission_ids)
+    if not wanted:
+        return {}
+    latest = (select(func.max(Evaluation.id)).where(Evaluation.submission_id.in_(wanted))
+              .group_by(Evaluation.submission_id))
+    return {e.submission_id: e for e in db.scalars(select(Evaluation)
+                                                   .where(Evaluation.id.in_(latest)))}
+
+
+def queue_positions(*, db: Session, evaluations: Iterable[Evaluation]) -> dict[int, int]:
+    """The 1-based queue position of each queued one of ``evaluations``, by id: its rank among
+    all queued evaluations, oldest ``queued_at`` first, then lowest id. Evaluations not
+    queued are absent. One query (none when none of them is queued)."""
+    queued = {e.id for e in evaluations if e.state == EvalState.queued}
+    if not queued:
+        return {}
+    position = func.row_number().over(order_by=(Evaluation.queued_at, Evaluation.id))
+    ranked = (select(Evaluation.id, position.label("position"))
+              .where(Evaluation.state == EvalState.queued).subquery())
+    rows = db.execute(select(ranked.c.id, ranked.c.position).where(ranked.c.id.in_(queued)))
+    return {evaluation_id: int(rank) for evaluation_id, rank in rows.tuples()}
+
+
+def config_versions(*, db: Session, evaluations: Iterable[Evaluation]) -> dict[int, int]:
+    """The version number of the phase config each of ``evaluations`` runs under, by
+    evaluation id; one query."""
+    by_config: dict[int, list[int]] = {}
+    for e in evaluations:
+        by_config.setdefault(e.phase_config_id, []).append(e.id)
+    if not by_config:
+        return {}
+    rows = db.execute(select(PhaseConfig.id, PhaseConfig.version)
+                      .where(PhaseConfig.id.in_(by_config)))
+    return {evaluation_id: version for config_id, version in rows.tuples()
+            for evaluation_id in by_config[config_id]}
 
 
 def _context(db: Session, evaluation_id: int) -> tuple[Evaluation, Submission, int]:

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -44,6 +45,29 @@ def current_config(db: Session, phase: Phase) -> PhaseConfig:
     config = db.get(PhaseConfig, phase.current_config_id)
     assert config is not None, "every phase has a config version"
     return config
+
+
+class CurrentConfig(NamedTuple):
+    """A phase's current config version and the dataset it names (None: no dataset yet)."""
+
+    config: PhaseConfig
+    dataset: Dataset | None
+
+
+def current_configs(db: Session, phases: Sequence[Phase]) -> dict[int, CurrentConfig]:
+    """``CurrentConfig`` of each of ``phases`` by phase id, in one query."""
+    config_ids = [p.current_config_id for p in phases]
+    if not config_ids:
+        return {}
+    rows = db.execute(select(PhaseConfig, Dataset)
+                      .outerjoin(Dataset, Dataset.id == PhaseConfig.dataset_id)
+                      .where(PhaseConfig.id.in_(config_ids)))
+    by_id = {config.id: CurrentConfig(config, dataset) for config, dataset in rows.tuples()}
+    current = {}
+    for phase in phases:
+        assert phase.current_config_id is not None, "every phase has a config version"
+        current[phase.id] = by_id[phase.current_config_id]
+    return current
 
 
 def _dataset_for(db: Session, challenge: Challenge, dataset_id: int | None) -> Dataset | None:

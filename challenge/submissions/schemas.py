@@ -4,25 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from challenge.evaluations.models import EvalState
-
-
-class EvaluationStatus(BaseModel):
-    """What a participant may see: state, progress and a sanitized failure category."""
-
-    id: int
-    state: EvalState
-    config_version: int
-    queue_position: int | None
-    cases_done: int
-    cases_total: int
-    failure_category: str | None
-    failure_message: str | None
-    queued_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    scores_hidden_until: datetime | None = Field(
-        None, description="the phase shows no score of this evaluation before this time")
+from challenge.evaluations.schemas import EvaluationStatus
 
 
 class SubmissionPublic(BaseModel):

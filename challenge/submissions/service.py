@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
-from challenge import access
+from challenge import access, visibility
 from challenge.accounts.models import User
 from challenge.audit import service as audit
 from challenge.challenges.models import Challenge
@@ -170,6 +170,14 @@ def list_for_phase(*, db: Session, user: User, phase_id: int) -> list[Submission
             return []
         query = query.where(Submission.team_id == team.id)
     return list(db.scalars(query))
+
+
+def result_view(*, db: Session, user: User, phase_id: int) -> visibility.ResultView:
+    """What ``user`` may see of ``phase_id``'s results; the submissions a non-organizer is
+    shown are its own team's, so a team member is the ``team`` viewer."""
+    phase = db.get(Phase, phase_id)
+    assert phase is not None  # a submission's phase
+    return visibility.for_phase(db, user, phase, own_team=True)
 
 
 def select_for_ranking(*, db: Session, user: User, submission_id: int) -> Submission:

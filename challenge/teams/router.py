@@ -3,13 +3,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, status
-from sqlalchemy.orm import Session
 
-from challenge.challenges.models import Challenge
 from challenge.core.deps import ChallengeSlug, CurrentUser, OptionalUser, SessionDep, TeamId
 from challenge.core.text import Username as UsernameText
-from challenge.teams import membership, service
-from challenge.teams.models import Team
+from challenge.teams import membership, presenters, service
 from challenge.teams.schemas import (
     TeamCreate,
     TeamJoin,
@@ -22,25 +19,10 @@ router = APIRouter(tags=["teams"])
 Username = Annotated[UsernameText, Path()]
 
 
-def _slug(db: Session, team: Team) -> str:
-    challenge = db.get(Challenge, team.challenge_id)
-    assert challenge is not None
-    return challenge.slug
-
-
-def _public(db: Session, team: Team) -> TeamPublic:
-    return TeamPublic(id=team.id, name=team.name, challenge_slug=_slug(db, team),
-                      created_at=team.created_at, n_members=len(team.members))
-
-
-def _private(db: Session, team: Team) -> TeamPrivate:
-    return TeamPrivate(**_public(db, team).model_dump(), members=service.member_names(db, team),
-                       invite_code=team.invite_code)
-
-
 @router.get("/challenges/{slug}/teams", response_model=list[TeamPublic])
 def list_teams(slug: ChallengeSlug, db: SessionDep, user: OptionalUser) -> list[TeamPublic]:
-    return [_public(db, t) for t in service.list_for_challenge(db=db, user=user, slug=slug)]
+    teams = service.list_for_challenge(db=db, user=user, slug=slug)
+    return presenters.teams_public(db, teams)
 
 
 @router.post("/challenges/{slug}/teams", status_code=status.HTTP_201_CREATED,
@@ -48,7 +30,7 @@ def list_teams(slug: ChallengeSlug, db: SessionDep, user: OptionalUser) -> list[
 def create_team(slug: ChallengeSlug, body: TeamCreate, db: SessionDep,
                 user: CurrentUser) -> TeamPrivate:
     """Create a team; you become its first member. Share the invite code with your teammates."""
-    return _private(db, service.create(db=db, user=user, slug=slug, name=body.name))
+    return presenters.team_private(db, service.create(db=db, user=user, slug=slug, name=body.name))
 
 
 @router.post("/challenges/{slug}/teams/join", response_model=TeamPrivate)
@@ -56,26 +38,28 @@ def join_team(slug: ChallengeSlug, body: TeamJoin, db: SessionDep,
               user: CurrentUser) -> TeamPrivate:
     """Join with a member's invite code; refused (409 ``team_has_submitted``) once the team
     has submitted: from then on only the challenge's organizers change its members."""
-    return _private(db, service.join(db=db, user=user, slug=slug, invite_code=body.invite_code))
+    team = service.join(db=db, user=user, slug=slug, invite_code=body.invite_code)
+    return presenters.team_private(db, team)
 
 
 @router.get("/teams/{team_id}", response_model=TeamPrivate)
 def get_team(team_id: TeamId, db: SessionDep, user: CurrentUser) -> TeamPrivate:
-    return _private(db, service.get_for_member_or_organizer(db=db, user=user, team_id=team_id))
+    team = service.get_for_member_or_organizer(db=db, user=user, team_id=team_id)
+    return presenters.team_private(db, team)
 
 
 @router.post("/teams/{team_id}/leave", response_model=TeamPublic)
 def leave_team(team_id: TeamId, db: SessionDep, user: CurrentUser) -> TeamPublic:
     """Leave your team; refused (409 ``team_has_submitted``) once it has submitted: ask the
     challenge's organizers. Your submissions keep counting against every team you are in."""
-    return _public(db, service.leave(db=db, user=user, team_id=team_id))
+    return presenters.team_public(db, service.leave(db=db, user=user, team_id=team_id))
 
 
 @router.post("/teams/{team_id}/invite-code", response_model=TeamPrivate)
 def rotate_invite_code(team_id: TeamId, db: SessionDep, user: CurrentUser) -> TeamPrivate:
     """The team's captain (longest-standing member) or an organizer: replace the invite code;
     the old one stops working."""
-    return _private(db, membership.rotate_invite(db=db, user=user, team_id=team_id))
+    return presenters.team_private(db, membership.rotate_invite(db=db, user=user, team_id=team_id))
 
 
 @router.delete("/teams/{team_id}/members/{username}", response_model=TeamPrivate)
@@ -84,8 +68,8 @@ def remove_team_member(team_id: TeamId, username: Username, db: SessionDep,
     """Remove a member: the captain before the team's first submission, organizers at any
     time (audited). It frees no quota: submissions count against every team of their
     submitter."""
-    return _private(db, membership.remove_member(db=db, user=user, team_id=team_id,
-                                                 username=username))
+    team = membership.remove_member(db=db, user=user, team_id=team_id, username=username)
+    return presenters.team_private(db, team)
 
 
 @router.post("/teams/{team_id}/members", response_model=TeamPrivate)
@@ -93,5 +77,5 @@ def move_team_member(team_id: TeamId, body: TeamMemberMove, db: SessionDep,
                      user: CurrentUser) -> TeamPrivate:
     """Organizers: put a user in this team, moving them out of their current team of the
     challenge (audited). Their submissions count against both teams from then on."""
-    return _private(db, membership.move_member(db=db, user=user, team_id=team_id,
-                                               username=body.username))
+    team = membership.move_member(db=db, user=user, team_id=team_id, username=body.username)
+    return presenters.team_private(db, team)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Iterable
+
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -89,6 +91,25 @@ def list_for_challenge(*, db: Session, user: User | None, slug: str) -> list[Tea
     challenge = access.require_visible_challenge(db, user, slug)
     return list(db.scalars(select(Team).where(Team.challenge_id == challenge.id)
                            .order_by(Team.name)))
+
+
+def names_by_id(*, db: Session, ids: Iterable[int]) -> dict[int, str]:
+    """The name of each team in ``ids`` (absent when no such team), in one query."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return dict(db.execute(select(Team.id, Team.name).where(Team.id.in_(wanted))).tuples().all())
+
+
+def member_counts(*, db: Session, team_ids: Iterable[int]) -> dict[int, int]:
+    """The number of members of each team in ``team_ids`` (0 for none), in one query."""
+    wanted = set(team_ids)
+    counts = dict.fromkeys(wanted, 0)
+    if wanted:
+        counts.update(db.execute(select(TeamMember.team_id, func.count())
+                                 .where(TeamMember.team_id.in_(wanted))
+                                 .group_by(TeamMember.team_id)).tuples().all())
+    return counts
 
 
 def member_names(db: Session, team: Team) -> list[str]:

@@ -23,13 +23,12 @@ from challenge.challenges import service as challenges
 from challenge.core.db import utcnow
 from challenge.core.deps import ChallengeSlug, OptionalUser, PhaseSlug, SessionDep
 from challenge.core.errors import DomainError
-from challenge.datasets.models import Dataset
 from challenge.phases import service as phases
 from challenge.phases.config import PhaseConfigSpec
 from challenge.phases.models import Phase, Visibility
 from leaderboard import plots, service
+from leaderboard.deps import LeaderboardCacheDep
 from leaderboard.pages.rules import lesion_rules, quota_rules, ranking_rules, visibility_rules
-from leaderboard.router import cache_of
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -80,18 +79,25 @@ def index(request: Request, db: SessionDep, user: OptionalUser) -> HTMLResponse:
     return _page(request, "index.html", {"title": "Challenges", "items": items})
 
 
-def _phase_info(db: Session, user: User | None, phase: Phase) -> dict[str, Any]:
-    config = phases.current_config(db, phase)
+def _phase_info(phase: Phase, current: phases.CurrentConfig, organizer: bool) -> dict[str, Any]:
+    """What the page shows of ``phase``: schedule, audience and the rules its config sets."""
+    config, dataset = current
     spec = PhaseConfigSpec.model_validate(config.config)
-    dataset = db.get(Dataset, config.dataset_id) if config.dataset_id else None
-    challenge_id = phase.challenge_id
     return {"phase": phase, "status": phases.status(phase), "config": config, "spec": spec,
             "dataset": dataset, "lesion_rules": lesion_rules(spec.metrics),
             "ranking_rules": ranking_rules(spec, dataset.n_cases if dataset else None),
             "visibility_rules": visibility_rules(spec, phase.hide_scores_until_close),
             "quota_rules": quota_rules(),
             "audience": _AUDIENCE[phase.leaderboard_visibility],
-            "organizer": access.is_organizer(db, user, challenge_id)}
+            "organizer": organizer}
+
+
+def _phase_infos(db: Session, user: User | None, challenge_id: int,
+                 visible: list[Phase]) -> list[dict[str, Any]]:
+    """``_phase_info`` of each phase of one challenge; their configs in one query."""
+    current = phases.current_configs(db, visible)
+    organizer = access.is_organizer(db, user, challenge_id)
+    return [_phase_info(p, current[p.id], organizer) for p in visible]
 
 
 @router.get("/challenges/{slug}", response_class=HTMLResponse)
@@ -104,7 +110,7 @@ def challenge_page(slug: ChallengeSlug, request: Request, db: SessionDep,
         return _error(request, exc)
     return _page(request, "challenge.html", {
         "title": challenge.title, "challenge": challenge,
-        "phases": [_phase_info(db, user, p) for p in visible]})
+        "phases": _phase_infos(db, user, challenge.id, visible)})
 
 
 def _plots(board: service.Leaderboard, rows: list[dict[str, Any]]) -> dict[str, str]:
@@ -138,12 +144,12 @@ def _plots(board: service.Leaderboard, rows: list[dict[str, Any]]) -> dict[str, 
 
 @router.get("/challenges/{slug}/phases/{phase_slug}", response_class=HTMLResponse)
 def phase_page(slug: ChallengeSlug, phase_slug: PhaseSlug, request: Request, db: SessionDep,
-               user: OptionalUser) -> HTMLResponse:
+               user: OptionalUser, cache: LeaderboardCacheDep) -> HTMLResponse:
     try:
         phase = phases.get_by_slugs(db=db, user=user, challenge_slug=slug, phase_slug=phase_slug)
-        info = _phase_info(db, user, phase)
+        [info] = _phase_infos(db, user, phase.challenge_id, [phase])
         challenge = challenges.get(db=db, user=user, slug=slug)
-        board = service.get(db=db, user=user, phase_id=phase.id, cache=cache_of(request))
+        board = service.get(db=db, user=user, phase_id=phase.id, cache=cache)
     except DomainError as exc:
         return _error(request, exc)
     data = service.as_json(board)

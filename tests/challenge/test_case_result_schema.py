@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from challenge.evaluations.router import CaseResultPublic
+from challenge.evaluations.schemas import CaseResultPublic
 
 
 def test_counts_stay_integers_and_undefined_values_null() -> None:

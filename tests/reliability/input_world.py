@@ -159,8 +159,9 @@ def concrete(route: str, ids: dict[str, Any], **values: str) -> str:
 
 def asgi_post(app: FastAPI, path: str, chunks: Iterator[bytes],
                headers: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any], int]:
-    """POST ``chunks`` straight to the ASGI app; (response start message, JSON answer,
-    chunks it received)."""
+    """POST ``chunks`` straight to the ASGI app (``path`` may carry a ``?query``); (response
+    start message, JSON answer, chunks it received)."""
+    path, _, query = path.partition("?")
     received = 0
     sent: list[dict[str, Any]] = []
 
@@ -177,7 +178,7 @@ def asgi_post(app: FastAPI, path: str, chunks: Iterator[bytes],
 
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
              "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
-             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 40000),
+             "query_string": query.encode(), "root_path": "", "client": ("127.0.0.1", 40000),
              "server": ("testserver", 80), "state": {},
              "headers": [(k.encode(), v.encode()) for k, v in headers.items()]}
     asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]

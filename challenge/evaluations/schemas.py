@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from challenge.evaluations.models import EvalState
+
+
+class EvaluationStatus(BaseModel):
+    """What a participant may see: state, progress and a sanitized failure category."""
+
+    id: int
+    state: EvalState
+    config_version: int
+    queue_position: int | None
+    cases_done: int
+    cases_total: int
+    failure_category: str | None
+    failure_message: str | None
+    queued_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    scores_hidden_until: datetime | None = Field(
+        None, description="the phase shows no score of this evaluation before this time")
+
+
+class EvaluationDetail(EvaluationStatus):
+    summary: dict[str, Any] | None = Field(
+        description="organizers: the whole summary; others: case counts and categories, plus "
+                    "the means of the ranked metrics unless scores are hidden")
+    evaluator_version: str | None
+    per_case_available: bool = Field(
+        description="whether GET /evaluations/{id}/cases answers this caller")
+
+
+class CaseResultPublic(BaseModel):
+    case_id: str
+    status: str
+    category: str | None
+    metrics: dict[str, float | int | None]  # counts stay integers
+    flags: list[str]
