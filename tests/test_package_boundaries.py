@@ -17,7 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 LIBRARY_FORBIDDEN = ("challenge", "leaderboard", "sqlalchemy", "fastapi")
 PURE_FORBIDDEN = ("challenge", "sqlalchemy", "fastapi")
-PURE_LEADERBOARD = ("ranking", "scoring", "stability", "wilcoxon", "ranking_config", "plots")
+PURE_LEADERBOARD = ("ranking", "scoring", "stability", "wilcoxon", "signed_rank_layout",
+                    "signed_rank_scan", "ranking_config", "plots")
 
 
 def module_name(path: Path) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
-from evaluator.dispatch import Dispatcher
 from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
@@ -18,6 +17,7 @@ from challenge.core.db import release_connection
 from challenge.core.errors import Unauthorized
 from challenge.core.storage import Storage
 from challenge.core.text import Slug
+from challenge.evaluations.dispatch import Dispatcher
 
 
 def check_then_release(db: Session, check: Callable[..., object], **kwargs: Any) -> None:
