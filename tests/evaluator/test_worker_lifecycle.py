@@ -7,28 +7,21 @@ from datetime import timedelta
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from challenge.core.config import Settings
 from challenge.core.db import utcnow
 from challenge.evaluations import lifecycle
 from challenge.evaluations.models import CaseResult, EvalState, Evaluation
-from challenge.evaluations.worker import EvaluationWorker
 from challenge.submissions.models import Submission
 from evaluator.sandbox import AlgorithmError, PlatformError
 from tests.evaluator.fake_executor import FakeExecutor
-from tests.evaluator.worker_world import WorkerWorld, build
+from tests.evaluator.worker_world import WorkerWorld, build, make_worker, quiet
 
 
 @pytest.fixture
 def quiet_settings(settings: Settings) -> Settings:
-    # The heartbeat thread would share the test's single connection: keep it asleep.
-    return settings.model_copy(update={"heartbeat_seconds": 3600.0, "max_platform_retries": 2})
-
-
-def make_worker(session_factory: sessionmaker[Session], app: FastAPI, settings: Settings,
-                executor: FakeExecutor) -> EvaluationWorker:
-    return EvaluationWorker(session_factory, app.state.storage, settings, lambda: executor)
+    return quiet(settings)
 
 
 @pytest.fixture

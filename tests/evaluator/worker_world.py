@@ -6,12 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session
+from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
 
+from challenge.core.config import Settings
 from challenge.core.storage import Storage
 from challenge.datasets import service as datasets
 from challenge.evaluations import service as evaluations
 from challenge.evaluations.dispatch import NoDispatcher
+from challenge.evaluations.worker import EvaluationWorker
 from challenge.submissions import service as submissions
 from challenge.teams import service as teams
 from tests import factories as f
@@ -48,3 +51,15 @@ def build(db: Session, storage: Storage, tmp: Path, n_cases: int = 3,
     evaluation = evaluations.latest_for_submission(db=db, submission_id=submission.id)
     assert evaluation is not None
     return WorkerWorld(phase.id, submission.id, evaluation.id, member, org)
+
+
+def quiet(settings: Settings) -> Settings:
+    """``settings`` for a worker driven by a test: the heartbeat thread would share the test's
+    single connection, so it stays asleep; two platform retries."""
+    return settings.model_copy(update={"heartbeat_seconds": 3600.0, "max_platform_retries": 2})
+
+
+def make_worker(session_factory: sessionmaker[Session], app: FastAPI, settings: Settings,
+                executor: Any) -> EvaluationWorker:
+    """A worker on the test's sessions and storage, running ``executor`` (a FakeExecutor)."""
+    return EvaluationWorker(session_factory, app.state.storage, settings, lambda: executor)

@@ -24,10 +24,10 @@ from challenge.core.db import utcnow
 from challenge.datasets import service as datasets
 from challenge.evaluations import lifecycle
 from challenge.evaluations.models import EvalState, Evaluation
-from challenge.evaluations.worker import EvaluationWorker
 from evaluator.sandbox import PlatformError, RunResult, RunSpec
 from tests import factories as f
 from tests.evaluator.fake_executor import FakeExecutor
+from tests.evaluator.worker_world import make_worker, quiet
 
 TOTAL = 2  # submissions per team (and per person) in the phase
 PLAYERS = ("alice", "bob", "carol")
@@ -90,13 +90,7 @@ def arena(db: Session, app: FastAPI, client: TestClient, tmp_path: Path) -> Aren
 
 @pytest.fixture
 def worker_settings(settings: Settings) -> Settings:
-    # The heartbeat thread would share the test's single connection: keep it asleep.
-    return settings.model_copy(update={"heartbeat_seconds": 3600.0, "max_platform_retries": 2})
-
-
-def worker(session_factory: sessionmaker[Session], app: FastAPI, settings: Settings,
-           executor: FakeExecutor) -> EvaluationWorker:
-    return EvaluationWorker(session_factory, app.state.storage, settings, lambda: executor)
+    return quiet(settings)
 
 
 class ActsAfterFirstCase(FakeExecutor):
@@ -138,7 +132,7 @@ def test_item4_cancel_after_a_scored_case_refunds_nothing(
         submission = arena.submitted("alice", f"peek{i}")
         evaluation_id = submission["evaluation"]["id"]
         executor = ActsAfterFirstCase(_peek_then_cancel(arena, "alice", evaluation_id))
-        assert worker(session_factory, app, worker_settings,
+        assert make_worker(session_factory, app, worker_settings,
                       executor).run(evaluation_id) == EvalState.cancelled
         assert arena.get("alice", f"/submissions/{submission['id']}").json()["charged"]
         assert arena.used("alice") == i + 1
@@ -193,7 +187,7 @@ def _run_original(arena: Arena, session_factory: sessionmaker[Session], app: Fas
                   settings: Settings) -> dict[str, Any]:
     arena.create_team("alice", "Original")
     submission = arena.submitted("alice", "original")
-    assert worker(session_factory, app, settings, FakeExecutor()).run(
+    assert make_worker(session_factory, app, settings, FakeExecutor()).run(
         submission["evaluation"]["id"]) == EvalState.succeeded
     assert arena.used("alice") == 1
     return submission
@@ -215,7 +209,7 @@ def test_item5_a_reevaluations_platform_fault_refunds_nothing(
     """An organizer's re-evaluation ends errored (platform fault): the original stays charged."""
     submission = _run_original(arena, session_factory, app, worker_settings)
     rerun_id = arena.post("org", f"/submissions/{submission['id']}/reevaluate").json()["id"]
-    broken = worker(session_factory, app, worker_settings,
+    broken = make_worker(session_factory, app, worker_settings,
                     FakeExecutor(run_error=PlatformError("engine unreachable")))
     assert broken.run(rerun_id) == EvalState.queued
     assert broken.run(rerun_id) == EvalState.errored
