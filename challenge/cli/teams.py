@@ -31,6 +31,19 @@ def _show(team: dict[str, Any]) -> None:
                       soft_wrap=True)
 
 
+def _report(team: dict[str, Any], as_json: bool, message: str | None = None,
+            details: bool = True) -> None:
+    """What a team command prints: the server's JSON, or ``message`` (rich markup, already
+    sanitized) followed by the team's details unless ``details`` is false."""
+    if as_json:
+        print_json(team)
+        return
+    if message is not None:
+        success(message)
+    if details:
+        _show(team)
+
+
 @team_app.command("create")
 def create(
     challenge: Annotated[str, typer.Argument(help="challenge slug")],
@@ -39,11 +52,7 @@ def create(
 ) -> None:
     """Create a team; you become its first member and get its invite code."""
     team = Api(url, token).post(f"/challenges/{challenge}/teams", json={"name": name})
-    if json:
-        print_json(team)
-        return
-    success("team created")
-    _show(team)
+    _report(team, json, "team created")
 
 
 @team_app.command("join")
@@ -55,11 +64,7 @@ def join(
     """Join a team of a challenge with its invite code (only before it has submitted)."""
     team = Api(url, token).post(f"/challenges/{challenge}/teams/join",
                                 json={"invite_code": invite_code})
-    if json:
-        print_json(team)
-        return
-    success(f"joined team [bold]{shown(team['name'])}[/]")
-    _show(team)
+    _report(team, json, f"joined team [bold]{shown(team['name'])}[/]")
 
 
 @team_app.command("show")
@@ -67,10 +72,7 @@ def show(team_id: Annotated[int, typer.Argument(help="team id")],
          url: UrlOption = None, token: TokenOption = None, json: JsonOption = False) -> None:
     """Members and invite code of your team (organizers see any team)."""
     team = Api(url, token).get(f"/teams/{team_id}")
-    if json:
-        print_json(team)
-        return
-    _show(team)
+    _report(team, json)
 
 
 @team_app.command("leave")
@@ -78,10 +80,8 @@ def leave(team_id: Annotated[int, typer.Argument(help="team id")],
           url: UrlOption = None, token: TokenOption = None, json: JsonOption = False) -> None:
     """Leave a team (only before it has submitted; afterwards ask the organizers)."""
     team = Api(url, token).post(f"/teams/{team_id}/leave")
-    if json:
-        print_json(team)
-        return
-    success(f"left team [bold]{shown(team['name'])}[/] ({team['n_members']} member(s) left)")
+    _report(team, json, f"left team [bold]{shown(team['name'])}[/] "
+                        f"({team['n_members']} member(s) left)", details=False)
 
 
 @team_app.command("rotate-invite")
@@ -89,11 +89,7 @@ def rotate_invite(team_id: TeamIdArgument, url: UrlOption = None, token: TokenOp
                   json: JsonOption = False) -> None:
     """Replace the team's invite code; the old one stops working (captain or organizers)."""
     team = Api(url, token).post(f"/teams/{team_id}/invite-code")
-    if json:
-        print_json(team)
-        return
-    success("new invite code; the old one no longer works")
-    _show(team)
+    _report(team, json, "new invite code; the old one no longer works")
 
 
 @team_app.command("remove-member")
@@ -105,11 +101,8 @@ def remove_member(team_id: TeamIdArgument, username: UsernameArgument,
     api = Api(url, token)
     path = f"/teams/{team_id}/members/{quote(username, safe='')}"
     team = api.json(api.request("DELETE", path))
-    if json:
-        print_json(team)
-        return
-    success(f"removed {shown(username)} from team [bold]{shown(team['name'])}[/]")
-    _show(team)
+    _report(team, json,
+            f"removed {shown(username)} from team [bold]{shown(team['name'])}[/]")
 
 
 @team_app.command("move")
@@ -119,8 +112,4 @@ def move(username: UsernameArgument,
     """Organizers: put a user in a team, out of their current team of the challenge. Their
     submissions count against both teams from then on."""
     team = Api(url, token).post(f"/teams/{team_id}/members", json={"username": username})
-    if json:
-        print_json(team)
-        return
-    success(f"moved {shown(username)} to team [bold]{shown(team['name'])}[/]")
-    _show(team)
+    _report(team, json, f"moved {shown(username)} to team [bold]{shown(team['name'])}[/]")
