@@ -26,6 +26,7 @@ from challenge.core.storage import Storage
 from challenge.datasets.router import router as datasets_router
 from challenge.evaluations.router import router as evaluations_router
 from challenge.phases.router import router as phases_router
+from challenge.sites.router import router as sites_router
 from challenge.submissions.router import router as submissions_router
 from challenge.teams.router import router as teams_router
 from leaderboard.cache import LeaderboardCache
@@ -100,7 +101,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Any = None) -> F
     http_edges.install(app, settings)  # Host check, forwarded client, security headers
     for router in (accounts_router, challenges_router, phases_router, teams_router,
                    datasets_router, submissions_router, evaluations_router, audit_router,
-                   leaderboard_router):
+                   leaderboard_router, sites_router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(pages_router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,

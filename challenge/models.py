@@ -10,12 +10,13 @@ from challenge.core.db import Base
 from challenge.datasets.models import Dataset, DatasetCase
 from challenge.evaluations.models import TERMINAL_STATES, CaseResult, EvalState, Evaluation
 from challenge.phases.models import Phase, PhaseConfig, Visibility
+from challenge.sites.models import EvaluationSite
 from challenge.submissions.models import Submission
 from challenge.teams.models import Team, TeamMember
 from leaderboard.models import LeaderboardSnapshot  # noqa: F401
 
 __all__ = [
     "ApiToken", "AuditEvent", "Base", "CaseResult", "Challenge", "ChallengeOrganizer", "Dataset",
-    "DatasetCase", "EvalState", "Evaluation", "Phase", "PhaseConfig", "Role", "Submission",
-    "TERMINAL_STATES", "Team", "TeamMember", "User", "Visibility",
+    "DatasetCase", "EvalState", "Evaluation", "EvaluationSite", "Phase", "PhaseConfig", "Role",
+    "Submission", "TERMINAL_STATES", "Team", "TeamMember", "User", "Visibility",
 ]

@@ -51,6 +51,8 @@ class LeaderboardPublic(BaseModel):
     config_version: int
     config_hash: str
     evaluator_version: str | None
+    #: The evaluation sites that scored the ranked submissions, as "name (site worker V)".
+    evaluation_sites: list[str] = []
     dataset_checksum: str | None
     computed_at: str
     method: str

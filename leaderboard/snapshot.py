@@ -34,6 +34,7 @@ from challenge.datasets.models import Dataset, DatasetCase
 from challenge.evaluations.models import CaseResult, EvalState, Evaluation
 from challenge.phases.config import PhaseConfigSpec, needs_reevaluation
 from challenge.phases.models import Phase, PhaseConfig
+from challenge.sites.models import EvaluationSite
 from challenge.submissions.models import Submission
 from challenge.teams.models import Team
 from evaluator.metrics import METRICS
@@ -83,15 +84,18 @@ def _candidates(db: Session, phase: Phase, config_ids: list[int]) -> pd.DataFram
     """One row per submission with a counting evaluation: its latest succeeded one."""
     rows = db.execute(
         select(Evaluation.id, Evaluation.submission_id, Evaluation.evaluator_version,
-               Submission.created_at, Submission.selected, Team.name)
+               Submission.created_at, Submission.selected, Team.name, EvaluationSite.name,
+               Evaluation.worker_version)
         .join(Submission, Submission.id == Evaluation.submission_id)
         .join(Team, Team.id == Submission.team_id)
+        .outerjoin(EvaluationSite, EvaluationSite.id == Evaluation.site_id)
         .where(Submission.phase_id == phase.id, Evaluation.state == EvalState.succeeded,
                Evaluation.phase_config_id.in_(config_ids))
         .order_by(Evaluation.id)
     ).all()
     frame = pd.DataFrame(rows, columns=["evaluation", "submission", "evaluator_version",
-                                        "submitted_at", "selected", "team"])
+                                        "submitted_at", "selected", "team", "site",
+                                        "site_worker_version"])
     return frame.drop_duplicates("submission", keep="last").reset_index(drop=True)
 
 
@@ -127,7 +131,7 @@ def _base(phase: Phase, config: PhaseConfig, spec: PhaseConfigSpec,
     r = spec.ranking
     return {
         "phase_id": phase.id, "config_id": config.id, "config_version": config.version,
-        "config_hash": config.config_hash, "evaluator_version": None,
+        "config_hash": config.config_hash, "evaluator_version": None, "evaluation_sites": [],
         "dataset_checksum": dataset.checksum if dataset else None,
         "computed_at": iso(computed_at), "method": r.method, "aggregate": r.aggregate,
         "representative": spec.submissions.counts, "precision": r.precision,
@@ -199,11 +203,14 @@ def _fill(payload: dict[str, Any], result: RankingResult, candidates: pd.DataFra
         for t, team in enumerate(result.teams)}
     rows = []
     versions: set[str] = set()
+    sites: set[str] = set()  # DESIGN section 9: which site evaluated, with which worker
     for row in result.table.itertuples():
         submission = int(row.submission)
         sub = info.loc[submission]
         if sub["evaluator_version"]:
             versions.add(str(sub["evaluator_version"]))
+        if isinstance(sub["site"], str):
+            sites.add(f"{sub['site']} (site worker {sub['site_worker_version']})")
         interval = intervals.get(str(row.team))
         rows.append({
             "rank": int(row.rank), "team": str(row.team), "submission_id": submission,
@@ -217,3 +224,4 @@ def _fill(payload: dict[str, Any], result: RankingResult, candidates: pd.DataFra
         })
     payload["rows"] = rows
     payload["evaluator_version"] = ", ".join(sorted(versions)) or None
+    payload["evaluation_sites"] = sorted(sites)

@@ -150,3 +150,16 @@ def image_archive(user: str = "1000", architecture: str = "amd64", tag: str = "a
         _add(tar, layer_name, layer_bytes)
         _add(tar, "manifest.json", manifest)
     return buf.getvalue()
+
+
+def manifest_of(dataset_dir: Path, name: str | None = None) -> dict:
+    """The manifest of a dataset folder (``segarena dataset manifest``), as a JSON body;
+    with ``name``, a body for ``POST /challenges/{slug}/datasets/manifest``."""
+    from challenge.datasets.manifest import compute
+
+    cases = sorted(p.name for p in (dataset_dir / "inputs").iterdir())
+    channels = sorted(p.name[: -len(".nii.gz")]
+                      for p in (dataset_dir / "inputs" / cases[0]).iterdir())
+    body = compute(dataset_dir, case_ids=cases, channels=channels,
+                   max_voxels=10**8).model_dump(mode="json")
+    return {**body, "name": name} if name else body

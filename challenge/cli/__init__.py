@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from challenge.cli import accounts, demo, local, server, submissions, synth
+from challenge.cli import accounts, demo, local, server, sites, submissions, synth
 from challenge.cli.challenges import challenge_app
 from challenge.cli.datasets import dataset_app
 from challenge.cli.leaderboard import leaderboard
@@ -27,6 +27,7 @@ app.command(rich_help_panel="Server")(server.init)
 app.command(rich_help_panel="Server")(server.serve)
 app.command(rich_help_panel="Server")(local.worker)
 app.command(rich_help_panel="Server")(demo.demo)
+app.command(name="site-worker", rich_help_panel="Server")(sites.site_worker)
 app.command(rich_help_panel="Accounts")(accounts.login)
 app.command(rich_help_panel="Accounts")(accounts.whoami)
 app.command(rich_help_panel="Accounts")(accounts.signup)
@@ -34,6 +35,7 @@ app.add_typer(accounts.user_app, name="user", rich_help_panel="Accounts")
 app.add_typer(challenge_app, name="challenge", rich_help_panel="Organizers")
 dataset_app.command("synth")(synth.synth)
 app.add_typer(dataset_app, name="dataset", rich_help_panel="Organizers")
+app.add_typer(sites.site_app, name="site", rich_help_panel="Organizers")
 app.add_typer(team_app, name="team", rich_help_panel="Participants")
 app.command(rich_help_panel="Participants")(submissions.submit)
 app.command(rich_help_panel="Participants")(submissions.status)

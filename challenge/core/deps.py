@@ -18,6 +18,8 @@ from challenge.core.errors import Unauthorized
 from challenge.core.storage import Storage
 from challenge.core.text import Slug
 from challenge.evaluations.dispatch import Dispatcher
+from challenge.sites import service as sites
+from challenge.sites.models import EvaluationSite
 
 
 def check_then_release(db: Session, check: Callable[..., object], **kwargs: Any) -> None:
@@ -84,7 +86,18 @@ def required_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
     return user
 
 
+def current_site(request: Request, db: SessionDep) -> EvaluationSite:
+    """The evaluation site behind a site token (``challenge.sites``); a user's API token, a
+    revoked or unknown token, or none at all is a 401."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("this endpoint needs a site token", code="not_authenticated")
+    return sites.authenticate(db=db, token=token.strip(), client_key=_client_key(request),
+                              limiter=request.app.state.auth_limiter)
+
+
 OptionalUser = Annotated[User | None, Depends(optional_user)]
+CurrentSite = Annotated[EvaluationSite, Depends(current_site)]
 CurrentUser = Annotated[User, Depends(required_user)]
 
 # Database ids are 32-bit integers: larger path values are a 422, never a driver overflow.
@@ -92,6 +105,7 @@ TokenId = Annotated[int, Path(ge=1, le=MAX_ID)]
 PhaseId = Annotated[int, Path(ge=1, le=MAX_ID)]
 TeamId = Annotated[int, Path(ge=1, le=MAX_ID)]
 DatasetId = Annotated[int, Path(ge=1, le=MAX_ID)]
+SiteId = Annotated[int, Path(ge=1, le=MAX_ID)]
 SubmissionId = Annotated[int, Path(ge=1, le=MAX_ID)]
 # Slugs in paths follow the creation rule: a control character or a trailing newline is a 422.
 ChallengeSlug = Annotated[Slug, Path()]

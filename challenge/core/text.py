@@ -96,6 +96,13 @@ CHANNEL = Rule(r"[A-Za-z][A-Za-z0-9_]{0,31}", 32,
                "a short identifier like 'flair': 1-32 letters, digits and _")
 INVITE_CODE = Rule(r"[A-Za-z0-9_-]{1,64}", 64, "an invite code as a team member shared it")
 EMAIL = Rule(r"[^@\s]{1,64}@[^@\s]{1,189}", 254, "an e-mail address like name@example.org")
+SHA256 = Rule(r"[0-9a-f]{64}", 64, "a SHA-256 digest: 64 lowercase hexadecimal digits")
+VERSION = Rule(r"[0-9A-Za-z][0-9A-Za-z.+_-]{0,31}", 32, "a version like 0.1.0 (1-32 characters)")
+LEASE_ID = Rule(r"[A-Za-z0-9_-]{16,64}", 64, "a lease id as the platform issued it")
+#: A sanitized case outcome: a failure category, optionally ": " and the failed check.
+CASE_CATEGORY = Rule(r"[a-z][a-z_]{0,31}(: [a-z0-9_]{1,30})?", 64,
+                     "a failure category such as 'timeout' or 'invalid_output: shape_mismatch'")
+ERROR_CODE = Rule(r"[a-z][a-z0-9_]{0,63}", 64, "a machine error code such as 'root_user'")
 
 
 @dataclass(frozen=True)
@@ -155,6 +162,14 @@ CaseId = Annotated[str, identifier(CASE_ID)]
 ChannelName = Annotated[str, identifier(CHANNEL)]
 InviteCode = Annotated[str, identifier(INVITE_CODE)]
 Email = Annotated[str, Text(max_length=EMAIL.max_length, rule=EMAIL)]
+Sha256Hex = Annotated[str, identifier(SHA256)]
+Version = Annotated[str, identifier(VERSION)]
+LeaseId = Annotated[str, identifier(LEASE_ID)]
+CaseCategory = Annotated[str, identifier(CASE_CATEGORY)]
+ErrorCode = Annotated[str, identifier(ERROR_CODE)]
+SiteName = Annotated[str, Text(max_length=100, min_length=1)]
+#: What a site says went wrong, shown to the team: one line, bounded.
+SiteMessage = Annotated[str, Text(max_length=500, min_length=1)]
 
 Title = Annotated[str, Text(max_length=200, min_length=1)]
 TeamName = Annotated[str, Text(max_length=100, min_length=1)]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from challenge.core.db import Base, utcnow
@@ -25,12 +25,15 @@ class Dataset(Base):
     )
     name: Mapped[str] = mapped_column(String(100))
     channels: Mapped[list[str]] = mapped_column(JSON)
-    storage_key: Mapped[str] = mapped_column(String(64), unique=True)
+    storage_key: Mapped[str] = mapped_column(String(64), unique=True)  # no folder if manifest
     checksum: Mapped[str] = mapped_column(String(64))
     n_cases: Mapped[int]
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: Registered by manifest only (``challenge.datasets.manifest``): no file of it is stored
+    #: here; the phase's evaluation site holds the cases (``challenge.sites``).
+    manifest_only: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     cases: Mapped[list[DatasetCase]] = relationship(
         back_populates="dataset", cascade="all, delete-orphan", order_by="DatasetCase.case_id"
@@ -47,5 +50,7 @@ class DatasetCase(Base):
     input_checksums: Mapped[dict[str, str]] = mapped_column(JSON)
     reference_checksum: Mapped[str] = mapped_column(String(64))
     shape: Mapped[list[int]] = mapped_column(JSON)
+    #: The 4x4 voxel-to-world affine of the case's grid (manifest datasets; None for uploads).
+    affine: Mapped[list[list[float]] | None] = mapped_column(JSON)
 
     dataset: Mapped[Dataset] = relationship(back_populates="cases")

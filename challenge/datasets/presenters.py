@@ -15,7 +15,7 @@ def _public(dataset: Dataset, challenge_slug: str) -> DatasetPublic:
     return DatasetPublic(id=dataset.id, name=dataset.name, challenge_slug=challenge_slug,
                          channels=dataset.channels, checksum=dataset.checksum,
                          n_cases=dataset.n_cases, size_bytes=dataset.size_bytes,
-                         created_at=dataset.created_at)
+                         created_at=dataset.created_at, manifest_only=dataset.manifest_only)
 
 
 def datasets_public(db: Session, datasets: Sequence[Dataset]) -> list[DatasetPublic]:

@@ -18,6 +18,7 @@ from challenge.core.deps import (
 from challenge.core.text import DatasetName
 from challenge.core.uploads import receive_upload
 from challenge.datasets import presenters, service
+from challenge.datasets.manifest import ManifestDataset
 from challenge.datasets.schemas import DatasetDetail, DatasetPublic
 
 router = APIRouter(tags=["datasets"])
@@ -38,6 +39,18 @@ async def upload_dataset(slug: ChallengeSlug, request: Request, db: SessionDep, 
             service.create_from_archive, db=db, storage=storage, user=user, slug=slug, name=name,
             archive=upload.path, max_bytes=settings.max_dataset_bytes,
             max_voxels=settings.max_case_voxels)
+    return presenters.dataset_detail(db, dataset)
+
+
+@router.post("/challenges/{slug}/datasets/manifest", status_code=status.HTTP_201_CREATED,
+             response_model=DatasetDetail)
+def register_manifest(slug: ChallengeSlug, body: ManifestDataset, db: SessionDep,
+                      user: CurrentUser, settings: SettingsDep) -> DatasetDetail:
+    """Register a hidden test set by its manifest only (``segarena dataset manifest``): case
+    ids, channels, grids and checksums, no voxel. Organizers only. It can be attached only to
+    a phase with an evaluation site, which holds the files."""
+    dataset = service.create_from_manifest(db=db, user=user, slug=slug, manifest=body,
+                                           max_voxels=settings.max_case_voxels)
     return presenters.dataset_detail(db, dataset)
 
 

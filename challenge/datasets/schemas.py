@@ -23,6 +23,7 @@ class DatasetPublic(BaseModel):
     n_cases: int
     size_bytes: int
     created_at: datetime
+    manifest_only: bool = False
 
 
 class DatasetDetail(DatasetPublic):

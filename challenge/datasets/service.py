@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from challenge.core.errors import Conflict, InvalidInput, NotFound
 from challenge.core.storage import Storage, remove_tree
 from challenge.core.text import DATASET_NAME
 from challenge.datasets import ingest
+from challenge.datasets.manifest import ManifestDataset
 from challenge.datasets.models import Dataset, DatasetCase
 
 
@@ -64,6 +66,34 @@ def create_from_archive(*, db: Session, storage: Storage, user: User, slug: str,
         db.rollback()
         remove_tree(staging)
         raise
+    return dataset
+
+
+def create_from_manifest(*, db: Session, user: User, slug: str, manifest: ManifestDataset,
+                         max_voxels: int) -> Dataset:
+    """Register a dataset by its manifest only (``challenge.datasets.manifest``): no file is
+    stored; it can score only a phase with an evaluation site, whose worker holds the cases.
+    A case declaring more than ``max_voxels`` voxels is a 422, as for an upload."""
+    challenge = check_can_upload(db=db, user=user, slug=slug, name=manifest.name)
+    too_large = [c.case_id for c in manifest.cases if c.voxels > max_voxels]
+    if too_large:
+        raise InvalidInput(f"case {too_large[0]!r} declares more than {max_voxels} voxels",
+                           code="invalid_nifti_too_large")
+    dataset = Dataset(challenge_id=challenge.id, name=manifest.name,
+                      channels=sorted(manifest.channels),
+                      storage_key=f"manifest-{secrets.token_hex(16)}",
+                      checksum=manifest.checksum, n_cases=len(manifest.cases), size_bytes=0,
+                      created_by_id=user.id, manifest_only=True)
+    dataset.cases = [DatasetCase(case_id=c.case_id, input_checksums=dict(c.input_checksums),
+                                 reference_checksum=c.reference_checksum, shape=c.shape,
+                                 affine=c.affine) for c in manifest.cases]
+    db.add(dataset)
+    with unique_conflicts(db):
+        db.flush()
+    audit.record(db=db, actor=user, action="dataset.create_manifest", object_type="dataset",
+                 object_id=dataset.id, challenge_id=challenge.id, name=manifest.name,
+                 checksum=dataset.checksum, n_cases=dataset.n_cases)
+    db.commit()
     return dataset
 
 

@@ -13,6 +13,11 @@ late writes change nothing. (evaluation, case) is unique, so a case is never sto
                                                 else errored (refunded); cancel -> cancelled
                                                 (refunded only before a case was scored)
 
+Where a job runs: a phase with an evaluation site (``challenge.sites``) is evaluated only by its
+site's worker, which claims ("leases") over HTTP with ``site`` set; the platform's own workers
+never claim such a phase's jobs (``_runs_at``). A lease is a claim like any other: the same
+heartbeats, the same reaper, the same compare-and-set writes.
+
 Refunds of the quota charge are decided by one rule, ``charge.may_refund``: only the evaluation
 created with the upload holds the charge, and a cancel after a case was scored refunds nothing.
 """
@@ -26,7 +31,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from challenge.core.db import utcnow
@@ -35,6 +40,7 @@ from challenge.evaluations.charge import RefundReason, case_ran, refund
 from challenge.evaluations.models import TERMINAL_STATES, CaseResult, EvalState, Evaluation
 from challenge.phases.config import PhaseConfigSpec
 from challenge.phases.models import PhaseConfig
+from challenge.sites.models import EvaluationSite
 from challenge.submissions.models import Submission
 from evaluator.spec import EvaluationSpec
 
@@ -67,6 +73,27 @@ class Job(JobRef):
     case_ids: list[str]
 
 
+@dataclass(frozen=True)
+class SiteClaim:
+    """An evaluation site claiming a job of its phase (``challenge.sites.service.lease``)."""
+
+    site_id: int
+    phase_id: int
+    worker_version: str
+
+
+def _runs_at(site: SiteClaim | None) -> ColumnElement[bool]:
+    """Which evaluations a claimer may take: a site only its phase's, the platform's own
+    workers only those of phases without any site (revoked ones included: the data is there,
+    not here)."""
+    if site is None:
+        return Evaluation.submission_id.not_in(
+            select(Submission.id).where(Submission.phase_id.in_(
+                select(EvaluationSite.phase_id))))
+    return Evaluation.submission_id.in_(
+        select(Submission.id).where(Submission.phase_id == site.phase_id))
+
+
 def _cas(db: Session, job: JobRef, states: tuple[EvalState, ...], **values: Any) -> bool:
     result = db.execute(
         update(Evaluation)
@@ -77,16 +104,21 @@ def _cas(db: Session, job: JobRef, states: tuple[EvalState, ...], **values: Any)
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def claim(db: Session, evaluation_id: int, worker_id: str) -> Job | None:
+def claim(db: Session, evaluation_id: int, worker_id: str,
+          site: SiteClaim | None = None) -> Job | None:
     """Take a queued evaluation (queued -> provisioning). None when someone else has it,
-    it was cancelled, or it finished already: running a job twice is a no-op."""
+    it was cancelled, it finished already, or it runs elsewhere (``_runs_at``): running a job
+    twice is a no-op."""
     now = utcnow()
     taken = db.execute(
         update(Evaluation)
-        .where(Evaluation.id == evaluation_id, Evaluation.state == EvalState.queued)
+        .where(Evaluation.id == evaluation_id, Evaluation.state == EvalState.queued,
+               _runs_at(site))
         .values(state=EvalState.provisioning, worker_id=worker_id, started_at=now,
                 heartbeat_at=now, attempt=Evaluation.attempt + 1, cases_done=0,
-                failure_category=None, failure_message=None)
+                failure_category=None, failure_message=None,
+                site_id=site.site_id if site else None,
+                worker_version=site.worker_version if site else None)
         .execution_options(synchronize_session=False))
     if taken.rowcount != 1:  # type: ignore[attr-defined]
         db.rollback()
@@ -112,9 +144,11 @@ def claim(db: Session, evaluation_id: int, worker_id: str) -> Job | None:
     return job
 
 
-def next_queued(db: Session) -> list[int]:
-    """Ids of queued evaluations, oldest first (claiming decides who gets each)."""
-    return list(db.scalars(select(Evaluation.id).where(Evaluation.state == EvalState.queued)
+def next_queued(db: Session, site: SiteClaim | None = None) -> list[int]:
+    """Ids of queued evaluations ``site`` (None: the platform's workers) may claim, oldest
+    first (claiming decides who gets each)."""
+    return list(db.scalars(select(Evaluation.id).where(Evaluation.state == EvalState.queued,
+                                                       _runs_at(site))
                            .order_by(Evaluation.queued_at, Evaluation.id).limit(20)))
 
 
@@ -124,7 +158,7 @@ def queued_longer_than(db: Session, seconds: float) -> list[int]:
     cutoff = utcnow() - timedelta(seconds=seconds)
     return list(db.scalars(select(Evaluation.id)
                            .where(Evaluation.state == EvalState.queued,
-                                  Evaluation.queued_at < cutoff)
+                                  Evaluation.queued_at < cutoff, _runs_at(None))
                            .order_by(Evaluation.queued_at, Evaluation.id)))
 
 
@@ -197,13 +231,15 @@ def platform_fault(db: Session, job: JobRef, detail: str, max_retries: int) -> E
     return state if ok else None
 
 
-def reap(db: Session, grace_seconds: float, max_retries: int) -> list[int]:
+def reap(db: Session, grace_seconds: float, max_retries: int,
+         site: SiteClaim | None = None) -> list[int]:
     """Return evaluations whose worker stopped heartbeating to the queue (or end them
-    ``errored`` after ``max_retries`` attempts). Returns the re-queued ids."""
+    ``errored`` after ``max_retries`` attempts); with ``site``, only that site's phase's (an
+    expired lease). Returns the re-queued ids."""
     cutoff = utcnow() - timedelta(seconds=grace_seconds)
-    stale = list(db.execute(select(Evaluation.id, Evaluation.worker_id, Evaluation.attempt)
-                            .where(Evaluation.state.in_(ACTIVE),
-                                   Evaluation.heartbeat_at < cutoff)))
+    query = (select(Evaluation.id, Evaluation.worker_id, Evaluation.attempt)
+             .where(Evaluation.state.in_(ACTIVE), Evaluation.heartbeat_at < cutoff))
+    stale = list(db.execute(query.where(_runs_at(site)) if site else query))
     requeued = []
     for evaluation_id, worker_id, attempt in stale:
         job = JobRef(evaluation_id, attempt, worker_id or "")

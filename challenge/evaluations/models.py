@@ -62,6 +62,11 @@ class Evaluation(Base):
     evaluator_version: Mapped[str | None] = mapped_column(String(32))
     holds_charge: Mapped[bool] = mapped_column(default=False, server_default=false())
     first_scored_at: Mapped[datetime | None]
+    #: The evaluation site that ran the current attempt (``challenge.sites``), None for the
+    #: platform's own workers. A plain id, not a foreign key: sites are revoked, never deleted.
+    site_id: Mapped[int | None]
+    #: The site worker's version that ran the current attempt (None for central workers).
+    worker_version: Mapped[str | None] = mapped_column(String(32))
 
 
 class CaseResult(Base):

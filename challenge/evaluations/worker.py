@@ -165,15 +165,9 @@ class EvaluationWorker:
         return self._conclude(job, outcome)
 
     def _conclude(self, job: Job, outcome: EvaluationOutcome) -> EvalState | None:
-        summary = outcome.summary()
-        if outcome.n_ok == 0:
-            worst = max(summary["categories"].items(), key=lambda kv: kv[1])[0]
-            message = next(c.message for c in outcome.cases if c.category == worst)
-            return self._end(job, EvalState.failed, category=worst,
-                             message=f"no case produced a valid output ({message})",
-                             log_text=outcome.organizer_log, summary=summary)
-        return self._end(job, EvalState.succeeded, log_text=outcome.organizer_log,
-                         summary=summary)
+        state, category, message = verdict(outcome)
+        return self._end(job, state, category=category, message=message,
+                         log_text=outcome.organizer_log, summary=outcome.summary())
 
     def _stage(self, job: Job, work_dir: Path) -> list[CaseInput]:
         """Inputs are mounted straight from storage (read-only) when the case folder holds
@@ -226,6 +220,17 @@ class EvaluationWorker:
                 return
             if answer:
                 cancel.set()
+
+
+def verdict(outcome: EvaluationOutcome) -> tuple[EvalState, str | None, str | None]:
+    """How a completed run ends (state, failure category, participant message): ``succeeded``
+    when at least one case produced a valid output, else ``failed`` with the most frequent
+    category. Every worker (the platform's and the evaluation sites') ends runs by this."""
+    if outcome.n_ok > 0:
+        return EvalState.succeeded, None, None
+    worst = max(outcome.summary()["categories"].items(), key=lambda kv: kv[1])[0]
+    message = next(c.message for c in outcome.cases if c.category == worst)
+    return EvalState.failed, worst, f"no case produced a valid output ({message})"
 
 
 def _owned(labels: Mapping[str, str], live: dict[int, int], instance: str) -> bool:

@@ -20,6 +20,7 @@ from challenge.evaluations.dispatch import Dispatcher
 from challenge.phases.config import PhaseConfigSpec, config_hash, needs_reevaluation
 from challenge.phases.models import Phase, PhaseConfig
 from challenge.phases.schemas import PhaseCreate, PhaseUpdate
+from challenge.sites import service as sites
 from challenge.submissions.models import Submission
 
 
@@ -70,13 +71,19 @@ def current_configs(db: Session, phases: Sequence[Phase]) -> dict[int, CurrentCo
     return current
 
 
-def _dataset_for(db: Session, challenge: Challenge, dataset_id: int | None) -> Dataset | None:
+def _dataset_for(db: Session, challenge: Challenge, dataset_id: int | None,
+                 phase: Phase | None = None) -> Dataset | None:
+    """The dataset a phase (None: one being created) is to score against. A manifest-only
+    dataset has no files here, so only a phase with an evaluation site may use it."""
     if dataset_id is None:
         return None
     dataset = db.get(Dataset, dataset_id)
     if dataset is None or dataset.challenge_id != challenge.id:
         raise InvalidInput(f"dataset {dataset_id} does not belong to this challenge",
                            code="unknown_dataset")
+    if dataset.manifest_only and (phase is None or not sites.has_site(db, phase.id)):
+        raise InvalidInput(f"dataset {dataset_id} is registered by manifest only: register an "
+                           "evaluation site for the phase first", code="manifest_needs_site")
     return dataset
 
 
@@ -159,7 +166,7 @@ def update(*, db: Session, user: User, phase_id: int, data: PhaseUpdate,
     old_spec = PhaseConfigSpec.model_validate(old.config)
     spec = data.config or old_spec
     dataset_id = data.dataset_id if "dataset_id" in data.model_fields_set else old.dataset_id
-    dataset = _dataset_for(db, challenge, dataset_id)
+    dataset = _dataset_for(db, challenge, dataset_id, phase)
     _check_channels(dataset, spec)
     new_data = spec.model_dump(mode="json")
     new_hash = config_hash(new_data, dataset.checksum if dataset else None)

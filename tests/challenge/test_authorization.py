@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from evaluator.metrics import FLAT_KEYS
 from tests import factories as f
 from tests.challenge.authz_world import ROLES, World, build
 
@@ -31,8 +32,19 @@ class Case:
 
 
 def codes(anonymous: int, member: int, other: int, organizer: int, other_org: int,
-          admin: int) -> dict[str, int]:
-    return dict(zip(ROLES, (anonymous, member, other, organizer, other_org, admin), strict=True))
+          admin: int, site: int = 401) -> dict[str, int]:
+    """Expected status per role. A site token authenticates no user route: 401 by default."""
+    return dict(zip(ROLES, (anonymous, member, other, organizer, other_org, admin, site),
+                    strict=True))
+
+
+def _case_body(_: dict[str, Any]) -> dict[str, Any]:
+    metrics = {key: 0.5 for key in FLAT_KEYS} | {"n_ref": 1, "n_pred": 1, "tp": 1, "fp": 0,
+                                                 "fn": 0}
+    return {"status": "ok", "metrics": metrics, "flags": []}
+
+
+SITE_ONLY = codes(401, 401, 401, 401, 401, 401, site=200)
 
 
 def _phase_body(_: dict[str, Any]) -> dict[str, Any]:
@@ -161,6 +173,33 @@ CASES = [
          codes(401, 403, 403, 200, 403, 200)),
     Case("GET", "/api/v1/admin/audit", lambda i: "/api/v1/admin/audit",
          codes(401, 403, 403, 403, 403, 200)),
+    # Evaluation sites: organizers manage them; a site token reaches its own routes only.
+    Case("POST", "/api/v1/phases/{phase_id}/sites",
+         lambda i: f"/api/v1/phases/{i['site_phase']}/sites",
+         codes(401, 403, 403, 201, 403, 201), body=lambda i: {"name": "Clinic B"}),
+    Case("GET", "/api/v1/phases/{phase_id}/sites",
+         lambda i: f"/api/v1/phases/{i['site_phase']}/sites",
+         codes(401, 403, 403, 200, 403, 200)),
+    Case("DELETE", "/api/v1/sites/{site_id}", lambda i: f"/api/v1/sites/{i['site']}",
+         codes(401, 404, 404, 200, 404, 200)),
+    Case("POST", "/api/v1/challenges/{slug}/datasets/manifest",
+         lambda i: "/api/v1/challenges/alpha/datasets/manifest",
+         codes(401, 403, 403, 201, 403, 201), body=lambda i: i["manifest"]),
+    Case("POST", "/api/v1/site/lease", lambda i: "/api/v1/site/lease", SITE_ONLY,
+         body=lambda i: {"worker_version": "0.1.0"}),
+    Case("POST", "/api/v1/site/leases/{lease_id}/heartbeat",
+         lambda i: f"/api/v1/site/leases/{i['lease']}/heartbeat", SITE_ONLY),
+    Case("GET", "/api/v1/site/leases/{lease_id}/archive",
+         lambda i: f"/api/v1/site/leases/{i['lease']}/archive", SITE_ONLY),
+    Case("POST", "/api/v1/site/leases/{lease_id}/running",
+         lambda i: f"/api/v1/site/leases/{i['lease']}/running",
+         codes(401, 401, 401, 401, 401, 401, site=204)),
+    Case("PUT", "/api/v1/site/leases/{lease_id}/cases/{case_id}",
+         lambda i: f"/api/v1/site/leases/{i['lease']}/cases/{i['site_case']}", SITE_ONLY,
+         body=_case_body),
+    Case("POST", "/api/v1/site/leases/{lease_id}/finish",
+         lambda i: f"/api/v1/site/leases/{i['lease']}/finish", SITE_ONLY,
+         body=lambda i: {"outcome": "cancelled", "evaluator_version": "0.1.0"}),
 ]
 
 

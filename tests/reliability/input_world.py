@@ -145,6 +145,15 @@ def valid_bodies(ids: dict[str, Any]) -> dict[tuple[str, str], tuple[str, dict[s
         ("POST", "/api/v1/challenges/{slug}/teams/join"): ("joiner",
                                                            {"invite_code": ids["other_invite"]}),
         ("POST", "/api/v1/teams/{team_id}/members"): ("organizer", {"username": "creator"}),
+        ("POST", "/api/v1/phases/{phase_id}/sites"): ("organizer", {"name": "Clinic B"}),
+        ("POST", "/api/v1/challenges/{slug}/datasets/manifest"): ("organizer", ids["manifest"]),
+        ("POST", "/api/v1/site/lease"): ("site", {"worker_version": "0.1.0"}),
+        ("PUT", "/api/v1/site/leases/{lease_id}/cases/{case_id}"): ("site", {
+            "status": "missing", "category": "invalid_output: shape_mismatch"}),
+        # Last: it ends the lease the case report above needs.
+        ("POST", "/api/v1/site/leases/{lease_id}/finish"): ("site", {
+            "outcome": "platform_error", "evaluator_version": "0.1.0",
+            "message": "engine unreachable"}),
     }
 
 
@@ -153,7 +162,8 @@ def concrete(route: str, ids: dict[str, Any], **values: str) -> str:
     known = {"slug": "alpha", "phase_slug": "test", "phase_id": ids["phase"],
              "team_id": ids["team"], "dataset_id": ids["dataset"],
              "submission_id": ids["submission"], "evaluation_id": ids["evaluation"],
-             "token_id": ids["member_token"], **values}
+             "token_id": ids["member_token"], "site_id": ids["site"], "lease_id": ids["lease"],
+             "case_id": ids["site_case"], **values}
     return route.format(**known)
 
 

@@ -124,6 +124,9 @@ AUDITED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/teams/{team_id}/invite-code"): "team.rotate_invite",
     ("DELETE", "/api/v1/teams/{team_id}/members/{username}"): "team.remove_member",
     ("POST", "/api/v1/teams/{team_id}/members"): "team.move_member",
+    ("POST", "/api/v1/phases/{phase_id}/sites"): "site.create",
+    ("DELETE", "/api/v1/sites/{site_id}"): "site.revoke",
+    ("POST", "/api/v1/challenges/{slug}/datasets/manifest"): "dataset.create_manifest",
 }
 # Writes every account may do for itself (not organizer actions; audited elsewhere or not
 # needed): sign-up and own tokens.
