@@ -7,7 +7,7 @@ their children. ``evaluations.site_id`` is a plain integer (sites are never dele
 
 Revision ID: 5e7c2a91d4b0
 Revises: 9b040cd1c0c4
-Create Date: 2026-12-10 09:00:00
+Create Date: 2026-12-01 10:00:00
 """
 from collections.abc import Sequence
 
