@@ -44,25 +44,6 @@ def world(db: Session, app: FastAPI, tmp_path: Path) -> World:
     return build(db, app.state.storage, tmp_path)
 
 
-def _mask(version: int, **kw: Any) -> bytes:
-    return ident.identifying(version, img=ident.image(version, dtype=np.uint8), **kw)
-
-
-def _dataset() -> f.TinyDataset:
-    """Three cases on one grid: case000 clean, case001 with every field and extension in its
-    FLAIR (NIfTI-1) and a DICOM extension in its NIfTI-2 reference, case002 with a gzip file
-    name and a T1 description."""
-    return f.TinyDataset(
-        cases={"case000": {"flair": ident.clean(1), "t1": ident.clean(2)},
-               "case001": {"flair": ident.identifying(1), "t1": ident.clean(1)},
-               "case002": {"flair": ident.identifying(1, fields=(), extensions=(),
-                                                      gzip_name=True),
-                           "t1": ident.identifying(2, fields=("descrip",), extensions=())}},
-        references={"case000": _mask(1, fields=(), extensions=()),
-                    "case001": _mask(2, fields=("descrip",), extensions=("dicom",)),
-                    "case002": _mask(1, fields=(), extensions=())})
-
-
 def _upload(client: TestClient, world: World, body: bytes, **query: Any) -> Any:
     return client.post(f"/api/v1/challenges/alpha/datasets?{urlencode({'name': 'scans', **query})}",
                        content=body, headers=world.headers("organizer"))
@@ -82,7 +63,7 @@ def test_identifying_headers_refuse_the_dataset_naming_files_and_fields(
         client: TestClient, world: World, db: Session, app: FastAPI,
         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    response = _upload(client, world, _dataset().tar_bytes())
+    response = _upload(client, world, ident.dataset().tar_bytes())
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     assert error["code"] == "identifying_headers"
@@ -112,7 +93,7 @@ def test_strip_identifiers_stores_only_clean_copies_and_audits_the_fields(
         client: TestClient, world: World, db: Session, app: FastAPI, tmp_path: Path,
         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    source = _dataset()
+    source = ident.dataset()
     response = _upload(client, world, source.tar_bytes(), strip_identifiers="true")
     assert response.status_code == 201, response.text
     needle = ident.PATIENT[:10]
@@ -163,7 +144,7 @@ def test_strip_identifiers_stores_only_clean_copies_and_audits_the_fields(
 def test_the_worker_mounts_the_stored_stripped_inputs(
         client: TestClient, world: World, db: Session, app: FastAPI, settings: Settings,
         tmp_path: Path) -> None:
-    response = _upload(client, world, _dataset().tar_bytes(), strip_identifiers="true")
+    response = _upload(client, world, ident.dataset().tar_bytes(), strip_identifiers="true")
     assert response.status_code == 201, response.text
     dataset = db.get(Dataset, response.json()["id"])
     assert dataset is not None
@@ -192,8 +173,9 @@ def test_a_clean_dataset_is_stored_as_uploaded_with_or_without_strip(
 
 
 def _one_case(flair: bytes) -> bytes:
+    reference = ident.mask(1, fields=(), extensions=())
     return f.TinyDataset(cases={"case000": {"flair": flair}},
-                         references={"case000": _mask(1, fields=(), extensions=())}).tar_bytes()
+                         references={"case000": reference}).tar_bytes()
 
 
 def _with_area(area: bytes) -> bytes:

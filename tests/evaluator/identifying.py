@@ -9,10 +9,13 @@ import json
 import struct
 import zlib
 from pathlib import Path
+from typing import Any
 
 import nibabel as nib
 import numpy as np
 from nibabel.nifti1 import Nifti1Extension
+
+from tests.factories import TinyDataset
 
 PATIENT = "DOE^JOHNATHAN^QX7"
 """A patient name no other test data contains; it must never reach a response, log or file."""
@@ -101,3 +104,21 @@ def contains_patient(data: bytes) -> bool:
 def files_with_patient(root: Path) -> list[Path]:
     """Every file under ``root`` whose bytes (or decompressed bytes) hold the patient name."""
     return [p for p in sorted(root.rglob("*")) if p.is_file() and contains_patient(p.read_bytes())]
+
+
+def mask(version: int, **kw: Any) -> bytes:
+    return identifying(version, img=image(version, dtype=np.uint8), **kw)
+
+
+def dataset() -> TinyDataset:
+    """Three cases on one grid: case000 clean, case001 with every field and extension in its
+    FLAIR (NIfTI-1) and a DICOM extension in its NIfTI-2 reference, case002 with a gzip file
+    name and a T1 description."""
+    return TinyDataset(
+        cases={"case000": {"flair": clean(1), "t1": clean(2)},
+               "case001": {"flair": identifying(1), "t1": clean(1)},
+               "case002": {"flair": identifying(1, fields=(), extensions=(), gzip_name=True),
+                           "t1": identifying(2, fields=("descrip",), extensions=())}},
+        references={"case000": mask(1, fields=(), extensions=()),
+                    "case001": mask(2, fields=("descrip",), extensions=("dicom",)),
+                    "case002": mask(1, fields=(), extensions=())})
