@@ -40,6 +40,8 @@ import math
 import os
 import struct
 import zlib
+from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import BinaryIO
 
@@ -265,23 +267,22 @@ def strip(source: str | os.PathLike[str], dest: str | os.PathLike[str]) -> list[
             head[108:112] = struct.pack(header.endian + "f", float(clean_offset))
         else:
             head[168:176] = struct.pack(header.endian + "q", clean_offset)
-        with open(dest, "wb") as raw:
-            out: BinaryIO = (gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)  # type: ignore[assignment]
-                             if gz else raw)
-            with out:
-                out.write(bytes(head) + bytes(4))
-                _copy_voxels(reader, out, header.voxel_bytes())
+        with open(dest, "wb") as raw, (
+                gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) if gz
+                else nullcontext(raw)) as out:
+            out.write(bytes(head) + bytes(4))
+            _copy_voxels(reader, out.write, header.voxel_bytes())
     return found
 
 
-def _copy_voxels(reader: _Reader, out: BinaryIO, count: int) -> None:
-    """Copy the next ``count`` bytes of ``reader`` to ``out`` in bounded pieces."""
+def _copy_voxels(reader: _Reader, write: Callable[[bytes], object], count: int) -> None:
+    """Pass the next ``count`` bytes of ``reader`` to ``write`` in bounded pieces."""
     left = count
     while left:
         piece = reader.read(min(_BLOCK, left))
         if not piece:
             raise NiftiError("truncated", "image data are truncated or corrupt")
-        out.write(piece)
+        write(piece)
         left -= len(piece)
 
 
