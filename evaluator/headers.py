@@ -25,8 +25,9 @@ extension area (at most :data:`evaluator.io.MAX_HEADER_BYTES`) are decompressed 
 :func:`strip` keeps the header's other bytes (dimensions, data type, scaling, qform and
 sform) and the declared voxel bytes exactly, sets ``vox_offset`` to the end of the header
 (352 for NIfTI-1, 544 for NIfTI-2) and keeps the compression of its source; bytes after the
-declared voxels are dropped. Its ``.nii.gz`` output is deterministic (no time stamp, no
-name), so the same source always gives the same bytes and checksum.
+declared voxels are dropped. A file with nothing to strip is copied unchanged. Its ``.nii.gz``
+output is deterministic (no time stamp, no name), so the same source always gives the same
+bytes and checksum.
 
 Files the header parser cannot read raise :class:`evaluator.io.NiftiError` (``not_nifti``,
 ``bad_header``, ``truncated``), messages without content or path, like the rest of
@@ -38,6 +39,7 @@ from __future__ import annotations
 import gzip
 import math
 import os
+import shutil
 import struct
 import zlib
 from collections.abc import Callable
@@ -253,9 +255,10 @@ def inspect(path: str | os.PathLike[str]) -> list[str]:
 def strip(source: str | os.PathLike[str], dest: str | os.PathLike[str]) -> list[str]:
     """Write to ``dest`` a copy of ``source`` without any place :func:`inspect` reports,
     compressed like ``source`` (gzip without name or time stamp when ``source`` ends in
-    ``.gz``), and return what was removed. ``dest`` is written even when nothing was found;
-    it must not be ``source``. Voxel bytes (the declared count from ``vox_offset``) and every
-    other header byte, the affine included, are copied unchanged.
+    ``.gz``), and return what was removed. When nothing is found ``dest`` is a byte-for-byte
+    copy of ``source`` (so its checksum is unchanged); ``dest`` must not be ``source``. Voxel
+    bytes (the declared count from ``vox_offset``) and every other header byte, the affine
+    included, are copied unchanged.
 
     Raises NiftiError: the codes of :func:`inspect`, ``bad_header`` (dims or bitpix invalid),
     ``truncated`` (fewer voxel bytes than declared).
@@ -263,6 +266,11 @@ def strip(source: str | os.PathLike[str], dest: str | os.PathLike[str]) -> list[
     gz = Path(source).name.endswith(".gz")
     with _open(source) as fh:
         reader, header, found = _read(Path(source), fh)
+        if not found:
+            fh.seek(0)
+            with open(dest, "wb") as copy:
+                shutil.copyfileobj(fh, copy, _BLOCK)
+            return []
         head = bytearray(header.head[: header.size])
         for where in header.field_slices().values():
             head[where] = bytes(where.stop - where.start)

@@ -95,6 +95,12 @@ def test_strip_removes_everything_and_keeps_voxels_and_affine(tmp_path: Path, ve
     assert nifti.verify_voxels(dest, max_voxels=10**6, mask=False).shape == (7, 6, 5)
 
 
+def test_strip_copies_a_clean_file_unchanged(tmp_path: Path) -> None:
+    source = _write(tmp_path, ident.clean(2) + b"trailing bytes kept", True)
+    assert headers.strip(source, tmp_path / "copy.nii.gz") == []
+    assert (tmp_path / "copy.nii.gz").read_bytes() == source.read_bytes()
+
+
 def test_strip_is_deterministic(tmp_path: Path) -> None:
     source = _write(tmp_path, ident.identifying(2, gzip_name=True), True)
     headers.strip(source, tmp_path / "a.nii.gz")
