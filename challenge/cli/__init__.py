@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from challenge.cli import accounts, demo, local, server, sites, submissions, synth
+from challenge.cli import accounts, demo, headers, local, server, sites, submissions, synth
 from challenge.cli.challenges import challenge_app
 from challenge.cli.datasets import dataset_app
 from challenge.cli.leaderboard import leaderboard
@@ -34,6 +34,7 @@ app.command(rich_help_panel="Accounts")(accounts.signup)
 app.add_typer(accounts.user_app, name="user", rich_help_panel="Accounts")
 app.add_typer(challenge_app, name="challenge", rich_help_panel="Organizers")
 dataset_app.command("synth")(synth.synth)
+dataset_app.command("check")(headers.check)
 app.add_typer(dataset_app, name="dataset", rich_help_panel="Organizers")
 app.add_typer(sites.site_app, name="site", rich_help_panel="Organizers")
 app.add_typer(team_app, name="team", rich_help_panel="Participants")

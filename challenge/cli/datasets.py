@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from challenge.cli.client import Api, JsonOption, TokenOption, UrlOption
+from challenge.cli.headers import findings, report
 from challenge.cli.layout import LayoutError, check_layout, tar_stream
 from challenge.cli.output import err, fail, note, out, print_json, size, success, when
 from challenge.cli.sanitize import shown
@@ -27,6 +28,19 @@ def _phase_ids(api: Api, challenge: str, slugs: list[str]) -> dict[str, int]:
     return {s: phases[s] for s in slugs}
 
 
+def _check_identifiers(files: list[tuple[Path, str]], strip: bool) -> None:
+    """Refuse before streaming when a header carries identifying content (the server would
+    refuse it too) and ``strip`` is off; with ``strip``, say which files the server strips."""
+    found, unreadable = findings(files)
+    if unreadable or (found and not strip):
+        report(found, unreadable)
+        fail(f"{len(found) + len(unreadable)} file(s) carry identifying header content or "
+             "cannot be read; nothing was uploaded",
+             hint="see `segarena dataset check DIR`, or pass --strip-identifiers")
+    if found:
+        note(f"the server will strip identifying header content from {len(found)} file(s)")
+
+
 @dataset_app.command("upload")
 def upload(
     challenge: Annotated[str, typer.Argument(help="challenge slug")],
@@ -35,6 +49,9 @@ def upload(
     name: Annotated[str, typer.Option("--name", help="dataset name, unique in the challenge")],
     attach: Annotated[list[str] | None, typer.Option(
         "--attach", help="phase slug to score against this dataset (repeatable)")] = None,
+    strip_identifiers: Annotated[bool, typer.Option(
+        "--strip-identifiers", help="let the server store copies without the NIfTI header "
+        "fields and extensions that can identify a patient (refused otherwise)")] = False,
     url: UrlOption = None,
     token: TokenOption = None,
     json: JsonOption = False,
@@ -42,6 +59,8 @@ def upload(
     """Check the folder, stream it as a tar.gz to the server, then attach it to phases.
 
     The reference masks are stored on the server and never served back by any endpoint.
+    Files whose headers carry identifying content (see `segarena dataset check`) are refused
+    here, before anything is sent, unless --strip-identifiers.
     """
     if not DATASET_NAME.matches(name):
         fail(f"invalid --name {name!r}: {DATASET_NAME.description}")
@@ -53,6 +72,7 @@ def upload(
         fail(f"{directory} does not have the dataset layout; nothing was uploaded")
     for skipped in layout.skipped:
         note(f"[dim]skipping hidden file {shown(skipped)}[/]")
+    _check_identifiers(layout.files, strip_identifiers)
     api = Api(url, token)
     # Fail before streaming what may be gigabytes: organizer rights, name, phases.
     existing = {d["name"] for d in api.get(f"/challenges/{challenge}/datasets")}
@@ -71,7 +91,8 @@ def upload(
 
     dataset = api.upload(f"/challenges/{challenge}/datasets", tar_stream(layout, counter),
                          total=layout.total_bytes, description=f"uploading {name}",
-                         params={"name": name}, measure=consumed)
+                         params={"name": name, "strip_identifiers": strip_identifiers},
+                         measure=consumed)
     attached: list[dict[str, Any]] = []
     for phase_id in phase_ids.values():
         attached.append(api.patch(f"/phases/{phase_id}", json={"dataset_id": dataset["id"]}))

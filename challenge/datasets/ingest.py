@@ -5,6 +5,11 @@ Accepted layout (tar, optionally gzip; an optional single top-level folder is al
     inputs/<case_id>/<channel>.nii.gz     one file per channel, the same channels for every case
     references/<case_id>.nii.gz           the reference mask, on the grid of the first channel
 
+Every NIfTI file's header is inspected for identifying content as it is extracted, before its
+checksum is taken (``challenge.datasets.identifiers``): content in a free-text field or a
+header extension refuses the dataset, or with ``strip_identifiers`` the file is replaced by a
+stripped copy, so the checksums and the stored files are those of the stripped copies.
+
 Everything else is refused with a clear error: links, devices, path traversal, unknown files,
 archives that expand past the size cap, cases without a reference, broken NIfTI headers, and
 voxel data that do not decode (every input volume and reference mask is decoded once here,
@@ -23,6 +28,7 @@ from pathlib import Path, PurePosixPath
 from challenge.core.errors import InvalidInput, PayloadTooLarge, StorageFull
 from challenge.core.storage import NO_SPACE, sha256_file
 from challenge.core.text import CASE_ID, CHANNEL
+from challenge.datasets.identifiers import HeaderDoor
 from evaluator import io as nifti
 
 MAX_MEMBERS = 100_000
@@ -43,6 +49,8 @@ class StagedDataset:
     channels: list[str]
     cases: list[StagedCase]
     size_bytes: int
+    #: file in the dataset -> header fields stripped from it (names only, never content)
+    stripped: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def checksum(self) -> str:
@@ -89,19 +97,26 @@ def _top_prefix(names: list[str]) -> str | None:
     return None
 
 
-def unpack(archive: Path, staging: Path, *, max_bytes: int, max_voxels: int) -> StagedDataset:
+def unpack(archive: Path, staging: Path, *, max_bytes: int, max_voxels: int,
+           strip_identifiers: bool = False) -> StagedDataset:
     """Extract ``archive`` into ``staging`` (must not exist) and validate every case.
 
     ``max_bytes`` caps the sum of the extracted files' sizes (``PayloadTooLarge`` past it);
-    ``max_voxels`` caps each volume. A refused archive is ``InvalidInput`` with its own code
-    (module docstring); a full disk is ``StorageFull``.
+    ``max_voxels`` caps each volume. Identifying header content refuses the archive (422
+    ``identifying_headers``) unless ``strip_identifiers``, which strips it (``stripped``
+    lists what). A refused archive is ``InvalidInput`` with its own code (module docstring);
+    a full disk is ``StorageFull``.
     """
     tar = _open_tar(archive)
     staging.mkdir(parents=True)
+    door = HeaderDoor(strip=strip_identifiers)
     with _read_errors_refused(), tar:
         members = _members(tar)
-        cases, total = _extract_all(tar, members, staging, max_bytes)
-    return _validate(staging, list(cases.values()), total, max_voxels)
+        cases, total = _extract_all(tar, members, staging, max_bytes, door)
+    door.close()
+    staged = _validate(staging, list(cases.values()), total + door.size_change, max_voxels)
+    staged.stripped = door.found
+    return staged
 
 
 def _open_tar(archive: Path) -> tarfile.TarFile:
@@ -136,9 +151,10 @@ def _members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
 
 
 def _extract_all(tar: tarfile.TarFile, members: list[tarfile.TarInfo], staging: Path,
-                 max_bytes: int) -> tuple[dict[str, StagedCase], int]:
-    """Extract every file entry into the canonical layout under ``staging`` and checksum it;
-    returns the cases by id and the total size in bytes."""
+                 max_bytes: int, door: HeaderDoor) -> tuple[dict[str, StagedCase], int]:
+    """Extract every file entry into the canonical layout under ``staging``, pass it through
+    the header ``door`` and checksum what the door leaves; returns the cases by id and the
+    extracted size in bytes (before any stripping)."""
     prefix = _top_prefix([m.name for m in members])
     cases: dict[str, StagedCase] = {}
     total = 0
@@ -151,6 +167,7 @@ def _extract_all(tar: tarfile.TarFile, members: list[tarfile.TarInfo], staging: 
             raise PayloadTooLarge(f"the dataset expands past {max_bytes} bytes")
         dest = _destination(staging, entry)
         _copy(tar, member, dest)
+        door.admit(dest, dest.relative_to(staging).as_posix())
         _record(cases, entry, sha256_file(dest))
     return cases, total
 

@@ -28,17 +28,24 @@ router = APIRouter(tags=["datasets"])
              response_model=DatasetDetail, openapi_extra=UPLOAD_BODY)
 async def upload_dataset(slug: ChallengeSlug, request: Request, db: SessionDep, user: CurrentUser,
                          settings: SettingsDep, storage: StorageDep,
-                         name: Annotated[DatasetName, Query()]) -> DatasetDetail:
+                         name: Annotated[DatasetName, Query()],
+                         strip_identifiers: Annotated[bool, Query(
+                             description="store copies without the NIfTI header fields and "
+                             "extensions that can identify a patient, instead of refusing "
+                             "the upload (422 identifying_headers)")] = False) -> DatasetDetail:
     """Upload a hidden test set as the raw body (tar or tar.gz; layout in the README):
     ``inputs/<case>/<channel>.nii.gz`` and ``references/<case>.nii.gz``. Organizers only.
-    The reference masks are stored, checksummed and never served by any endpoint."""
+    The reference masks are stored, checksummed and never served by any endpoint. A NIfTI
+    file with content in a free-text header field or a header extension refuses the upload
+    unless ``strip_identifiers`` (then stripped copies are stored; the audit log says which
+    fields of which files)."""
     await run_in_threadpool(check_then_release, db, service.check_can_upload, user=user,
                             slug=slug, name=name)
     async with receive_upload(request, storage, settings.max_dataset_bytes) as upload:
         dataset = await run_in_threadpool(
             service.create_from_archive, db=db, storage=storage, user=user, slug=slug, name=name,
             archive=upload.path, max_bytes=settings.max_dataset_bytes,
-            max_voxels=settings.max_case_voxels)
+            max_voxels=settings.max_case_voxels, strip_identifiers=strip_identifiers)
     return presenters.dataset_detail(db, dataset)
 
 

@@ -33,8 +33,13 @@ def check_can_upload(*, db: Session, user: User, slug: str, name: str) -> Challe
 
 
 def create_from_archive(*, db: Session, storage: Storage, user: User, slug: str, name: str,
-                        archive: Path, max_bytes: int, max_voxels: int) -> Dataset:
+                        archive: Path, max_bytes: int, max_voxels: int,
+                        strip_identifiers: bool = False) -> Dataset:
     """Validate the uploaded archive, move it into storage and record it. All or nothing.
+
+    NIfTI headers with identifying content refuse the upload (422 ``identifying_headers``)
+    unless ``strip_identifiers``: then only stripped copies are stored and checksummed, and
+    the audit log lists which fields of which files were stripped (names, never content).
 
     Two uploads of one name at once: the second to insert is a 409 ``dataset_exists``.
     """
@@ -43,7 +48,8 @@ def create_from_archive(*, db: Session, storage: Storage, user: User, slug: str,
     staging = storage.temp_path("-dataset")
     final = storage.dataset_dir(key)
     try:
-        staged = ingest.unpack(archive, staging, max_bytes=max_bytes, max_voxels=max_voxels)
+        staged = ingest.unpack(archive, staging, max_bytes=max_bytes, max_voxels=max_voxels,
+                               strip_identifiers=strip_identifiers)
         dataset = Dataset(challenge_id=challenge.id, name=name, channels=staged.channels,
                           storage_key=key, checksum=staged.checksum, n_cases=len(staged.cases),
                           size_bytes=staged.size_bytes, created_by_id=user.id)
@@ -56,6 +62,10 @@ def create_from_archive(*, db: Session, storage: Storage, user: User, slug: str,
         audit.record(db=db, actor=user, action="dataset.create", object_type="dataset",
                      object_id=dataset.id, challenge_id=challenge.id, name=name,
                      checksum=dataset.checksum, n_cases=dataset.n_cases)
+        if staged.stripped:
+            audit.record(db=db, actor=user, action="dataset.identifiers_stripped",
+                         object_type="dataset", object_id=dataset.id,
+                         challenge_id=challenge.id, files=staged.stripped)
         os.rename(staging, final)
         try:
             db.commit()
