@@ -312,7 +312,8 @@ def _every_get(client: TestClient, app: FastAPI, world: VisWorld,
         "phase_slug": [world.ids["phase_slug"]], "dataset_id": [world.ids["dataset_id"]],
         "team_id": [world.ids["team_id"], world.ids["other_team_id"]],
         "submission_id": [world.ids["submission_id"], world.ids["other_submission_id"]],
-        "evaluation_id": [world.ids["evaluation_id"], world.ids["other_evaluation_id"]]}
+        "evaluation_id": [world.ids["evaluation_id"], world.ids["other_evaluation_id"]],
+        "lease_id": ["no-such-lease-0001"]}  # site routes: a user's token is never a site's
     answers = []
     for path in every_get_path(app, values):
         response = client.get(path, headers=headers)

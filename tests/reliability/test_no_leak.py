@@ -111,7 +111,8 @@ def test_full_run_leaks_no_hidden_data_to_participants_or_public(
               "dataset_id": [dataset.json()["id"]], "token_id": [1, 2, 3, 4],
               "team_id": [t["team"] for t in teams.values()],
               "submission_id": [t["submission"]["id"] for t in teams.values()],
-              "evaluation_id": [t["evaluation"] for t in teams.values()]}
+              "evaluation_id": [t["evaluation"] for t in teams.values()],
+              "lease_id": ["no-such-lease-0001"]}  # site routes refuse every user token
     audiences = {"public": {}, **{name: t["headers"] for name, t in teams.items()}}
     bodies: list[tuple[str, str, int, bytes]] = []
     for path in every_get_path(app, values):
