@@ -133,9 +133,8 @@ class Keyset:
         return or_(*branches)
 
     def encode(self, row: Any, secret: bytes) -> str:
-        payload = json.dumps([self.name, *(k.value_of(row) for k in self.keys)],
-                             separators=(",", ":"), ensure_ascii=False).encode()
-        return f"{_b64(payload)}.{_b64(_signature(payload, secret))}"
+        return seal(json.dumps([self.name, *(k.value_of(row) for k in self.keys)],
+                               separators=(",", ":"), ensure_ascii=False).encode(), secret)
 
     def decode(self, cursor: str, secret: bytes) -> list[int | str]:
         """The key values ``cursor`` holds; ``bad_cursor`` (422) unless this server issued it
@@ -177,6 +176,12 @@ def fetch(db: Session, query: Select[T], keyset: Keyset, request: PageRequest) -
         return Paged(rows, None)
     rows = rows[:request.limit]
     return Paged(rows, keyset.encode(rows[-1], request.secret))
+
+
+def seal(payload: bytes, secret: bytes) -> str:
+    """The cursor carrying ``payload`` (JSON: the list's name, then the key values):
+    ``base64url(payload) "." base64url(first 16 bytes of HMAC-SHA256)``, unpadded."""
+    return f"{_b64(payload)}.{_b64(_signature(payload, secret))}"
 
 
 def _signature(payload: bytes, secret: bytes) -> bytes:

@@ -118,7 +118,8 @@ def _peek_then_cancel(arena: Arena, who: str, evaluation_id: int) -> Callable[[]
     def act() -> None:
         cases = arena.get(who, f"/evaluations/{evaluation_id}/cases")
         assert cases.status_code == 200, cases.text
-        assert [c["status"] for c in cases.json()["items"]] == ["ok"]  # one hidden case scored, seen
+        # one hidden case scored, seen
+        assert [c["status"] for c in cases.json()["items"]] == ["ok"]
         assert arena.post(who, f"/evaluations/{evaluation_id}/cancel").status_code == 200
 
     return act
