@@ -6,8 +6,8 @@ phases and other teams' submissions cannot be probed.
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, exists, false, or_, select, true
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from challenge.accounts.models import Role, User
 from challenge.challenges.models import Challenge, ChallengeOrganizer
@@ -16,14 +16,25 @@ from challenge.phases.models import Phase, Visibility
 from challenge.teams.models import Team, TeamMember
 
 
+def organizes(user: User | None,
+              challenge_id: ColumnElement[int] | InstrumentedAttribute[int] | int,
+              ) -> ColumnElement[bool]:
+    """SQL: ``user`` organizes the challenge ``challenge_id`` (an id or a column); admins
+    organize every challenge, anonymous callers none."""
+    if user is None:
+        return false()
+    if user.is_admin:
+        return true()
+    return exists().where(ChallengeOrganizer.challenge_id == challenge_id,
+                          ChallengeOrganizer.user_id == user.id)
+
+
 def is_organizer(db: Session, user: User | None, challenge_id: int) -> bool:
     if user is None:
         return False
     if user.is_admin:
         return True
-    return db.scalar(select(ChallengeOrganizer.id).where(
-        ChallengeOrganizer.challenge_id == challenge_id, ChallengeOrganizer.user_id == user.id
-    )) is not None
+    return bool(db.scalar(select(organizes(user, challenge_id))))
 
 
 def team_of(db: Session, user: User | None, challenge_id: int) -> Team | None:
@@ -32,6 +43,13 @@ def team_of(db: Session, user: User | None, challenge_id: int) -> Team | None:
     return db.scalar(select(Team).join(TeamMember).where(
         TeamMember.challenge_id == challenge_id, TeamMember.user_id == user.id
     ))
+
+
+def sees_challenge(user: User | None) -> ColumnElement[bool]:
+    """SQL: the challenge rows ``user`` may see (published, or organized by ``user``), so a
+    list filters in the query, before it is paginated; :func:`can_see_challenge` is the same
+    rule for one loaded challenge."""
+    return or_(Challenge.is_published.is_(True), organizes(user, Challenge.id))
 
 
 def can_see_challenge(db: Session, user: User | None, challenge: Challenge) -> bool:

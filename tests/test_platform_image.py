@@ -21,7 +21,7 @@ from challenge.evaluations.dispatch import NoDispatcher
 from challenge.app import create_app
 with TestClient(create_app(dispatcher=NoDispatcher())) as c:
     assert c.get("/docs").status_code == 200
-    assert c.get("/api/v1/challenges").json() == []
+    assert c.get("/api/v1/challenges").json() == {"items": [], "next_cursor": None}
 print("served")
 """
 

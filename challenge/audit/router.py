@@ -3,13 +3,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from challenge import access
 from challenge.audit import service
-from challenge.core.deps import MAX_ID, ChallengeSlug, CurrentUser, SessionDep
+from challenge.audit.models import AuditEvent
+from challenge.core.deps import ChallengeSlug, CurrentUser, SessionDep
 from challenge.core.errors import Forbidden
+from challenge.core.pagination import Page, PageDep
 
 router = APIRouter(tags=["audit"])
 
@@ -26,21 +28,23 @@ class AuditEventPublic(BaseModel):
     detail: dict[str, Any]
 
 
-@router.get("/challenges/{slug}/audit", response_model=list[AuditEventPublic])
+def _public(events: list[AuditEvent]) -> list[AuditEventPublic]:
+    return [AuditEventPublic.model_validate(e) for e in events]
+
+
+@router.get("/challenges/{slug}/audit", response_model=Page[AuditEventPublic])
 def challenge_audit(slug: ChallengeSlug, db: SessionDep, user: CurrentUser,
-                    limit: int = Query(100, ge=1, le=1000),
-                    before_id: int | None = Query(None, ge=1, le=MAX_ID)) -> list[AuditEventPublic]:
-    """The challenge's append-only audit log, newest first. Organizers and admins."""
+                    page: PageDep) -> Page[AuditEventPublic]:
+    """The challenge's append-only audit log, newest first, paginated (``limit``, ``cursor``).
+    Organizers and admins."""
     challenge = access.require_visible_challenge(db, user, slug)
     access.require_organizer(db, user, challenge)
-    return [AuditEventPublic.model_validate(e) for e in service.list_events(
-        db=db, challenge_id=challenge.id, limit=limit, before_id=before_id)]
+    return service.list_events(db=db, challenge_id=challenge.id, page=page).page(_public)
 
 
-@router.get("/admin/audit", response_model=list[AuditEventPublic])
-def admin_audit(db: SessionDep, user: CurrentUser, limit: int = Query(100, ge=1, le=1000),
-                before_id: int | None = Query(None, ge=1, le=MAX_ID)) -> list[AuditEventPublic]:
+@router.get("/admin/audit", response_model=Page[AuditEventPublic])
+def admin_audit(db: SessionDep, user: CurrentUser, page: PageDep) -> Page[AuditEventPublic]:
+    """Admins: the whole audit log, newest first, paginated (``limit``, ``cursor``)."""
     if not user.is_admin:
         raise Forbidden("only an admin can read the whole audit log")
-    return [AuditEventPublic.model_validate(e)
-            for e in service.list_events(db=db, limit=limit, before_id=before_id)]
+    return service.list_events(db=db, page=page).page(_public)

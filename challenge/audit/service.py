@@ -7,6 +7,9 @@ from sqlalchemy.orm import Session
 
 from challenge.accounts.models import User
 from challenge.audit.models import AuditEvent
+from challenge.core.pagination import Key, Keyset, Paged, PageRequest, fetch
+
+NEWEST_FIRST = Keyset("audit", (Key(AuditEvent.id, descending=True),))
 
 
 def record(
@@ -33,12 +36,10 @@ def record(
     return event
 
 
-def list_events(
-    *, db: Session, challenge_id: int | None = None, limit: int = 100, before_id: int | None = None
-) -> list[AuditEvent]:
-    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+def list_events(*, db: Session, page: PageRequest,
+                challenge_id: int | None = None) -> Paged[AuditEvent]:
+    """One page of audit events, newest first: a challenge's, or (None) all of them."""
+    query = select(AuditEvent)
     if challenge_id is not None:
         query = query.where(AuditEvent.challenge_id == challenge_id)
-    if before_id is not None:
-        query = query.where(AuditEvent.id < before_id)
-    return list(db.scalars(query))
+    return fetch(db, query, NEWEST_FIRST, page)

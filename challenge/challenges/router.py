@@ -10,14 +10,17 @@ from challenge.challenges.schemas import (
     OrganizerAdd,
 )
 from challenge.core.deps import ChallengeSlug, CurrentUser, OptionalUser, SessionDep
+from challenge.core.pagination import Page, PageDep
 
 router = APIRouter(tags=["challenges"])
 
 
-@router.get("/challenges", response_model=list[ChallengePublic])
-def list_challenges(db: SessionDep, user: OptionalUser) -> list[ChallengePublic]:
-    """Published challenges, plus unpublished ones the caller organizes."""
-    return [ChallengePublic.model_validate(c) for c in service.list_visible(db=db, user=user)]
+@router.get("/challenges", response_model=Page[ChallengePublic])
+def list_challenges(db: SessionDep, user: OptionalUser, page: PageDep) -> Page[ChallengePublic]:
+    """Published challenges, plus unpublished ones the caller organizes; newest first,
+    paginated (``limit``, ``cursor``)."""
+    found = service.page_visible(db=db, user=user, page=page)
+    return found.page(lambda rows: [ChallengePublic.model_validate(c) for c in rows])
 
 
 @router.post("/challenges", status_code=status.HTTP_201_CREATED, response_model=ChallengePublic)

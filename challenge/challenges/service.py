@@ -13,12 +13,22 @@ from challenge.challenges.models import Challenge, ChallengeOrganizer
 from challenge.challenges.schemas import ChallengeCreate, ChallengeUpdate
 from challenge.core.conflicts import unique_conflicts
 from challenge.core.errors import Conflict, InvalidInput
+from challenge.core.pagination import Key, Keyset, Paged, PageRequest, fetch
+
+NEWEST_FIRST = Keyset("challenges", (Key(Challenge.id, descending=True),))
+"""The API's order of challenges: newest first (ids grow with creation)."""
 
 
 def list_visible(*, db: Session, user: User | None) -> list[Challenge]:
-    challenges = db.scalars(select(Challenge).order_by(Challenge.created_at.desc(),
-                                                       Challenge.id.desc()))
-    return [c for c in challenges if access.can_see_challenge(db, user, c)]
+    """Every challenge ``user`` may see, newest first (the pages' list)."""
+    return list(db.scalars(select(Challenge).where(access.sees_challenge(user))
+                           .order_by(Challenge.created_at.desc(), Challenge.id.desc())))
+
+
+def page_visible(*, db: Session, user: User | None, page: PageRequest) -> Paged[Challenge]:
+    """One page of the challenges ``user`` may see (published ones, plus those ``user``
+    organizes), newest first."""
+    return fetch(db, select(Challenge).where(access.sees_challenge(user)), NEWEST_FIRST, page)
 
 
 def get(*, db: Session, user: User | None, slug: str) -> Challenge:

@@ -8,7 +8,15 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from challenge.cli.client import ANY_ERROR, Api, ApiError, JsonOption, TokenOption, UrlOption
+from challenge.cli.client import (
+    ANY_ERROR,
+    Api,
+    ApiError,
+    JsonOption,
+    LimitOption,
+    TokenOption,
+    UrlOption,
+)
 from challenge.cli.output import err, fail, note, out, print_json, success, when
 from challenge.cli.sanitize import shown
 from challenge.cli.spec import ChallengeSpec, SpecError, load_spec
@@ -27,7 +35,7 @@ def _load(path: Path) -> ChallengeSpec:
 
 
 def _datasets_by_name(api: Api, slug: str) -> dict[str, int]:
-    return {d["name"]: d["id"] for d in api.get(f"/challenges/{slug}/datasets")}
+    return {d["name"]: d["id"] for d in api.get_all(f"/challenges/{slug}/datasets")}
 
 
 def _existing(api: Api, slug: str) -> tuple[dict[str, Any] | None, set[str]]:
@@ -84,10 +92,12 @@ def create(
 
 
 @challenge_app.command("list")
-def list_(url: UrlOption = None, token: TokenOption = None, json: JsonOption = False) -> None:
-    """Published challenges, and the unpublished ones you organize."""
+def list_(limit: LimitOption = None, url: UrlOption = None, token: TokenOption = None,
+          json: JsonOption = False) -> None:
+    """Published challenges, and the unpublished ones you organize; newest first."""
     api = Api(url, token)
-    items = api.get("/challenges", auth=False)
+    items = api.get_all("/challenges", limit=limit, auth=False)
+    items.note_if_cut()
     if json:
         print_json(items)
         return

@@ -23,8 +23,9 @@ from rich.progress import (
 )
 
 from challenge.cli import config
-from challenge.cli.output import err, fail
+from challenge.cli.output import err, fail, note
 from challenge.cli.sanitize import shown
+from challenge.core.pagination import MAX_LIMIT
 
 API_PREFIX = "/api/v1"
 CHUNK = 1 << 20
@@ -39,6 +40,28 @@ TokenOption = Annotated[str | None, typer.Option(
     "--token", help="API token [env SEGARENA_TOKEN; default: saved for this URL]",
     show_default=False)]
 JsonOption = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
+
+
+PAGE_SIZE = MAX_LIMIT
+"""Items asked per request when following a list's pages: the API's largest page."""
+LimitOption = Annotated[int | None, typer.Option(
+    "--limit", min=1, help="show at most this many (default: all, fetched page by page)",
+    show_default=False)]
+
+
+class Listing(list[Any]):
+    """The items of a paginated list as the CLI fetched them; ``complete`` is false when
+    ``--limit`` stopped before the last page."""
+
+    def __init__(self, items: Iterable[Any], *, complete: bool) -> None:
+        super().__init__(items)
+        self.complete = complete
+
+    def note_if_cut(self) -> None:
+        """On stderr, when ``--limit`` left items out: say so (stdout stays the data)."""
+        if not self.complete:
+            note(f"showing the first {len(self)}; there are more (raise --limit, or leave it "
+                 "out to list all)")
 
 
 class _AnyError:
@@ -140,6 +163,27 @@ class Api:
 
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.json(self.request("GET", path, **kwargs))
+
+    def get_all(self, path: str, *, limit: int | None = None,
+                params: dict[str, Any] | None = None, **kwargs: Any) -> Listing:
+        """Every item of a paginated list (``{"items", "next_cursor"}``), following the
+        cursors page by page; with ``limit``, at most that many (the first ``limit``)."""
+        items: list[Any] = []
+        cursor: str | None = None
+        while limit is None or len(items) < limit:
+            wanted = PAGE_SIZE if limit is None else min(PAGE_SIZE, limit - len(items))
+            query = {**(params or {}), "limit": wanted}
+            if cursor is not None:
+                query["cursor"] = cursor
+            page = self.get(path, params=query, **kwargs)
+            if not isinstance(page, dict) or not isinstance(page.get("items"), list):
+                fail(f"the server at {self.url} answered {path} without a page of items; "
+                     "is it an older segarena?")
+            items.extend(page["items"])
+            cursor = page.get("next_cursor")
+            if cursor is None:
+                return Listing(items, complete=True)
+        return Listing(items, complete=False)
 
     def post(self, path: str, **kwargs: Any) -> Any:
         return self.json(self.request("POST", path, **kwargs))

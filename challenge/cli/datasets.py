@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from challenge.cli.client import Api, JsonOption, TokenOption, UrlOption
+from challenge.cli.client import Api, JsonOption, LimitOption, TokenOption, UrlOption
 from challenge.cli.headers import findings, report
 from challenge.cli.layout import LayoutError, check_layout, tar_stream
 from challenge.cli.output import err, fail, note, out, print_json, size, success, when
@@ -75,7 +75,7 @@ def upload(
     _check_identifiers(layout.files, strip_identifiers)
     api = Api(url, token)
     # Fail before streaming what may be gigabytes: organizer rights, name, phases.
-    existing = {d["name"] for d in api.get(f"/challenges/{challenge}/datasets")}
+    existing = {d["name"] for d in api.get_all(f"/challenges/{challenge}/datasets")}
     if name in existing:
         fail(f"challenge {challenge!r} has a dataset {name!r} already; choose another --name "
              "(nothing was uploaded)")
@@ -109,9 +109,11 @@ def upload(
 
 @dataset_app.command("list")
 def list_(challenge: Annotated[str, typer.Argument(help="challenge slug")],
-          url: UrlOption = None, token: TokenOption = None, json: JsonOption = False) -> None:
-    """The datasets of a challenge (organizers only)."""
-    items = Api(url, token).get(f"/challenges/{challenge}/datasets")
+          limit: LimitOption = None, url: UrlOption = None, token: TokenOption = None,
+          json: JsonOption = False) -> None:
+    """The datasets of a challenge (organizers only), oldest first."""
+    items = Api(url, token).get_all(f"/challenges/{challenge}/datasets", limit=limit)
+    items.note_if_cut()
     if json:
         print_json(items)
         return

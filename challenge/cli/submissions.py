@@ -10,7 +10,16 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from challenge.cli.client import Api, JsonOption, TokenOption, UrlOption, file_chunks, resolve_phase
+from challenge.cli.client import (
+    Api,
+    JsonOption,
+    LimitOption,
+    Listing,
+    TokenOption,
+    UrlOption,
+    file_chunks,
+    resolve_phase,
+)
 from challenge.cli.output import (
     TERMINAL_STATES,
     err,
@@ -110,28 +119,31 @@ def status(
                                         "has finished")] = False,
     interval: Annotated[float, typer.Option(help="seconds between refreshes with --watch",
                                             min=0.2)] = 5.0,
+    limit: LimitOption = None,
     url: UrlOption = None,
     token: TokenOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Your team's submissions and their evaluations (state, queue, progress, failure)."""
+    """Your team's submissions (oldest first) and their evaluations (state, queue, progress,
+    failure); every one unless ``--limit`` caps them."""
     if phase is None and submission is None:
         fail("give a PHASE (challenge-slug/phase-slug or id) or --submission ID")
     api = Api(url, token)
     if submission is not None:
         title = f"submission {submission}"
 
-        def fetch() -> list[dict[str, Any]]:
-            return [api.get(f"/submissions/{submission}")]
+        def fetch() -> Listing:
+            return Listing([api.get(f"/submissions/{submission}")], complete=True)
     else:
         assert phase is not None
         target = resolve_phase(api, phase)
         title = f"submissions to {shown(target['challenge_slug'])}/{shown(target['slug'])}"
 
-        def fetch() -> list[dict[str, Any]]:
-            return api.get(f"/phases/{target['id']}/submissions")
+        def fetch() -> Listing:
+            return api.get_all(f"/phases/{target['id']}/submissions", limit=limit)
 
     items = fetch()
+    items.note_if_cut()
     if watch and not _finished(items):
         # With --json the live table goes to stderr so stdout stays one JSON document.
         console = err() if json else out()

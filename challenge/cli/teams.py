@@ -7,9 +7,10 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import typer
+from rich.table import Table
 
-from challenge.cli.client import Api, JsonOption, TokenOption, UrlOption
-from challenge.cli.output import out, print_json, success
+from challenge.cli.client import Api, JsonOption, LimitOption, TokenOption, UrlOption
+from challenge.cli.output import note, out, print_json, success, when
 from challenge.cli.sanitize import shown
 
 team_app = typer.Typer(help="Teams: create one, join one with an invite code, leave it; "
@@ -53,6 +54,30 @@ def create(
     """Create a team; you become its first member and get its invite code."""
     team = Api(url, token).post(f"/challenges/{challenge}/teams", json={"name": name})
     _report(team, json, "team created")
+
+
+@team_app.command("list")
+def list_(
+    challenge: Annotated[str, typer.Argument(help="challenge slug")],
+    limit: LimitOption = None, url: UrlOption = None, token: TokenOption = None,
+    json: JsonOption = False,
+) -> None:
+    """The teams of a challenge, by name (no members or invite codes)."""
+    items = Api(url, token).get_all(f"/challenges/{quote(challenge, safe='')}/teams",
+                                    limit=limit, auth=False)
+    items.note_if_cut()
+    if json:
+        print_json(items)
+        return
+    if not items:
+        note(f"challenge {shown(challenge)} has no teams yet")
+        return
+    table = Table(title=f"teams of {shown(challenge)}")
+    for column in ("id", "name", "members", "created"):
+        table.add_column(column)
+    for t in items:
+        table.add_row(str(t["id"]), shown(t["name"]), str(t["n_members"]), when(t["created_at"]))
+    out().print(table)
 
 
 @team_app.command("join")

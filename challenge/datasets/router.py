@@ -15,6 +15,7 @@ from challenge.core.deps import (
     StorageDep,
     check_then_release,
 )
+from challenge.core.pagination import Page, PageDep
 from challenge.core.text import DatasetName
 from challenge.core.uploads import receive_upload
 from challenge.datasets import presenters, service
@@ -61,9 +62,12 @@ def register_manifest(slug: ChallengeSlug, body: ManifestDataset, db: SessionDep
     return presenters.dataset_detail(db, dataset)
 
 
-@router.get("/challenges/{slug}/datasets", response_model=list[DatasetPublic])
-def list_datasets(slug: ChallengeSlug, db: SessionDep, user: CurrentUser) -> list[DatasetPublic]:
-    return presenters.datasets_public(db, service.list_for_challenge(db=db, user=user, slug=slug))
+@router.get("/challenges/{slug}/datasets", response_model=Page[DatasetPublic])
+def list_datasets(slug: ChallengeSlug, db: SessionDep, user: CurrentUser,
+                  page: PageDep) -> Page[DatasetPublic]:
+    """Organizers: the challenge's datasets, oldest first, paginated (``limit``, ``cursor``)."""
+    datasets = service.list_for_challenge(db=db, user=user, slug=slug, page=page)
+    return datasets.page(lambda rows: presenters.datasets_public(db, rows))
 
 
 @router.get("/datasets/{dataset_id}", response_model=DatasetDetail)

@@ -13,6 +13,7 @@ from challenge.audit import service as audit
 from challenge.challenges.models import Challenge
 from challenge.core.conflicts import unique_conflicts
 from challenge.core.errors import Conflict, InvalidInput, NotFound
+from challenge.core.pagination import Key, Keyset, Paged, PageRequest, fetch
 from challenge.core.storage import Storage, remove_tree
 from challenge.core.text import DATASET_NAME
 from challenge.datasets import ingest
@@ -107,11 +108,16 @@ def create_from_manifest(*, db: Session, user: User, slug: str, manifest: Manife
     return dataset
 
 
-def list_for_challenge(*, db: Session, user: User, slug: str) -> list[Dataset]:
+OLDEST_FIRST = Keyset("datasets", (Key(Dataset.id),))
+
+
+def list_for_challenge(*, db: Session, user: User, slug: str,
+                       page: PageRequest) -> Paged[Dataset]:
+    """Organizers: one page of the challenge's datasets, oldest first."""
     challenge = access.require_visible_challenge(db, user, slug)
     access.require_organizer(db, user, challenge)
-    return list(db.scalars(select(Dataset).where(Dataset.challenge_id == challenge.id)
-                           .order_by(Dataset.id)))
+    return fetch(db, select(Dataset).where(Dataset.challenge_id == challenge.id),
+                 OLDEST_FIRST, page)
 
 
 def get(*, db: Session, user: User, dataset_id: int) -> Dataset:

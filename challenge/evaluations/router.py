@@ -6,6 +6,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import PlainTextResponse
 
 from challenge.core.deps import MAX_ID, CurrentUser, DispatcherDep, SessionDep, SubmissionId
+from challenge.core.pagination import Page, PageDep
 from challenge.evaluations import presenters, service
 from challenge.evaluations.charge import CANCEL_RULE
 from challenge.evaluations.schemas import CaseResultPublic, EvaluationDetail
@@ -28,12 +29,13 @@ def get_evaluation_log(evaluation_id: EvaluationId, db: SessionDep, user: Curren
     return service.organizer_log(db=db, user=user, evaluation_id=evaluation_id)
 
 
-@router.get("/evaluations/{evaluation_id}/cases", response_model=list[CaseResultPublic])
-def get_case_results(evaluation_id: EvaluationId, db: SessionDep,
-                     user: CurrentUser) -> list[CaseResultPublic]:
-    """Per-case status, category and the metric values the phase publishes to the caller."""
-    return [CaseResultPublic(**row)
-            for row in service.case_results(db=db, user=user, evaluation_id=evaluation_id)]
+@router.get("/evaluations/{evaluation_id}/cases", response_model=Page[CaseResultPublic])
+def get_case_results(evaluation_id: EvaluationId, db: SessionDep, user: CurrentUser,
+                     page: PageDep) -> Page[CaseResultPublic]:
+    """Per-case status, category and the metric values the phase publishes to the caller;
+    by case id, paginated (``limit``, ``cursor``)."""
+    found = service.case_results(db=db, user=user, evaluation_id=evaluation_id, page=page)
+    return found.page(lambda rows: [CaseResultPublic(**row) for row in rows])
 
 
 @router.post("/evaluations/{evaluation_id}/cancel", response_model=EvaluationDetail,

@@ -12,6 +12,7 @@ from challenge import access, visibility
 from challenge.accounts.models import User
 from challenge.audit import service as audit
 from challenge.core.errors import Forbidden, NotFound
+from challenge.core.pagination import Key, Keyset, Paged, PageRequest, fetch
 from challenge.evaluations import lifecycle
 from challenge.evaluations.dispatch import Dispatcher
 from challenge.evaluations.models import CaseResult, EvalState, Evaluation
@@ -161,14 +162,21 @@ def result_view(*, db: Session, user: User, evaluation: Evaluation,
     return visibility.for_phase(db, user, phase, viewer=viewer, team_id=submission.team_id)
 
 
-def case_results(*, db: Session, user: User, evaluation_id: int) -> list[dict[str, Any]]:
-    """Per-case results as the caller may see them: organizers the full record; the team
-    the phase's published per-case values only (``Forbidden`` otherwise)."""
+BY_CASE = Keyset("cases", (Key(CaseResult.case_id, kind=str),))
+"""Case results by case id (unique within an evaluation)."""
+
+
+def case_results(*, db: Session, user: User, evaluation_id: int,
+                 page: PageRequest) -> Paged[dict[str, Any]]:
+    """One page of per-case results, by case id, as the caller may see them: organizers the
+    full record; the team the phase's published per-case values only (``Forbidden``
+    otherwise, before any row is read)."""
     evaluation, organizer = get_visible(db=db, user=user, evaluation_id=evaluation_id)
     view = result_view(db=db, user=user, evaluation=evaluation, organizer=organizer)
     view.require_per_case()
-    rows = db.scalars(select(CaseResult).where(CaseResult.evaluation_id == evaluation.id)
-                      .order_by(CaseResult.case_id))
-    return [{"case_id": r.case_id, "status": r.status, "category": r.category,
-             "metrics": view.case_values(r.status, r.metrics or {}),
-             "flags": view.case_flags(r.flags or [])} for r in rows]
+    found = fetch(db, select(CaseResult).where(CaseResult.evaluation_id == evaluation.id),
+                  BY_CASE, page)
+    return Paged([{"case_id": r.case_id, "status": r.status, "category": r.category,
+                   "metrics": view.case_values(r.status, r.metrics or {}),
+                   "flags": view.case_flags(r.flags or [])} for r in found.items],
+                 found.next_cursor)

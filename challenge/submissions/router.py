@@ -16,6 +16,7 @@ from challenge.core.deps import (
     SubmissionId,
     check_then_release,
 )
+from challenge.core.pagination import Page, PageDep
 from challenge.core.text import Comment
 from challenge.core.uploads import receive_upload
 from challenge.submissions import presenters, service
@@ -43,12 +44,14 @@ async def create_submission(phase_id: PhaseId, request: Request, db: SessionDep,
     return presenters.submission_public(db, submission, view)
 
 
-@router.get("/phases/{phase_id}/submissions", response_model=list[SubmissionPublic])
-def list_submissions(phase_id: PhaseId, db: SessionDep,
-                     user: CurrentUser) -> list[SubmissionPublic]:
-    submissions = service.list_for_phase(db=db, user=user, phase_id=phase_id)
+@router.get("/phases/{phase_id}/submissions", response_model=Page[SubmissionPublic])
+def list_submissions(phase_id: PhaseId, db: SessionDep, user: CurrentUser,
+                     page: PageDep) -> Page[SubmissionPublic]:
+    """Your team's submissions (organizers: every team's), oldest first, paginated
+    (``limit``, ``cursor``)."""
+    submissions = service.list_for_phase(db=db, user=user, phase_id=phase_id, page=page)
     view = service.result_view(db=db, user=user, phase_id=phase_id)
-    return presenters.submissions_public(db, submissions, view)
+    return submissions.page(lambda rows: presenters.submissions_public(db, rows, view))
 
 
 @router.get("/phases/{phase_id}/quota", response_model=QuotaPublic)

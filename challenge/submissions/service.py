@@ -4,7 +4,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, false, func, select, update
 from sqlalchemy.orm import Session
 
 from challenge import access, visibility
@@ -13,6 +13,7 @@ from challenge.audit import service as audit
 from challenge.challenges.models import Challenge
 from challenge.core.db import utcnow
 from challenge.core.errors import Conflict, Forbidden, InvalidInput, NotFound, QuotaExceeded
+from challenge.core.pagination import Key, Keyset, Paged, PageRequest, fetch
 from challenge.core.storage import Storage
 from challenge.evaluations import service as evaluations
 from challenge.evaluations.dispatch import Dispatcher
@@ -160,16 +161,19 @@ def get(*, db: Session, user: User, submission_id: int) -> Submission:
     return _visible(db, user, submission_id)[0]
 
 
-def list_for_phase(*, db: Session, user: User, phase_id: int) -> list[Submission]:
-    """Organizers see every submission; participants only their own team's."""
+OLDEST_FIRST = Keyset("submissions", (Key(Submission.id),))
+
+
+def list_for_phase(*, db: Session, user: User, phase_id: int,
+                   page: PageRequest) -> Paged[Submission]:
+    """One page of a phase's submissions, oldest first: organizers see every submission,
+    participants only their own team's (filtered in the query, on every page)."""
     phase, challenge = access.require_visible_phase(db, user, phase_id)
-    query = select(Submission).where(Submission.phase_id == phase.id).order_by(Submission.id)
+    query = select(Submission).where(Submission.phase_id == phase.id)
     if not access.is_organizer(db, user, challenge.id):
         team = access.team_of(db, user, challenge.id)
-        if team is None:
-            return []
-        query = query.where(Submission.team_id == team.id)
-    return list(db.scalars(query))
+        query = query.where(false() if team is None else Submission.team_id == team.id)
+    return fetch(db, query, OLDEST_FIRST, page)
 
 
 def result_view(*, db: Session, user: User, phase_id: int) -> visibility.ResultView:

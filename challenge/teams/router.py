@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 
 from challenge.core.deps import ChallengeSlug, CurrentUser, OptionalUser, SessionDep, TeamId
+from challenge.core.pagination import Page, PageDep
 from challenge.core.text import Username as UsernameText
 from challenge.teams import membership, presenters, service
 from challenge.teams.schemas import (
@@ -19,10 +20,12 @@ router = APIRouter(tags=["teams"])
 Username = Annotated[UsernameText, Path()]
 
 
-@router.get("/challenges/{slug}/teams", response_model=list[TeamPublic])
-def list_teams(slug: ChallengeSlug, db: SessionDep, user: OptionalUser) -> list[TeamPublic]:
-    teams = service.list_for_challenge(db=db, user=user, slug=slug)
-    return presenters.teams_public(db, teams)
+@router.get("/challenges/{slug}/teams", response_model=Page[TeamPublic])
+def list_teams(slug: ChallengeSlug, db: SessionDep, user: OptionalUser,
+               page: PageDep) -> Page[TeamPublic]:
+    """The challenge's teams by name, paginated (``limit``, ``cursor``)."""
+    teams = service.list_for_challenge(db=db, user=user, slug=slug, page=page)
+    return teams.page(lambda rows: presenters.teams_public(db, rows))
 
 
 @router.post("/challenges/{slug}/teams", status_code=status.HTTP_201_CREATED,

@@ -12,6 +12,7 @@ from challenge.audit import service as audit
 from challenge.challenges.models import Challenge
 from challenge.core.conflicts import unique_conflicts
 from challenge.core.errors import Conflict, NotFound
+from challenge.core.pagination import Key, Keyset, Paged, PageRequest, fetch
 from challenge.core.security import new_invite_code
 from challenge.teams import membership
 from challenge.teams.models import Team, TeamMember
@@ -87,10 +88,15 @@ def leave(*, db: Session, user: User, team_id: int) -> Team:
     return team
 
 
-def list_for_challenge(*, db: Session, user: User | None, slug: str) -> list[Team]:
+BY_NAME = Keyset("teams", (Key(Team.name, kind=str), Key(Team.id)))
+"""Teams in name order (the database's collation), the id breaking any tie."""
+
+
+def list_for_challenge(*, db: Session, user: User | None, slug: str,
+                       page: PageRequest) -> Paged[Team]:
+    """One page of the teams of a challenge ``user`` may see, by name."""
     challenge = access.require_visible_challenge(db, user, slug)
-    return list(db.scalars(select(Team).where(Team.challenge_id == challenge.id)
-                           .order_by(Team.name)))
+    return fetch(db, select(Team).where(Team.challenge_id == challenge.id), BY_NAME, page)
 
 
 def names_by_id(*, db: Session, ids: Iterable[int]) -> dict[int, str]:

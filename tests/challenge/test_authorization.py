@@ -238,7 +238,7 @@ def test_every_endpoint_is_in_the_matrix(app: FastAPI) -> None:
 
 def test_other_team_never_sees_the_members_submission(client: TestClient, world: World) -> None:
     path = f"/api/v1/phases/{world.ids['phase']}/submissions"
-    mine = client.get(path, headers=world.headers("member")).json()
-    theirs = client.get(path, headers=world.headers("other_team")).json()
+    mine = client.get(path, headers=world.headers("member")).json()["items"]
+    theirs = client.get(path, headers=world.headers("other_team")).json()["items"]
     assert [s["id"] for s in mine] == [world.ids["submission"]]
     assert theirs == []

@@ -178,7 +178,7 @@ def _cases(client: TestClient, world: VisWorld, headers: dict[str, str]) -> str:
                           headers=headers)
     if refused := _refused(response):
         return refused
-    return _cell(200, _reference(response.text) | _case_tokens(response.json()))
+    return _cell(200, _reference(response.text) | _case_tokens(response.json()["items"]))
 
 
 def _alpha_status(submissions: list[dict[str, Any]], world: VisWorld) -> set[str]:
@@ -193,7 +193,7 @@ def _status(client: TestClient, world: VisWorld, headers: dict[str, str]) -> str
                           headers=headers)
     if refused := _refused(response):
         return refused
-    return _cell(200, _alpha_status(response.json(), world))
+    return _cell(200, _alpha_status(response.json()["items"], world))
 
 
 def _board(client: TestClient, world: VisWorld, headers: dict[str, str]) -> str:

@@ -93,7 +93,7 @@ def test_creating_an_existing_challenge_surfaces_the_conflict(world: World) -> N
 
 def _datasets(world: World) -> list[str]:
     with api(world.server.url, world.tokens["ola"]) as client:
-        return [d["name"] for d in client.get(f"/challenges/{SLUG}/datasets").json()]
+        return [d["name"] for d in client.get(f"/challenges/{SLUG}/datasets").json()["items"]]
 
 
 def test_a_folder_without_the_layout_is_refused_before_upload(world: World,
@@ -201,7 +201,7 @@ def test_submitting_a_non_image_file_shows_the_server_refusal(world: World,
     with api(world.server.url, world.tokens["alice"]) as client:
         phases = client.get(f"/challenges/{SLUG}/phases").json()
         sanity = next(p for p in phases if p["slug"] == "sanity-check")
-        assert client.get(f"/phases/{sanity['id']}/submissions").json() == []
+        assert client.get(f"/phases/{sanity['id']}/submissions").json()["items"] == []
         assert client.get(f"/phases/{sanity['id']}/quota").json()["total_used"] == 0
 
 
@@ -250,7 +250,7 @@ def test_submitting_to_a_closed_phase_fails_before_uploading(world: World,
     assert (f"phase {SLUG}/final-test is closed (opens 2020-01-01 00:00 UTC, closes "
             "2020-02-01 00:00 UTC); nothing was uploaded") in result.stderr
     with api(world.server.url, world.tokens["bob"]) as client:
-        assert client.get(f"/phases/{final['id']}/submissions").json() == []
+        assert client.get(f"/phases/{final['id']}/submissions").json()["items"] == []
 
 
 def test_a_server_that_is_not_segarena_is_named(tmp_path: Path) -> None:

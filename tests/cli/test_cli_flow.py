@@ -83,7 +83,7 @@ def test_challenge_create_from_the_example_spec(world: World) -> None:
 def test_publish_makes_the_challenge_public(world: World) -> None:
     assert f"challenge {SLUG} is published" in world.steps["publish"].stdout
     with api(world.server.url) as anonymous:
-        slugs = [c["slug"] for c in anonymous.get("/challenges").json()]
+        slugs = [c["slug"] for c in anonymous.get("/challenges").json()["items"]]
     assert SLUG in slugs
 
 
@@ -136,7 +136,7 @@ def test_dataset_upload_checks_streams_and_attaches(world: World) -> None:
     assert "attached to phase sanity-check" in result.stdout
     assert "attached to phase final-test" in result.stdout
     with api(world.server.url, world.tokens["ola"]) as client:
-        datasets = client.get(f"/challenges/{SLUG}/datasets").json()
+        datasets = client.get(f"/challenges/{SLUG}/datasets").json()["items"]
         phases = client.get(f"/challenges/{SLUG}/phases").json()
     assert [(d["name"], d["n_cases"], d["channels"]) for d in datasets] == [
         ("msles-sanity", 2, ["flair"])]

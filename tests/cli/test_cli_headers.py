@@ -77,7 +77,7 @@ def test_upload_refuses_identifying_headers_before_sending(world: World, tmp_pat
     assert "inputs/case001/flair.nii.gz: data_type" in refused.output
     assert "nothing was uploaded" in refused.output and NEEDLE not in refused.output
     with api(world.server.url, ola) as client:
-        names = [d["name"] for d in client.get(f"/challenges/{SLUG}/datasets").json()]
+        names = [d["name"] for d in client.get(f"/challenges/{SLUG}/datasets").json()["items"]]
     assert "scans" not in names
     uploaded = world.cli("dataset", "upload", SLUG, str(root), "--name", "scans",
                          "--strip-identifiers", "--json", token=ola)

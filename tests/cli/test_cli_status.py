@@ -48,9 +48,9 @@ class Stub:
         self.app.get("/api/v1/phases/{phase_id}/submissions")(self.listing)
         self.app.get("/api/v1/submissions/{submission_id}")(self.one)
 
-    def listing(self, phase_id: int) -> list[dict[str, Any]]:
+    def listing(self, phase_id: int) -> dict[str, Any]:
         self.calls += 1
-        return [_submission(self.calls - 1)]
+        return {"items": [_submission(self.calls - 1)], "next_cursor": None}
 
     def one(self, submission_id: int) -> dict[str, Any]:
         self.calls += 1

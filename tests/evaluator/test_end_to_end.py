@@ -101,7 +101,7 @@ def test_hostile_submissions_are_contained_and_explained(
         assert seen["partial"]["failure_message"] == ("no case produced a valid output "
                                                       "(crashed with exit code 3)")
 
-    scores = client.get(f"/api/v1/evaluations/{baseline['id']}/cases", headers=org).json()
+    scores = client.get(f"/api/v1/evaluations/{baseline['id']}/cases", headers=org).json()["items"]
     assert [s["status"] for s in scores] == ["ok"] * 4
     assert min(s["metrics"]["dice"] for s in scores) > 0.8
     # Organizers read the container logs, participants may not.

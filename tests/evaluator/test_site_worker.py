@@ -126,7 +126,7 @@ def _site_worker(p: Platform, token: str, data: Path, home: Path, *extra: str,
 
 def _cases(p: Platform, evaluation_id: int) -> dict[str, dict[str, Any]]:
     with p.api(p.org) as api:
-        rows = api.get(f"/evaluations/{evaluation_id}/cases").json()
+        rows = api.get(f"/evaluations/{evaluation_id}/cases?limit=200").json()["items"]
     return {r["case_id"]: {k: r.get(k) for k in ("status", "category", "metrics", "flags")}
             for r in rows}
 

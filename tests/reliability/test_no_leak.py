@@ -143,5 +143,5 @@ def test_full_run_leaks_no_hidden_data_to_participants_or_public(
                      f"/api/v1/teams/{theirs['team']}"):
             assert client.get(path, headers=mine["headers"]).status_code == 404, path
         listed = client.get(f"/api/v1/phases/{phase['id']}/submissions",
-                            headers=mine["headers"]).json()
+                            headers=mine["headers"]).json()["items"]
         assert [s["team_id"] for s in listed] == [mine["team"]]

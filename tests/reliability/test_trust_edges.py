@@ -251,7 +251,7 @@ def test_item15_every_response_carries_the_security_headers(
     paths = ["/", "/challenges/alpha", "/api/v1/challenges", "/docs", "/openapi.json",
              f"/api/v1/phases/{team.phase_id}/leaderboard.csv", "/api/v1/nowhere"]
     responses = [client.get(p) for p in paths]
-    monkeypatch.setattr(challenges_service, "list_visible", _explode)
+    monkeypatch.setattr(challenges_service, "page_visible", _explode)
     responses.append(client.get("/api/v1/challenges"))
     assert responses[-1].status_code == 500
     for response in responses:

@@ -295,7 +295,7 @@ def test_item12_dataset_name_with_a_trailing_newline_is_422(client: TestClient,
     response = _upload(client, world, f.tiny_dataset(1).tar_bytes(), name="fresh\n")
     assert response.status_code == 422, response.text
     names = [d["name"] for d in client.get("/api/v1/challenges/alpha/datasets",
-                                           headers=world.headers("organizer")).json()]
+                                           headers=world.headers("organizer")).json()["items"]]
     assert names == ["hidden"]
 
 

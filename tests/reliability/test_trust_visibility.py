@@ -28,7 +28,7 @@ def test_item1_team_learns_no_reference_fact_from_its_per_case_results(
     response = client.get(f"/api/v1/evaluations/{world.ids['evaluation_id']}/cases",
                           headers=team)
     assert response.status_code == 200 and not REFERENCE_TEXT.search(response.text)
-    rows = {row["case_id"]: row for row in response.json()}
+    rows = {row["case_id"]: row for row in response.json()["items"]}
     scored = [rows[c] for c in ("c1", "c2", "c3")]
     # The lesion-free case c3 looks like any other scored case: same keys, no null, no flag.
     assert all(set(r["metrics"]) == {"dice", "lesion_recall"} for r in scored)
@@ -61,7 +61,7 @@ def test_item2_hidden_scores_reach_no_surface_before_close(client: TestClient,
         assert refused.status_code == 403
         assert refused.json()["error"]["code"] == "per_case_scores_hidden"
     listed = client.get(f"/api/v1/phases/{world.ids['phase_id']}/submissions",
-                        headers=team).json()
+                        headers=team).json()["items"]
     assert [s["evaluation"]["scores_hidden_until"] for s in listed] == [until]
     board = client.get(f"/api/v1/phases/{world.ids['phase_id']}/leaderboard",
                        headers=team).json()
