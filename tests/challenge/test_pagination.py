@@ -114,7 +114,8 @@ LISTS = {
                            .order_by(Submission.id))),
     "submissions (team)": Listing(
         lambda w: f"/api/v1/phases/{w.ids['phase']}/submissions", "member",
-        lambda db, w: _ids(db, select(Submission.id).where(Submission.team_id == w.ids["team"])
+        lambda db, w: _ids(db, select(Submission.id).where(Submission.team_id == w.ids["team"],
+                                                       Submission.phase_id == w.ids["phase"])
                            .order_by(Submission.id))),
     "case results": Listing(
         lambda w: f"/api/v1/evaluations/{w.ids['evaluation']}/cases", "organizer",
