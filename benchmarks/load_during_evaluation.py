@@ -2,7 +2,7 @@
 
 Run by hand or by ``scripts/reliability_report.py`` (not collected by pytest):
 
-    .venv/bin/python benchmarks/load_leaderboard.py [--readers 200] [--requests 4000]
+    .venv/bin/python benchmarks/load_during_evaluation.py [--readers 200] [--requests 4000]
         [--queued 300] [--json out.json]
 
 A throwaway PostgreSQL database (``SEGARENA_TEST_POSTGRES_URL``'s server) gets a published
