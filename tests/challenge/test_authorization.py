@@ -1,7 +1,7 @@
 """Every endpoint called as every role (DESIGN section 1), with the answer each must get.
 
-The table must cover every route under ``/api/v1``: a new endpoint without a row fails
-``test_every_endpoint_is_in_the_matrix``.
+The table must cover every route under ``/api/v1`` and ``/healthz``: a new endpoint without a
+row fails ``test_every_endpoint_is_in_the_matrix``.
 """
 
 from __future__ import annotations
@@ -161,7 +161,10 @@ CASES = [
          codes(401, 403, 403, 200, 403, 200)),
     Case("GET", "/api/v1/admin/audit", lambda i: "/api/v1/admin/audit",
          codes(401, 403, 403, 403, 403, 200)),
+    Case("GET", "/healthz", lambda i: "/healthz", codes(200, 200, 200, 200, 200, 200)),
 ]
+#: The routes the matrix must cover (the pages and /docs have tests of their own).
+MATRIX_ROUTES = ("/api/", "/healthz")
 
 
 @pytest.fixture
@@ -191,7 +194,7 @@ def test_endpoint_answers_each_role(client: TestClient, world: World, case: Case
 
 def test_every_endpoint_is_in_the_matrix(app: FastAPI) -> None:
     declared = {(method.upper(), path) for path, ops in app.openapi()["paths"].items()
-                if path.startswith("/api/") for method in ops}
+                if path.startswith(MATRIX_ROUTES) for method in ops}
     covered = {(c.method, c.route) for c in CASES}
     assert declared - covered == set(), "add these endpoints to the authorization matrix"
     assert covered - declared == set(), "the matrix names endpoints that no longer exist"
