@@ -25,6 +25,7 @@ from challenge.core.ratelimit import FailureLimiter
 from challenge.core.storage import Storage
 from challenge.datasets.router import router as datasets_router
 from challenge.evaluations.router import router as evaluations_router
+from challenge.health.router import router as health_router
 from challenge.phases.router import router as phases_router
 from challenge.sites.router import router as sites_router
 from challenge.submissions.router import router as submissions_router
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Any = None) -> F
                    leaderboard_router, sites_router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(pages_router)
+    app.include_router(health_router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
                        uploads=lambda: upload_operations(app.openapi()))
     app.include_router(apidocs_router)

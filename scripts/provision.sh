@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent machine setup for segarena's test suite and demo:
-#   Debian packages (docker.io, debootstrap), a running dockerd, the local base
+#   Debian packages (docker.io, debootstrap, chromium, wrk), a running dockerd, the local base
 #   image (no registry is reachable here, so it is built with debootstrap and
 #   imported once per machine, then reused by tag), and the project's venv.
 set -euo pipefail
@@ -16,6 +16,7 @@ need_apt=()
 command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # browser test of the pages
+command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)  # benchmarks/load_leaderboard.py
 if [ "${#need_apt[@]}" -gt 0 ]; then
   log "installing ${need_apt[*]}"
   apt-get update -qq

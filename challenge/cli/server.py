@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -82,16 +84,61 @@ def init(
         note(f"saved for {server} in {path}")
 
 
+#: Server processes ``serve --workers`` accepts (each holds a database pool and an LRU).
+MAX_SERVER_PROCESSES = 32
+
+
 def serve(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(
+        min=1, max=MAX_SERVER_PROCESSES,
+        help="server processes answering on the port (each its own pool and leaderboard "
+             "LRU; the computed leaderboards are shared through the database)")] = 1,
+    access_log: Annotated[bool, typer.Option(
+        help="one line per request on stdout (a reverse proxy logs them too)")] = True,
 ) -> None:
-    """Run the API with its in-process evaluation workers (migrating the database first)."""
+    """Run the API with its in-process evaluation workers (migrating the database first).
+
+    With --workers N > 1, N server processes answer on the port and this process supervises
+    them; with SEGARENA_WORKER_MODE=thread it also runs the one evaluation worker and reaper
+    (the server processes run none), which polls the queue, so an upload waits up to a poll
+    interval (5 s) before its evaluation starts.
+    """
     from challenge.app import create_app
     from challenge.core import serving
 
     settings = _settings()
     migrate_or_fail(settings.database_url)
     note(f"segarena on http://{host}:{port} (database {settings.database_url}, "
-         f"storage {settings.storage_root})")
-    serving.run(create_app(settings), host=host, port=port)
+         f"storage {settings.storage_root}"
+         + (f", {workers} server processes)" if workers > 1 else ")"))
+    if workers == 1:
+        serving.run(create_app(settings), host=host, port=port, access_log=access_log)
+        return
+    with _one_evaluation_worker(settings) as child_env:
+        serving.run_processes(host=host, port=port, workers=workers, env=child_env,
+                              access_log=access_log)
+
+
+@contextmanager
+def _one_evaluation_worker(settings: Any) -> Iterator[dict[str, str]]:
+    """For ``serve --workers N``: in thread mode, start this process's evaluation worker and
+    reaper and yield the environment that keeps the server processes from starting theirs
+    (N x ``worker_concurrency`` containers at once would surprise an operator sizing a host).
+    Celery mode needs nothing here (every process sends tasks); ``off`` runs nothing."""
+    if settings.worker_mode != "thread":
+        yield {}
+        return
+    from challenge.core.db import make_engine, session_factory
+    from challenge.core.storage import Storage
+    from challenge.evaluations.dispatch import make_dispatcher
+
+    engine = make_engine(settings.database_url)
+    dispatcher = make_dispatcher(settings, session_factory(engine), Storage(settings.storage_root))
+    dispatcher.start()
+    try:
+        yield {"SEGARENA_WORKER_MODE": "off"}
+    finally:
+        dispatcher.stop()
+        engine.dispose()

@@ -1,7 +1,7 @@
 """Every endpoint called as every role (DESIGN section 1), with the answer each must get.
 
-The table must cover every route under ``/api/v1``: a new endpoint without a row fails
-``test_every_endpoint_is_in_the_matrix``.
+The table must cover every route under ``/api/v1`` and ``/healthz``: a new endpoint without a
+row fails ``test_every_endpoint_is_in_the_matrix``.
 """
 
 from __future__ import annotations
@@ -200,7 +200,11 @@ CASES = [
     Case("POST", "/api/v1/site/leases/{lease_id}/finish",
          lambda i: f"/api/v1/site/leases/{i['lease']}/finish", SITE_ONLY,
          body=lambda i: {"outcome": "cancelled", "evaluator_version": "0.1.0"}),
+    Case("GET", "/healthz", lambda i: "/healthz",
+         codes(200, 200, 200, 200, 200, 200, site=200)),
 ]
+#: The routes the matrix must cover (the pages and /docs have tests of their own).
+MATRIX_ROUTES = ("/api/", "/healthz")
 
 
 @pytest.fixture
@@ -230,7 +234,7 @@ def test_endpoint_answers_each_role(client: TestClient, world: World, case: Case
 
 def test_every_endpoint_is_in_the_matrix(app: FastAPI) -> None:
     declared = {(method.upper(), path) for path, ops in app.openapi()["paths"].items()
-                if path.startswith("/api/") for method in ops}
+                if path.startswith(MATRIX_ROUTES) for method in ops}
     covered = {(c.method, c.route) for c in CASES}
     assert declared - covered == set(), "add these endpoints to the authorization matrix"
     assert covered - declared == set(), "the matrix names endpoints that no longer exist"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -46,3 +47,25 @@ def test_init_with_a_custom_admin_and_no_save(tmp_path: Path) -> None:
     bad = cli("init", "--admin-username", "no spaces!", env=_env(tmp_path))
     assert bad.exit_code == 1
     assert "invalid admin username 'no spaces!'" in bad.stderr
+
+
+def test_serve_workers_runs_the_factory_in_processes_without_their_own_worker(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    calls: dict[str, Any] = {}
+
+    def fake_run(app: Any, **options: Any) -> None:
+        calls.update(app=app, options=options, mode=os.environ.get("SEGARENA_WORKER_MODE"))
+
+    monkeypatch.setattr(uvicorn, "run", fake_run)
+    cli = Cli(f"http://127.0.0.1:{free_port()}", tmp_path / "cli.json")
+    env = {**_env(tmp_path), "SEGARENA_WORKER_MODE": "thread",
+           "SEGARENA_REAPER_GRACE_SECONDS": "3600"}
+    result = cli("serve", "--workers", "3", "--no-access-log", env=env)
+    assert result.exit_code == 0, result.output
+    assert calls["app"] == "challenge.app:create_app"
+    assert {k: calls["options"][k] for k in ("factory", "workers", "access_log")} == {
+        "factory": True, "workers": 3, "access_log": False}
+    assert calls["mode"] == "off"  # the processes inherit it; the supervisor runs the worker
+    assert os.environ.get("SEGARENA_WORKER_MODE") != "off"  # restored afterwards
+    refused = cli("serve", "--workers", "0", env=env)
+    assert refused.exit_code != 0 and "--workers" in refused.output
