@@ -31,6 +31,9 @@ class Dataset(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: Rater names (sorted) when every case holds ``references/<case>/<rater>.nii.gz``;
+    #: empty (or null in rows older than raters) for one reference per case.
+    raters: Mapped[list[str] | None] = mapped_column(JSON, default=list)
 
     cases: Mapped[list[DatasetCase]] = relationship(
         back_populates="dataset", cascade="all, delete-orphan", order_by="DatasetCase.case_id"
@@ -47,5 +50,8 @@ class DatasetCase(Base):
     input_checksums: Mapped[dict[str, str]] = mapped_column(JSON)
     reference_checksum: Mapped[str] = mapped_column(String(64))
     shape: Mapped[list[int]] = mapped_column(JSON)
+    #: SHA-256 of each rater's mask by rater name; ``reference_checksum`` is "" when a case
+    #: with raters has no given consensus.
+    rater_checksums: Mapped[dict[str, str] | None] = mapped_column(JSON, default=dict)
 
     dataset: Mapped[Dataset] = relationship(back_populates="cases")
