@@ -171,4 +171,5 @@ def case_results(*, db: Session, user: User, evaluation_id: int) -> list[dict[st
                       .order_by(CaseResult.case_id))
     return [{"case_id": r.case_id, "status": r.status, "category": r.category,
              "metrics": view.case_values(r.status, r.metrics or {}),
+             "raters": view.rater_values(r.status, r.rater_metrics),
              "flags": view.case_flags(r.flags or [])} for r in rows]
