@@ -238,3 +238,23 @@ def test_a_rater_path_cannot_escape_its_case_folder(client, db):
     extra.size = len(payload)
     r = _upload(client, org, data.tar_bytes(extra=[(extra, payload)]))
     assert r.status_code == 422 and r.json()["error"]["code"] == "unsafe_archive_entry"
+
+
+@pytest.mark.parametrize("per_case", [True, False])
+def test_the_page_marks_reference_rows_and_draws_the_rater_band(
+        db, session_factory, app, settings, tmp_path, per_case):
+    world = _world(db, app, tmp_path, per_case=per_case)
+    make_worker(session_factory, app, quiet(settings), FakeExecutor()).run(world.evaluation_id)
+    from fastapi.testclient import TestClient
+    with TestClient(app) as client:
+        board = client.get(f"/api/v1/phases/{world.phase_id}/leaderboard").json()
+        page = client.get("/challenges/alpha/phases/test").text
+        rules = client.get("/challenges/alpha").text
+    assert page.count('class="reference-row"') == 3 and "not ranked" in page
+    assert 'class="rater-band"' in page
+    dice = [r["scores"]["dice"] for r in board["reference_rows"]]
+    assert f"from {min(dice):.3g} to {max(dice):.3g}" in page
+    assert ('id="plot-distribution"' in page) is per_case
+    assert ('id="plot-aggregates"' in page) is not per_case
+    assert "strict majority vote of the 3 raters" in rules
+    assert "Human baseline" in rules
