@@ -44,6 +44,9 @@ class CaseInput:
     input_dir: Path
     reference: Path
     raters: Mapping[str, Path] = field(default_factory=dict)
+    #: The ranked reference already built from the raters under the phase's rule
+    #: (``evaluator.raters.write_ranked``), read instead of voting again; None: vote now.
+    ranked: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ def score_case(case: CaseInput, run: CaseRun, metrics_config: MetricsConfig,
     if run.output is None:
         return missing(case.case_id, run.failure or Failure(FailureCategory.MISSING_OUTPUT))
     refs = multi.load(case.reference, case.raters, reference_spec or ReferenceSpec(),
-                      max_voxels)
+                      max_voxels, case.ranked)
     reference = refs.ranked
     try:
         prediction = nifti.load_mask(run.output, max_voxels=max_voxels,

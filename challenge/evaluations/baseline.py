@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +31,27 @@ def scoring_key(spec: EvaluationSpec, dataset_checksum: str) -> str:
                             "reference": spec.reference.model_dump(mode="json")},
                            sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def rater_paths(storage: Storage, job: Job, case_id: str) -> dict[str, Path]:
+    """Each rater's mask of ``case_id`` in ``job``'s dataset, by rater name."""
+    assert job.dataset_key is not None
+    return {r: storage.dataset_rater(job.dataset_key, case_id, r) for r in job.raters}
+
+
+def ranked_reference(storage: Storage, job: Job, case_id: str, max_voxels: int) -> Path | None:
+    """The stored ranked reference of ``case_id`` under ``job``'s reference rule, built from
+    the raters the first time it is needed (``evaluator.raters.write_ranked``), so a rule as
+    slow as STAPLE runs once per case and rule, not once per evaluation. None when the case
+    is ranked against a given mask (no raters, or ``consensus`` mode)."""
+    rule = job.spec.reference
+    if len(job.raters) < 2 or rule.mode == "consensus" or job.dataset_key is None:
+        return None
+    path = storage.dataset_ranked(job.dataset_key, multi.ranked_tag(rule), case_id)
+    if not path.exists():
+        multi.write_ranked(storage.dataset_reference(job.dataset_key, case_id),
+                           rater_paths(storage, job, case_id), rule, max_voxels, path)
+    return path
 
 
 def rows(db: Session, key: str) -> list[BaselineResult]:
@@ -55,8 +77,8 @@ def ensure(factory: sessionmaker[Session], storage: Storage, job: Job, max_voxel
         if case_id in done:
             continue
         refs = multi.load(storage.dataset_reference(job.dataset_key, case_id),
-                          {r: storage.dataset_rater(job.dataset_key, case_id, r)
-                           for r in job.raters}, job.spec.reference, max_voxels)
+                          rater_paths(storage, job, case_id), job.spec.reference, max_voxels,
+                          ranked_reference(storage, job, case_id, max_voxels))
         scores = multi.baseline(refs, job.spec.reference, config)
         with factory() as db:
             db.add_all([BaselineResult(dataset_id=job.dataset_id, scoring_key=key, rater=rater,

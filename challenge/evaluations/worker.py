@@ -193,8 +193,9 @@ class EvaluationWorker:
                     os.link(source / name, input_dir / name)
             cases.append(CaseInput(case_id, input_dir,
                                    self.storage.dataset_reference(job.dataset_key, case_id),
-                                   {r: self.storage.dataset_rater(job.dataset_key, case_id, r)
-                                    for r in job.raters}))
+                                   baseline.rater_paths(self.storage, job, case_id),
+                                   baseline.ranked_reference(self.storage, job, case_id,
+                                                             self.settings.max_case_voxels)))
         return cases
 
     def _advance(self, job: Job, expected: EvalState, new: EvalState) -> None:

@@ -158,11 +158,23 @@ def _checksum(db) -> str:
     return db.scalars(select(Dataset.checksum)).one()
 
 
-def test_a_second_evaluation_reuses_the_stored_baseline(db, session_factory, app, settings,
-                                                       tmp_path):
-    world = _world(db, app, tmp_path)
+def test_a_second_evaluation_reuses_the_stored_consensus_and_baseline(
+        db, session_factory, app, settings, tmp_path, monkeypatch):
+    world = _world(db, app, tmp_path, mode="staple")
+    calls = []
+    real = consensus.staple_probability
+
+    def counted(masks, **kwargs):
+        calls.append(len(masks))
+        return real(masks, **kwargs)
+
+    monkeypatch.setattr(consensus, "staple_probability", counted)
     worker = make_worker(session_factory, app, quiet(settings), FakeExecutor())
     worker.run(world.evaluation_id)
+    # per case: the ranked STAPLE of 3 raters once, then 3 leave-one-out STAPLEs of 2
+    assert sorted(calls) == [2] * 9 + [3] * 3
+    stored = sorted(app.state.storage.root.glob("datasets/*/ranked/*/*.nii.gz"))
+    assert [p.name for p in stored] == ["case000.nii.gz", "case001.nii.gz", "case002.nii.gz"]
     first = {(b.rater, b.case_id): b.id for b in db.scalars(select(BaselineResult))}
     client_h = world.organizer.headers
     from fastapi.testclient import TestClient
@@ -170,9 +182,16 @@ def test_a_second_evaluation_reuses_the_stored_baseline(db, session_factory, app
         r = client.post(f"/api/v1/submissions/{world.submission_id}/reevaluate",
                         headers=client_h)
         assert r.status_code == 200, r.text
+    calls.clear()
     assert worker.run_next()
     again = {(b.rater, b.case_id): b.id for b in db.scalars(select(BaselineResult))}
     assert again == first and len(first) == 9
+    assert calls == []  # neither the ranked consensus nor the baseline was computed again
+    rerun = db.scalars(select(CaseResult).where(CaseResult.evaluation_id != world.evaluation_id)
+                       .order_by(CaseResult.case_id)).all()
+    original = db.scalars(select(CaseResult).where(
+        CaseResult.evaluation_id == world.evaluation_id).order_by(CaseResult.case_id)).all()
+    assert [r.metrics for r in rerun] == [r.metrics for r in original]
 
 
 def _cases(client, world, account):
