@@ -8,8 +8,9 @@ One synthetic case (``evaluator.synth``) and its rater variants on disk; a predi
 from the reference with a boundary shift. Printed, each as the best of ``--repeat`` runs and
 as a ratio to scoring against one reference (``score_case`` with no raters): scoring with
 raters under each reference rule (read the masks, build the consensus, score against it and
-against every rater), and the human baseline of the case (every rater against the others'
-consensus), which the worker computes once per dataset and scoring config.
+against every rater), the same with the ranked reference already stored (as the worker does
+after a case's first evaluation), and the human baseline of the case (every rater against the
+others' consensus), which the worker computes once per dataset and scoring config.
 """
 
 from __future__ import annotations
@@ -75,6 +76,14 @@ def main() -> None:
             t = best(args.repeat, lambda spec=spec: score_case(several, run, config,
                                                                   MAX_VOXELS, spec))
             print(f"  raters, reference {mode:<10}  {t * 1000:8.1f} ms   {t / base:.2f}x")
+        for mode in ("majority", "staple"):
+            spec = ReferenceSpec(mode=mode)
+            stored = root / f"ranked-{mode}.nii.gz"
+            multi.write_ranked(reference, rater_paths, spec, MAX_VOXELS, stored)
+            with_stored = CaseInput(case.case_id, root, reference, rater_paths, stored)
+            t = best(args.repeat, lambda spec=spec, c=with_stored: score_case(
+                c, run, config, MAX_VOXELS, spec))
+            print(f"  raters, {mode:<8} stored      {t * 1000:8.1f} ms   {t / base:.2f}x")
         for mode in ("majority", "staple"):
             spec = ReferenceSpec(mode=mode)
             refs = multi.load(reference, rater_paths, spec, MAX_VOXELS)
