@@ -97,7 +97,10 @@ class EvaluationSpec(_Strict):
         "msseg", description="a preset (msseg, wmh, shifts, instance) or a custom "
                              "lesion-matching config"
     )
-    reference: ReferenceSpec = Field(default_factory=ReferenceSpec)
+    #: Left out of the stored JSON while it is the default, so configs stored before raters
+    #: existed keep their shape and their hash.
+    reference: ReferenceSpec = Field(default_factory=ReferenceSpec,
+                                     exclude_if=lambda value: value == ReferenceSpec())
 
     @field_validator("channels")
     @classmethod
