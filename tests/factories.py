@@ -104,6 +104,11 @@ class TinyDataset:
             path = root / "references" / f"{case}.nii.gz"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
+        for case, masks in self.raters.items():
+            for rater, data in masks.items():
+                path = root / "references" / case / f"{rater}.nii.gz"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
         return root
 
 

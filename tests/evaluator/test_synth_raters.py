@@ -41,3 +41,16 @@ def test_the_synth_command_writes_rater_masks_in_the_upload_layout(tmp_path):
     assert "references/case001/rater3.nii.gz" in names
     assert "references/case002.nii.gz" in names
     assert len(names) == 2 * (1 + 1 + 3)
+
+
+def test_test_container_stages_each_cases_rater_masks(tmp_path):
+    from challenge.cli.local import _stage
+    from tests import factories as f
+
+    root = f.rater_dataset(2, 3, consensus=False).write_dir(tmp_path / "data")
+    layout = check_layout(root)
+    staged = _stage(root, layout.cases, ["flair"], tmp_path / "work")
+    assert [c.case_id for c in staged] == ["case000", "case001"]
+    assert sorted(staged[1].raters) == ["rater1", "rater2", "rater3"]
+    assert staged[1].raters["rater2"] == (root / "references/case001/rater2.nii.gz").resolve()
+    assert not staged[0].reference.exists()  # raters only: no given consensus
