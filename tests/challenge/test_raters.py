@@ -9,9 +9,11 @@ import tarfile
 import nibabel as nib
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from challenge.datasets.models import Dataset
 from challenge.evaluations import baseline
 from challenge.evaluations.models import BaselineResult, CaseResult, EvalState
 from challenge.phases.config import PhaseConfigSpec
@@ -149,12 +151,10 @@ def _given() -> np.ndarray:
 
 
 def _key(db) -> str:
-    from challenge.datasets.models import Dataset
     return db.scalars(select(Dataset.storage_key)).one()
 
 
 def _checksum(db) -> str:
-    from challenge.datasets.models import Dataset
     return db.scalars(select(Dataset.checksum)).one()
 
 
@@ -177,7 +177,6 @@ def test_a_second_evaluation_reuses_the_stored_consensus_and_baseline(
     assert [p.name for p in stored] == ["case000.nii.gz", "case001.nii.gz", "case002.nii.gz"]
     first = {(b.rater, b.case_id): b.id for b in db.scalars(select(BaselineResult))}
     client_h = world.organizer.headers
-    from fastapi.testclient import TestClient
     with TestClient(app) as client:
         r = client.post(f"/api/v1/submissions/{world.submission_id}/reevaluate",
                         headers=client_h)
@@ -203,7 +202,6 @@ def test_per_rater_case_values_follow_the_visibility_rule_per_role(
         db, session_factory, app, settings, tmp_path):
     world = _world(db, app, tmp_path, per_case=True)
     make_worker(session_factory, app, quiet(settings), FakeExecutor()).run(world.evaluation_id)
-    from fastapi.testclient import TestClient
     with TestClient(app) as client:
         organizer = _cases(client, world, world.organizer).json()
         assert set(organizer[0]["raters"]) == {"rater1", "rater2", "rater3"}
@@ -228,7 +226,6 @@ def test_without_published_per_case_scores_no_rater_value_reaches_the_team(
         db, session_factory, app, settings, tmp_path):
     world = _world(db, app, tmp_path, per_case=False)
     make_worker(session_factory, app, quiet(settings), FakeExecutor()).run(world.evaluation_id)
-    from fastapi.testclient import TestClient
     with TestClient(app) as client:
         r = _cases(client, world, world.member)
         assert r.status_code == 403 and r.json()["error"]["code"] == "per_case_scores_hidden"
@@ -240,7 +237,6 @@ def test_reference_rows_are_hidden_while_scores_are(db, session_factory, app, se
                                                     tmp_path):
     world = _world(db, app, tmp_path, hide_scores_until_close=True)
     make_worker(session_factory, app, quiet(settings), FakeExecutor()).run(world.evaluation_id)
-    from fastapi.testclient import TestClient
     with TestClient(app) as client:
         public = client.get(f"/api/v1/phases/{world.phase_id}/leaderboard").json()
         assert public["reference_rows"] == [] and public["scores_hidden_until"]
@@ -264,7 +260,6 @@ def test_the_page_marks_reference_rows_and_draws_the_rater_band(
         db, session_factory, app, settings, tmp_path, per_case):
     world = _world(db, app, tmp_path, per_case=per_case)
     make_worker(session_factory, app, quiet(settings), FakeExecutor()).run(world.evaluation_id)
-    from fastapi.testclient import TestClient
     with TestClient(app) as client:
         board = client.get(f"/api/v1/phases/{world.phase_id}/leaderboard").json()
         page = client.get("/challenges/alpha/phases/test").text
