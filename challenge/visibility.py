@@ -21,6 +21,8 @@ The rules:
   - aggregates of the *ranked* metrics only (``mean_<metric>`` of the evaluation summary,
     the leaderboard's scores); nothing of unranked metrics;
   - per-case values of the ranked metrics only when the config's ``show_per_case_scores``;
+    with several raters per case, a case's values against each rater follow the very same
+    rules (``rater_values``), and so do the human-baseline rows of the leaderboard;
   - when ``hide_scores_until_close`` and before ``closes_at``: no score at all (neither
     aggregates nor per-case values), whatever ``show_per_case_scores`` says;
   - never a field computed from the reference alone (:data:`REFERENCE_FIELDS`: ``n_ref``,
@@ -159,6 +161,16 @@ class ResultView:
         if status != "ok":
             return dict.fromkeys(self.per_case_metrics)
         return {m: _as_ranked(m, metrics.get(m)) for m in self.per_case_metrics}
+
+    def rater_values(self, status: str, rater_metrics: Mapping[str, Mapping[str, Any]] | None
+                     ) -> dict[str, dict[str, float | int | None]]:
+        """A case's metrics against each rater (several raters per case), by rater name, as
+        this viewer may see them: each rater's values go through :meth:`case_values`, so they
+        follow exactly the rules of the ranked reference's values (organizers everything;
+        others only the published ranked metrics, never reference-derived fields).
+        Call :meth:`require_per_case` first."""
+        return {rater: self.case_values(status, values)
+                for rater, values in sorted((rater_metrics or {}).items())}
 
     def case_flags(self, flags: Sequence[str]) -> list[str]:
         """Organizers: the stored flags; others: none (see the module doc)."""

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluator import io as nifti
+from evaluator import raters as multi
 from evaluator.metrics import MetricsConfig, evaluate_case
 from evaluator.sandbox import (
     CaseRun,
@@ -23,7 +24,7 @@ from evaluator.sandbox import (
     FailureCategory,
     RunSpec,
 )
-from evaluator.spec import EvaluationSpec
+from evaluator.spec import EvaluationSpec, ReferenceSpec
 
 EVALUATOR_VERSION = "0.1.0"
 MiB = 1024 * 1024
@@ -35,11 +36,17 @@ CONTAINER_PREFIX = "container| "
 @dataclass(frozen=True)
 class CaseInput:
     """One hidden case: ``input_dir`` holds only ``<channel>.nii.gz`` files (it is what gets
-    mounted); ``reference`` is the mask, read by the platform only, never mounted."""
+    mounted); ``reference`` is the mask (or, with several raters, the dataset's consensus,
+    which may not exist), ``raters`` each rater's mask by name (empty for one reference); all
+    read by the platform only, never mounted."""
 
     case_id: str
     input_dir: Path
     reference: Path
+    raters: Mapping[str, Path] = field(default_factory=dict)
+    #: The ranked reference already built from the raters under the phase's rule
+    #: (``evaluator.raters.write_ranked``), read instead of voting again; None: vote now.
+    ranked: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,8 @@ class CaseOutcome:
     message: str | None = None
     metrics: dict[str, float | int | None] = field(default_factory=dict)
     flags: tuple[str, ...] = ()
+    #: The same metrics against each rater, by rater name (empty for one reference).
+    rater_metrics: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -89,9 +98,10 @@ def missing(case_id: str, failure: Failure) -> CaseOutcome:
 
 
 def score_case(case: CaseInput, run: CaseRun, metrics_config: MetricsConfig,
-               max_voxels: int) -> CaseOutcome:
+               max_voxels: int, reference_spec: ReferenceSpec | None = None) -> CaseOutcome:
     """Check one collected output against the reference grid and score it under
-    ``metrics_config``;
+    ``metrics_config``, against the ranked reference ``reference_spec`` builds (default: the
+    given consensus) and against each rater;
     ``max_voxels`` caps the voxels either mask may declare.
 
     Any problem with the output (none, wrong grid, NaN, not NIfTI, too large) makes the case
@@ -99,7 +109,9 @@ def score_case(case: CaseInput, run: CaseRun, metrics_config: MetricsConfig,
     """
     if run.output is None:
         return missing(case.case_id, run.failure or Failure(FailureCategory.MISSING_OUTPUT))
-    reference = nifti.load_mask(case.reference, max_voxels=max_voxels)
+    refs = multi.load(case.reference, case.raters, reference_spec or ReferenceSpec(),
+                      max_voxels, case.ranked)
+    reference = refs.ranked
     try:
         prediction = nifti.load_mask(run.output, max_voxels=max_voxels,
                                      expected_shape=reference.array.shape,
@@ -109,7 +121,9 @@ def score_case(case: CaseInput, run: CaseRun, metrics_config: MetricsConfig,
     result = evaluate_case(prediction.array, reference.array, reference.spacing,
                            metrics_config)
     return CaseOutcome(case.case_id, "ok", metrics=result.as_flat_dict(),
-                       flags=tuple(result.flags))
+                       flags=tuple(result.flags),
+                       rater_metrics=multi.against_raters(prediction.array, refs,
+                                                          metrics_config))
 
 
 def container_lines(text: str) -> str:
@@ -165,7 +179,8 @@ def evaluate(
     metrics_config = spec.metrics_config()
 
     def case_done(run: CaseRun) -> None:
-        outcome = score_case(by_id[run.case_id], run, metrics_config, max_voxels)
+        outcome = score_case(by_id[run.case_id], run, metrics_config, max_voxels,
+                             spec.reference)
         outcomes[run.case_id] = outcome
         if on_case is not None:
             on_case(outcome)

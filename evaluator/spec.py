@@ -14,7 +14,7 @@ so reading a config stays cheap.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -55,6 +55,21 @@ class SandboxRelaxations(_Strict):
     )
 
 
+class ReferenceSpec(_Strict):
+    """How the ranked reference of a case is built when a dataset has several raters
+    (``evaluator.consensus``): ``consensus`` (the dataset's ``references/<case>.nii.gz``, which
+    must exist), ``majority`` (strict majority of the raters) or ``staple`` (SimpleITK's STAPLE,
+    lesion where the posterior probability is ``>= staple_threshold``; ``staple_foreground`` is
+    the label STAPLE counts as lesion, 1 because masks are binarized to {0, 1} first).
+
+    The same voting rule builds each rater's leave-one-out reference for the human baseline
+    (``consensus`` mode: the strict majority of the other raters)."""
+
+    mode: Literal["consensus", "majority", "staple"] = "consensus"
+    staple_threshold: float = Field(0.5, gt=0, lt=1)
+    staple_foreground: Literal[1] = 1
+
+
 def channels_field() -> Any:
     """The ``channels`` field: ``["flair"]`` by default, 1 to 16 names. A function so that a
     model narrowing the names' type (the phase config) keeps the same default and bounds."""
@@ -69,7 +84,9 @@ class EvaluationSpec(_Strict):
     the grid outputs must match; this model checks their number and that none repeats, the
     names themselves are identifiers checked where the config is written (the platform's
     ``ChannelName``). ``metrics`` is a preset name or a custom lesion-matching config
-    (``evaluator.metrics.resolve_config``).
+    (``evaluator.metrics.resolve_config``). ``reference`` says how the ranked reference is
+    built from several raters (:class:`ReferenceSpec`; the default, ``consensus``, is the
+    dataset's one reference mask per case).
     """
 
     channels: list[str] = channels_field()
@@ -80,6 +97,10 @@ class EvaluationSpec(_Strict):
         "msseg", description="a preset (msseg, wmh, shifts, instance) or a custom "
                              "lesion-matching config"
     )
+    #: Left out of the stored JSON while it is the default, so configs stored before raters
+    #: existed keep their shape and their hash.
+    reference: ReferenceSpec = Field(default_factory=ReferenceSpec,
+                                     exclude_if=lambda value: value == ReferenceSpec())
 
     @field_validator("channels")
     @classmethod

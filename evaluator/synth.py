@@ -298,8 +298,51 @@ def _nii_gz(array: np.ndarray, affine: np.ndarray) -> bytes:
     return gzip.compress(image.to_bytes(), compresslevel=6, mtime=0)
 
 
-def write_case(case: SynthCase, out: Path) -> None:
-    """Write ``inputs/<case>/flair.nii.gz`` (+ ``t1``) and ``references/<case>.nii.gz``."""
+#: How synthetic raters differ from the phantom's truth, per lesion: probabilities of growing
+#: and of shrinking its boundary by one voxel; lesions under ``RATER_SMALL_MM3`` are missed
+#: with ``RATER_MISS_P``; with ``RATER_MERGE_P`` a rater joins lesions at most two voxels apart.
+RATER_GROW_P, RATER_SHRINK_P = 0.35, 0.25
+RATER_SMALL_MM3, RATER_MISS_P = 30.0, 0.4
+RATER_MERGE_P = 0.5
+
+
+def rater_masks(case: SynthCase, n_raters: int, seed: int) -> dict[str, np.ndarray]:
+    """``n_raters`` expert-like variants of ``case.reference`` (uint8, 1 = lesion), named
+    ``rater1``... Each rater, independently: moves each lesion's boundary out or in by one
+    voxel (6-connected), misses small lesions (under ``RATER_SMALL_MM3``), and may merge
+    neighbouring lesions (a closing that bridges gaps of up to two voxels). Deterministic:
+    rater ``r`` of a case depends only on (``seed``, the case id, ``r``)."""
+    labels, n = ndimage.label(case.reference > 0)
+    boxes = ndimage.find_objects(labels)
+    out = {}
+    for r in range(n_raters):
+        rng = np.random.default_rng([seed, r, *case.case_id.encode()])
+        mask = np.zeros_like(case.reference, dtype=bool)
+        for k, box in enumerate(boxes, start=1):
+            if box is None:
+                continue
+            padded = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in box)
+            lesion = labels[padded] == k
+            size_mm3 = float(lesion.sum()) * case.voxel_mm3
+            draw = rng.random(2)
+            if size_mm3 < RATER_SMALL_MM3 and draw[0] < RATER_MISS_P:
+                continue
+            if draw[1] < RATER_GROW_P:
+                lesion = ndimage.binary_dilation(lesion) & (case.tissue[padded] > 0)
+            elif draw[1] < RATER_GROW_P + RATER_SHRINK_P:
+                eroded = ndimage.binary_erosion(lesion)
+                lesion = eroded if eroded.any() else lesion
+            mask[padded] |= lesion
+        if rng.random() < RATER_MERGE_P:
+            mask = ndimage.binary_closing(mask, iterations=1) | mask
+        out[f"rater{r + 1}"] = mask.astype(np.uint8)
+    return out
+
+
+def write_case(case: SynthCase, out: Path, *, raters: int = 0, seed: int = 0) -> None:
+    """Write ``inputs/<case>/flair.nii.gz`` (+ ``t1``) and ``references/<case>.nii.gz``; with
+    ``raters`` (two or more) also ``references/<case>/rater<r>.nii.gz`` (:func:`rater_masks`
+    with ``seed``)."""
     inputs = out / "inputs" / case.case_id
     inputs.mkdir(parents=True, exist_ok=True)
     (out / "references").mkdir(parents=True, exist_ok=True)
@@ -308,6 +351,11 @@ def write_case(case: SynthCase, out: Path) -> None:
         (inputs / "t1.nii.gz").write_bytes(_nii_gz(case.t1, case.affine))
     (out / "references" / f"{case.case_id}.nii.gz").write_bytes(
         _nii_gz(case.reference, case.affine))
+    if raters:
+        folder = out / "references" / case.case_id
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, mask in rater_masks(case, raters, seed).items():
+            (folder / f"{name}.nii.gz").write_bytes(_nii_gz(mask, case.affine))
 
 
 def write_dataset(out: Path, n_cases: int, seed: int, size: str = "small", *,

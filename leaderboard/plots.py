@@ -12,6 +12,10 @@ user (team names) is XML-escaped here.
   range give per-case values away, every one of them with few cases.
 - ``score_aggregates``: where per-case scores are not shown, one dot per team at its published
   aggregate of the primary metric; the axis spans those aggregates only.
+- the rater band (several raters per case): both score plots take ``band`` = the lowest and
+  highest aggregate of the human baseline's reference rows and draw it as a shaded vertical
+  band behind the teams. Aggregates only, whatever the reader may see per case: no rater's
+  per-case value is ever drawn.
 - ``rank_blobs``: challengeR's blob plot: team x rank, circle area proportional to how often
   the team got that rank over the bootstrap samples, the median rank as a black bar and the
   2.5-97.5 % interval as a line.
@@ -75,15 +79,42 @@ def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     return [round(start + k * step, 10) for k in range(int((hi - start) / step + 1e-9) + 1)]
 
 
+BAND = "#f2e3c6"
+
+
+def _band(x: Callable[[float], float], band: tuple[float, float] | None, top: float,
+          bottom: float) -> list[str]:
+    """The rater band from ``band[0]`` to ``band[1]`` (metric units), ``top`` to ``bottom``
+    (pixels), labelled "raters" above; nothing without a band."""
+    if band is None or not all(math.isfinite(v) for v in band):
+        return []
+    left, right = sorted((x(band[0]), x(band[1])))
+    return [f'<g class="rater-band"><rect x="{left - 1:.1f}" y="{top - 6:.1f}" '
+            f'width="{right - left + 2:.1f}" height="{bottom - top + 6:.1f}" fill="{BAND}"/>'
+            f'<text x="{(left + right) / 2:.1f}" y="{top - 10:.1f}" text-anchor="middle" '
+            f'fill="{MUTED}">raters</text></g>']
+
+
+def _band_desc(band: tuple[float, float] | None) -> str:
+    return ("" if band is None else
+            f"Shaded band: the human baseline, raters' aggregates from {min(band):.3g} to "
+            f"{max(band):.3g}. ")
+
+
 def score_distribution(ident: str, teams: Sequence[str], values: Mapping[str, Sequence[float]],
                        missing: Mapping[str, Sequence[int]], metric_label: str,
-                       higher_is_better: bool, *, show_points: bool) -> str:
-    """Box (and optionally strip) plot of one metric per team; ``teams`` in leaderboard order."""
+                       higher_is_better: bool, *, show_points: bool,
+                       band: tuple[float, float] | None = None) -> str:
+    """Box (and optionally strip) plot of one metric per team; ``teams`` in leaderboard order;
+    ``band``: the raters' lowest and highest aggregate, drawn behind the boxes."""
     label_w, plot_w, row_h, top = _label_width(teams), 520.0, 26.0, 30.0
     width, height = label_w + plot_w + 30, top + row_h * len(teams) + 44
     arrays = {t: np.asarray([np.nan if v is None else v for v in values[t]], float)
               for t in teams}
     finite = np.concatenate([a[np.isfinite(a)] for a in arrays.values()] or [np.zeros(1)])
+    if band is not None:
+        finite = np.concatenate([finite, np.asarray(band, float)])
+        finite = finite[np.isfinite(finite)]
     lo, hi = (0.0, 1.0) if finite.size == 0 else (float(finite.min()), float(finite.max()))
     if lo >= 0 and hi <= 1:
         lo, hi = 0.0, 1.0
@@ -96,6 +127,7 @@ def score_distribution(ident: str, teams: Sequence[str], values: Mapping[str, Se
     direction = "higher is better" if higher_is_better else "lower is better"
     summary = []
     out = _value_grid(x, lo, hi, top, top + row_h * len(teams))
+    out += _band(x, band, top, top + row_h * len(teams))
     for i, team in enumerate(teams):
         a = arrays[team]
         a = a[np.isfinite(a)]
@@ -139,19 +171,22 @@ def score_distribution(ident: str, teams: Sequence[str], values: Mapping[str, Se
     title = f"Distribution of {metric_label} over the test cases, per team"
     desc = ("Box plots in leaderboard order: box = quartiles, bar = median, diamond = mean, "
             "whiskers to 1.5 IQR; missing cases count at their worst value. "
-            + "; ".join(summary))
+            + _band_desc(band) + "; ".join(summary))
     return "".join(_open(ident, width, height, title, desc) + out + ["</svg>"])
 
 
 def score_aggregates(ident: str, teams: Sequence[str], scores: Mapping[str, float | None],
-                     metric_label: str, aggregate: str, higher_is_better: bool) -> str:
+                     metric_label: str, aggregate: str, higher_is_better: bool, *,
+                     band: tuple[float, float] | None = None) -> str:
     """A dot per team (``teams`` in leaderboard order) at ``scores[team]``, its published
     ``aggregate`` ("mean" or "median" over the cases) of one metric; a team without a value is
     labelled only. Nothing per case: no point, quartile, whisker, nor an axis stretched to an
-    extreme case (the axis is [0, 1] when every aggregate lies in it, else their own range)."""
+    extreme case (the axis is [0, 1] when every aggregate lies in it, else their own range).
+    ``band``: the raters' lowest and highest aggregate, drawn behind the dots."""
     label_w, plot_w, row_h, top = _label_width(teams), 520.0, 22.0, 30.0
     width, height = label_w + plot_w + 30, top + row_h * len(teams) + 44
     shown = [v for t in teams if (v := scores.get(t)) is not None and math.isfinite(v)]
+    shown += [v for v in band or () if math.isfinite(v)]
     lo, hi = (min(shown), max(shown)) if shown else (0.0, 1.0)
     if lo >= 0 and hi <= 1:
         lo, hi = 0.0, 1.0
@@ -165,6 +200,7 @@ def score_aggregates(ident: str, teams: Sequence[str], scores: Mapping[str, floa
         return label_w + (v - lo) / (hi - lo) * plot_w
 
     out = _value_grid(x, lo, hi, top, top + row_h * len(teams))
+    out += _band(x, band, top, top + row_h * len(teams))
     summary = []
     for i, team in enumerate(teams):
         cy = top + row_h * i + row_h / 2
@@ -181,7 +217,7 @@ def score_aggregates(ident: str, teams: Sequence[str], scores: Mapping[str, floa
                f'{_e(aggregate)} {_e(metric_label)} over the test cases ({direction})</text>')
     title = f"{aggregate.capitalize()} {metric_label} of each team over the test cases"
     desc = (f"One dot per team in leaderboard order at its {aggregate} {metric_label}; "
-            "per-case scores are not published. " + "; ".join(summary))
+            "per-case scores are not published. " + _band_desc(band) + "; ".join(summary))
     return "".join(_open(ident, width, height, title, desc) + out + ["</svg>"])
 
 

@@ -46,6 +46,17 @@ class SignificancePublic(BaseModel):
     p_adjusted: list[list[float | None]]
 
 
+class ReferenceRowPublic(BaseModel):
+    """The human baseline of one rater (several raters per case): the rater's mask scored
+    against the leave-one-out consensus of the others. Never ranked; ``intervals`` are the
+    bootstrap 95 % intervals of each aggregate over cases."""
+
+    rater: str
+    scores: dict[str, float | None]
+    intervals: dict[str, list[float] | None]
+    n_cases: int
+
+
 class LeaderboardPublic(BaseModel):
     phase_id: int
     config_version: int
@@ -69,3 +80,6 @@ class LeaderboardPublic(BaseModel):
     significance: SignificancePublic | None
     scores_hidden_until: str | None
     per_case_available: bool
+    reference: dict[str, str | float | int] | None = None
+    raters: list[str] = []
+    reference_rows: list[ReferenceRowPublic] = []

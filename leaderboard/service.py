@@ -13,6 +13,8 @@ into ``Leaderboard.view``:
 - scores hidden until close: non-organizers get the list of teams with a ranked submission in
   alphabetical order, without ranks, scores, submissions, missing counts or plots, and
   ``scores_hidden_until`` = ``closes_at``;
+- the human baseline's reference rows (several raters per case): aggregates like the teams'
+  scores, so shown exactly when the scores are (none while they are hidden);
 - the per-case table: organizers always; others only when per-case scores are published. It
   holds the case status, the sanitized missing-case category and the ranked metrics the view
   publishes per case (never those undefined exactly when the reference is empty), rendered by
@@ -114,7 +116,7 @@ def as_json(board: Leaderboard) -> dict[str, Any]:
     data["per_case_available"] = board.per_case_allowed
     if board.scores_hidden:
         data.update(rows=hidden_rows(board), stability=None, rank_frequencies=None,
-                    significance=None,
+                    significance=None, reference_rows=[],
                     scores_hidden_until=snapshot.iso(board.scores_hidden_until))  # type: ignore[arg-type]
         return data
     data["rows"] = [{k: v for k, v in row.items() if k not in _INTERNAL_ROW_KEYS}
@@ -180,6 +182,7 @@ def case_rows(*, db: Session, board: Leaderboard) -> list[dict[str, Any]]:
     """
     board.view.require_per_case()
     names = board.view.per_case_metrics
+    raters = board.payload.get("raters") or []
     rows = board.payload["rows"]
     stored: dict[int, dict[str, CaseResult]] = {r["evaluation_id"]: {} for r in rows}
     for found in db.scalars(select(CaseResult).where(
@@ -192,11 +195,14 @@ def case_rows(*, db: Session, board: Leaderboard) -> list[dict[str, Any]]:
             result = stored[row["evaluation_id"]].get(case_id)
             status = result.status if result else "missing"
             values = board.view.case_values(status, (result.metrics or {}) if result else {})
+            per_rater = board.view.rater_values(status, result.rater_metrics if result else {})
             out.append({"team": row["team"], "submission_id": row["submission_id"],
                         "case_id": case_id, "status": status,
                         "category": None if status == "ok" else
                         (result.category if result else "no_result"),
-                        "metrics": {n: values.get(n) for n in names}})
+                        "metrics": {n: values.get(n) for n in names},
+                        "raters": {r: {n: per_rater.get(r, {}).get(n) for n in names}
+                                   for r in raters}})
     return out
 
 
@@ -210,8 +216,13 @@ def _dataset_cases(db: Session, board: Leaderboard) -> list[str]:
 
 
 def cases_csv(*, db: Session, board: Leaderboard) -> str:
-    """``case_rows`` as CSV: one line per (team, case), one column per metric shown."""
+    """``case_rows`` as CSV: one line per (team, case), one column per metric shown, then
+    with several raters one column ``<metric>@<rater>`` per rater and metric shown."""
     names = board.view.per_case_metrics
+    raters = board.payload.get("raters") or []
     rows = [[r["team"], r["submission_id"], r["case_id"], r["status"], r["category"],
-             *[r["metrics"][n] for n in names]] for r in case_rows(db=db, board=board)]
-    return _csv(["team", "submission_id", "case_id", "status", "category", *names], rows)
+             *[r["metrics"][n] for n in names],
+             *[r["raters"][rater][n] for rater in raters for n in names]]
+            for r in case_rows(db=db, board=board)]
+    return _csv(["team", "submission_id", "case_id", "status", "category", *names,
+                 *[f"{n}@{rater}" for rater in raters for n in names]], rows)

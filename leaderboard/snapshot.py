@@ -31,6 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from challenge.datasets.models import Dataset, DatasetCase
+from challenge.evaluations import baseline
 from challenge.evaluations.models import CaseResult, EvalState, Evaluation
 from challenge.phases.config import PhaseConfigSpec, needs_reevaluation
 from challenge.phases.models import Phase, PhaseConfig
@@ -39,6 +40,7 @@ from challenge.submissions.models import Submission
 from challenge.teams.models import Team
 from evaluator.metrics import METRICS
 from leaderboard.ranking import MetricSpec, RankingConfig, RankingResult, rank
+from leaderboard.reference_rows import reference_rows
 from leaderboard.stability import DEFAULT_SEED, bootstrap, significance_map
 
 _ID_CHUNK = 500
@@ -141,6 +143,8 @@ def _base(phase: Phase, config: PhaseConfig, spec: PhaseConfigSpec,
         "n_cases": 0, "rows": [], "stability": None, "rank_frequencies": None,
         "significance": None, "primary_values": None,
         "show_per_case_scores": spec.show_per_case_scores,
+        "reference": spec.reference.model_dump(mode="json"),
+        "raters": list(dataset.raters or []) if dataset else [], "reference_rows": [],
     }
 
 
@@ -157,6 +161,7 @@ def compute(db: Session, phase: Phase, computed_at: datetime) -> dict[str, Any]:
                                .where(DatasetCase.dataset_id == dataset.id)
                                .order_by(DatasetCase.case_id)))
     payload["n_cases"] = len(case_ids)
+    payload["reference_rows"] = _reference_rows(db, spec, dataset, case_ids)
     candidates = _candidates(db, phase, equivalent_config_ids(db, phase, config, spec))
     if not case_ids or candidates.empty:
         return payload
@@ -166,6 +171,35 @@ def compute(db: Session, phase: Phase, computed_at: datetime) -> dict[str, Any]:
                   case_ids, rconfig)
     _fill(payload, result, candidates, ok, spec)
     return payload
+
+
+def _reference_rows(db: Session, spec: PhaseConfigSpec, dataset: Dataset,
+                    case_ids: list[str]) -> list[dict[str, Any]]:
+    """The human baseline's rows (``leaderboard.reference_rows``) from the stored baseline of
+    this dataset and scoring (``challenge.evaluations.baseline``); none until a worker stored
+    it, or when the dataset has fewer than two raters. Values as the teams': ``rank_abs``
+    metrics by absolute value; a case without a stored value is undefined (NaN)."""
+    raters = list(dataset.raters or [])
+    if len(raters) < 2 or not case_ids:
+        return []
+    stored = baseline.rows(db, baseline.scoring_key(spec.evaluation(), dataset.checksum))
+    if not stored:
+        return []
+    names = spec.ranking.metrics
+    cube = np.full((len(names), len(raters), len(case_ids)), np.nan)
+    rater_at = {r: i for i, r in enumerate(raters)}
+    case_at = {c: j for j, c in enumerate(case_ids)}
+    for row in stored:
+        i, j = rater_at.get(row.rater), case_at.get(row.case_id)
+        if i is None or j is None:
+            continue
+        for k, name in enumerate(names):
+            value = row.metrics.get(name)
+            if value is not None:
+                cube[k, i, j] = abs(float(value)) if METRICS[name].rank_abs else float(value)
+    return reference_rows(cube, raters, ranking_config(spec).metrics,
+                          aggregate=spec.ranking.aggregate,
+                          n_boot=spec.ranking.bootstrap_samples, seed=DEFAULT_SEED)
 
 
 def _fill(payload: dict[str, Any], result: RankingResult, candidates: pd.DataFrame,

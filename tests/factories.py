@@ -76,6 +76,8 @@ def nifti_bytes(array: np.ndarray, zooms: tuple[float, float, float] = (1.0, 1.0
 class TinyDataset:
     cases: dict[str, dict[str, bytes]] = field(default_factory=dict)
     references: dict[str, bytes] = field(default_factory=dict)
+    #: case -> rater -> mask bytes (``references/<case>/<rater>.nii.gz``)
+    raters: dict[str, dict[str, bytes]] = field(default_factory=dict)
 
     def tar_bytes(self, extra: list[tuple[tarfile.TarInfo, bytes | None]] = ()) -> bytes:  # type: ignore[assignment]
         buf = io.BytesIO()
@@ -85,6 +87,9 @@ class TinyDataset:
                     _add(tar, f"inputs/{case}/{channel}.nii.gz", data)
             for case, data in self.references.items():
                 _add(tar, f"references/{case}.nii.gz", data)
+            for case, masks in self.raters.items():
+                for rater, data in masks.items():
+                    _add(tar, f"references/{case}/{rater}.nii.gz", data)
             for info, data in extra:
                 tar.addfile(info, io.BytesIO(data) if data is not None else None)
         return buf.getvalue()
@@ -99,6 +104,11 @@ class TinyDataset:
             path = root / "references" / f"{case}.nii.gz"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
+        for case, masks in self.raters.items():
+            for rater, data in masks.items():
+                path = root / "references" / case / f"{rater}.nii.gz"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
         return root
 
 
@@ -120,6 +130,41 @@ def tiny_dataset(n_cases: int = 2, shape: tuple[int, int, int] = (8, 8, 8),
         flair[ref > 0] += 80
         ds.cases[case] = {"flair": nifti_bytes(flair)}
         ds.references[case] = nifti_bytes(ref)
+    return ds
+
+
+def rater_masks(n_cases: int = 3, n_raters: int = 3, shape: tuple[int, int, int] = (8, 8, 8),
+                seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
+    """case -> rater -> uint8 mask: the 2x2x2 lesion of ``tiny_dataset``, each rater adding or
+    dropping a few boundary voxels at random (seeded), so raters disagree a little."""
+    rng = np.random.default_rng(seed + 1000)
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for i in range(n_cases):
+        masks = {}
+        for r in range(n_raters):
+            mask = np.zeros(shape, np.uint8)
+            mask[2:4, 2:4, 2:4] = 1
+            ring = np.zeros(shape, bool)
+            ring[1:5, 1:5, 1:5] = True
+            ring[2:4, 2:4, 2:4] = False
+            flip = ring & (rng.random(shape) < 0.25)
+            mask[flip] = 1
+            if rng.random() < 0.5:
+                mask[2, 2, 2] = 0
+            masks[f"rater{r + 1}"] = mask
+        out[f"case{i:03d}"] = masks
+    return out
+
+
+def rater_dataset(n_cases: int = 3, n_raters: int = 3, *, consensus: bool = True,
+                  seed: int = 0) -> TinyDataset:
+    """``tiny_dataset`` whose cases also hold ``n_raters`` rater masks (``rater_masks``);
+    without ``consensus`` the cases have no ``references/<case>.nii.gz``."""
+    ds = tiny_dataset(n_cases, seed=seed)
+    ds.raters = {case: {r: nifti_bytes(m) for r, m in masks.items()}
+                 for case, masks in rater_masks(n_cases, n_raters, seed=seed).items()}
+    if not consensus:
+        ds.references = {}
     return ds
 
 

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LIBRARY_FORBIDDEN = ("challenge", "leaderboard", "sqlalchemy", "fastapi")
 PURE_FORBIDDEN = ("challenge", "sqlalchemy", "fastapi")
 PURE_LEADERBOARD = ("ranking", "scoring", "stability", "wilcoxon", "signed_rank_layout",
-                    "signed_rank_scan", "ranking_config", "plots")
+                    "signed_rank_scan", "ranking_config", "plots", "reference_rows")
 
 
 def module_name(path: Path) -> str:

@@ -31,6 +31,9 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "algorithms"
 SLUG = "msles-demo"
 SAMPLE_CASES = 2
+#: Raters per hidden case: the test phase ranks against their strict majority and shows each
+#: rater against the others as the human baseline.
+HIDDEN_RATERS = 3
 # team name -> example algorithm it submits
 TEAMS = {"lesion-lab": "threshold", "quick-and-dirty": "threshold-crude",
          "brittle-bytes": "fragile"}
@@ -91,7 +94,7 @@ def _build(client: Any, base_image: str, images_dir: Path) -> dict[str, Path]:
     return archives
 
 
-def _generate(target: Path, n_cases: int, seed: int) -> None:
+def _generate(target: Path, n_cases: int, seed: int, raters: int = 0) -> None:
     from evaluator import synth
 
     if (target / "references").is_dir():
@@ -105,7 +108,7 @@ def _generate(target: Path, n_cases: int, seed: int) -> None:
     with progress:
         task = progress.add_task(f"generating {target.name} cases", total=n_cases)
         for index in range(n_cases):
-            synth.write_case(synth.make_case(seed, index), target)
+            synth.write_case(synth.make_case(seed, index), target, raters=raters, seed=seed)
             progress.advance(task)
     success(f"generated {n_cases} synthetic case(s) in {target}")
 
@@ -192,6 +195,7 @@ def _setup_challenge(api: Api, state: _State, data: Path) -> dict[str, int]:
           "submissions": {"per_day": 20, "total": 100, "counts": "latest"}}),
         ("test", "Test (hidden cases)", "sanity-check", "hidden",
          {"show_per_case_scores": False, "allow_log_tails": False,
+          "reference": {"mode": "majority"},
           "submissions": {"per_day": 5, "total": 20, "counts": "latest"}}),
     ]
     for slug, title, parent, dataset, extra in specs:
@@ -311,7 +315,7 @@ def _prepare(data_dir: Path, *, reset: bool, cases: int,
     data_dir = data_dir.resolve()
     archives = _build(client, base_image, data_dir / "images")
     _generate(data_dir / "data" / "sample", SAMPLE_CASES, seed + 1)
-    _generate(data_dir / "data" / "hidden", cases, seed)
+    _generate(data_dir / "data" / "hidden", cases, seed, raters=HIDDEN_RATERS)
     return data_dir, archives
 
 

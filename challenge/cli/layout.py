@@ -4,6 +4,8 @@ Layout (the server's ``challenge.datasets.ingest`` accepts the same)::
 
     DIR/inputs/<case_id>/<channel>.nii.gz    the same channels for every case
     DIR/references/<case_id>.nii.gz          one reference mask per case, on the inputs' grid
+    DIR/references/<case_id>/<rater>.nii.gz  optional: each rater's mask (two or more raters;
+                                             then the file above is the optional consensus)
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from challenge.core.text import CASE_ID, CHANNEL
+from challenge.core.text import CASE_ID, CHANNEL, RATER
 from evaluator import io as nifti
 
 SUFFIX = ".nii.gz"
@@ -79,6 +81,8 @@ def _scan_inputs(root: Path, problems: list[str], skipped: list[str]) -> dict[st
 def _scan_references(root: Path, problems: list[str], skipped: list[str]) -> set[str]:
     refs = set()
     for f in _visible((root / "references").iterdir(), skipped, root):
+        if f.is_dir() and CASE_ID.matches(f.name):
+            continue  # a case's rater folder (_scan_raters)
         case = f.name[: -len(SUFFIX)] if f.name.endswith(SUFFIX) else ""
         if not f.is_file() or not CASE_ID.matches(case):
             problems.append(f"{f.relative_to(root)}: expected references/<case>.nii.gz files only")
@@ -87,13 +91,29 @@ def _scan_references(root: Path, problems: list[str], skipped: list[str]) -> set
     return refs
 
 
+def _scan_raters(root: Path, problems: list[str], skipped: list[str]) -> dict[str, list[str]]:
+    """case -> its raters' names (sorted), from ``references/<case>/<rater>.nii.gz``; whether
+    every case has the same raters is the server's check (it names the case and rater)."""
+    raters: dict[str, list[str]] = {}
+    for folder in _visible((root / "references").iterdir(), skipped, root):
+        if not (folder.is_dir() and CASE_ID.matches(folder.name)):
+            continue
+        for f in _visible(folder.iterdir(), skipped, root):
+            name = f.name[: -len(SUFFIX)] if f.name.endswith(SUFFIX) else ""
+            if not f.is_file() or not RATER.matches(name):
+                problems.append(f"{f.relative_to(root)}: expected "
+                                f"references/<case>/<rater>.nii.gz ({RATER.description})")
+            else:
+                raters.setdefault(folder.name, []).append(name)
+    return {case: sorted(names) for case, names in raters.items()}
+
+
 def _check_headers(layout: Layout, problems: list[str]) -> None:
     """Read every NIfTI header (no voxel data) and compare each case's grids."""
     for case in layout.cases:
-        paths = [(f"inputs/{case}/{c}{SUFFIX}", layout.root / "inputs" / case / f"{c}{SUFFIX}")
-                 for c in layout.channels]
-        paths.append((f"references/{case}{SUFFIX}", layout.root / "references" /
-                      f"{case}{SUFFIX}"))
+        # the case's files in layout order: its channels, then its reference(s)
+        paths = [(name, path) for path, name in layout.files
+                 if name.split("/")[1].removesuffix(SUFFIX) == case]
         first = None
         for rel, path in paths:
             try:
@@ -120,7 +140,9 @@ def check_layout(root: Path, *, headers: bool = True) -> Layout:
     problems: list[str] = []
     skipped: list[str] = []
     cases = _scan_inputs(root, problems, skipped)
-    refs = _scan_references(root, problems, skipped)
+    consensus = _scan_references(root, problems, skipped)
+    raters = _scan_raters(root, problems, skipped)
+    refs = consensus | set(raters)
     if not cases and not problems:
         problems.append(f"{root}/inputs holds no case folders")
     channel_sets = {tuple(chs) for chs in cases.values() if chs}
@@ -138,8 +160,11 @@ def check_layout(root: Path, *, headers: bool = True) -> Layout:
     for case in layout.cases:
         layout.files += [(root / "inputs" / case / f"{c}{SUFFIX}", f"inputs/{case}/{c}{SUFFIX}")
                          for c in channels]
-        layout.files.append((root / "references" / f"{case}{SUFFIX}",
-                             f"references/{case}{SUFFIX}"))
+        if case in consensus:
+            layout.files.append((root / "references" / f"{case}{SUFFIX}",
+                                 f"references/{case}{SUFFIX}"))
+        layout.files += [(root / "references" / case / f"{r}{SUFFIX}",
+                          f"references/{case}/{r}{SUFFIX}") for r in raters.get(case, [])]
     if headers:
         _check_headers(layout, problems)
         if problems:

@@ -20,6 +20,14 @@ def _fmt(value: Any, precision: int) -> str:
     return shown(str(value))
 
 
+def _with_interval(value: Any, interval: Any, precision: int) -> str:
+    """A reference row's aggregate with its bootstrap interval in brackets, when it has one."""
+    if not isinstance(interval, list) or len(interval) != 2:
+        return _fmt(value, precision)
+    return (f"{_fmt(value, precision)} [{_fmt(interval[0], precision)}–"
+            f"{_fmt(interval[1], precision)}]")
+
+
 def _fetch(api: Api, path: str, phase_id: int) -> Any:
     try:
         return api.request("GET", path, auth=False, handle={"not_found"})
@@ -74,8 +82,17 @@ def show_leaderboard(api: Api, phase: str, *, csv: bool = False, as_json: bool =
                       str(row.get("n_missing", 0)),
                       f"{interval[0]}–{interval[1]}" if interval else "-",
                       str(row.get("submission_id", "-")), when(row.get("submitted_at")))
+    references = board.get("reference_rows") or []
+    if references:
+        table.add_section()
+    for ref in references:
+        scores, intervals = ref.get("scores") or {}, ref.get("intervals") or {}
+        table.add_row("ref", f"rater {shown(str(ref['rater']))} (vs. others)",
+                      *[_with_interval(scores.get(m["name"]), intervals.get(m["name"]),
+                                       precision) for m in metrics],
+                      "-", "not ranked", "-", "human baseline", style="italic")
     console = out()
-    if not board.get("rows"):
+    if not board.get("rows") and not references:
         note("no ranked submissions yet")
     else:
         console.print(table)

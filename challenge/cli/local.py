@@ -65,8 +65,12 @@ def _stage(root: Path, cases: list[str], channels: list[str], work: Path) -> lis
             input_dir.mkdir(parents=True)
             for name in sorted(wanted):
                 shutil.copy2(source / name, input_dir / name)
+        raters = root / "references" / case  # several raters: references/<case>/<rater>.nii.gz
         staged.append(CaseInput(case, input_dir.resolve(),
-                                (root / "references" / f"{case}.nii.gz").resolve()))
+                                (root / "references" / f"{case}.nii.gz").resolve(),
+                                {p.name.removesuffix(".nii.gz"): p.resolve()
+                                 for p in sorted(raters.glob("*.nii.gz"))}
+                                if raters.is_dir() else {}))
     return staged
 
 

@@ -20,6 +20,9 @@ def synth(
     size: Annotated[str, typer.Option(
         "--size", help="small: 96×112×96 at 2 mm (fast); full: 182×218×182 at 1 mm")] = "small",
     t1: Annotated[bool, typer.Option("--t1", help="also write a T1-like channel")] = False,
+    raters: Annotated[int, typer.Option(
+        "--raters", min=0, max=16,
+        help="also write N rater masks per case (0: none; otherwise 2-16)")] = 0,
     force: Annotated[bool, typer.Option(
         "--force", help="replace OUT/inputs and OUT/references if they exist")] = False,
 ) -> None:
@@ -29,9 +32,15 @@ def synth(
     OUT/references/<case>.nii.gz, the layout `segarena dataset upload` and
     `segarena test-container --cases` take. Deterministic: the same --seed and --size give the
     same cases, and the first cases of a larger set are those of a smaller one.
+
+    With --raters N, each case also gets references/<case>/rater1..N.nii.gz: variants of the
+    reference that differ the way experts do (a lesion's boundary a voxel out or in, small
+    lesions missed, neighbouring lesions merged), deterministic by --seed.
     """
     from evaluator import synth as generator
 
+    if raters == 1:
+        fail("--raters needs two or more raters (or 0 for none)")
     if size not in generator.SIZES:
         fail(f"--size must be one of {', '.join(generator.SIZES)}, not {size!r}")
     existing = [p for p in (out_dir / "inputs", out_dir / "references") if p.exists()]
@@ -50,7 +59,7 @@ def synth(
         task = progress.add_task("generating", total=cases)
         for index in range(cases):
             case = generator.make_case(seed, index, size, t1=t1)
-            generator.write_case(case, out_dir)
+            generator.write_case(case, out_dir, raters=raters, seed=seed)
             volumes = [lesion.volume_mm3 for lesion in case.lesions]
             kinds = [sum(lesion.kind == k for lesion in case.lesions) for k in generator.KIND_P]
             table.add_row(case.case_id, case.stratum, str(len(case.lesions)),
@@ -61,4 +70,5 @@ def synth(
             progress.advance(task)
     out().print(table)
     success(f"wrote {cases} case(s) to {out_dir}: inputs/<case>/flair.nii.gz"
-            f"{' + t1.nii.gz' if t1 else ''}, references/<case>.nii.gz")
+            f"{' + t1.nii.gz' if t1 else ''}, references/<case>.nii.gz"
+            f"{f' + references/<case>/rater1..{raters}.nii.gz' if raters else ''}")

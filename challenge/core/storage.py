@@ -6,6 +6,9 @@ Layout (a shared mount when several worker hosts exist)::
     <root>/submissions/<key>.tar        image archives exactly as uploaded
     <root>/datasets/<key>/inputs/<case>/<channel>.nii.gz
     <root>/datasets/<key>/references/<case>.nii.gz   never mounted into a container, never served
+    <root>/datasets/<key>/references/<case>/<rater>.nii.gz   each rater's mask, likewise
+    <root>/datasets/<key>/ranked/<rule>/<case>.nii.gz   a ranked reference built from the
+                                        raters under one rule, at first use; likewise
     <root>/runs/<evaluation id>/        a run's work dir (outputs, copied out of the sandbox)
 """
 
@@ -43,6 +46,12 @@ class Storage:
 
     def dataset_reference(self, key: str, case_id: str) -> Path:
         return self.dataset_dir(key) / "references" / f"{case_id}.nii.gz"
+
+    def dataset_rater(self, key: str, case_id: str, rater: str) -> Path:
+        return self.dataset_dir(key) / "references" / case_id / f"{rater}.nii.gz"
+
+    def dataset_ranked(self, key: str, rule: str, case_id: str) -> Path:
+        return self.dataset_dir(key) / "ranked" / rule / f"{case_id}.nii.gz"
 
     def run_dir(self, evaluation_id: int) -> Path:
         return self.root / "runs" / str(evaluation_id)

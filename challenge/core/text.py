@@ -94,6 +94,8 @@ CASE_ID = Rule(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", 64,
                "1-64 letters, digits, _ . -, starting with a letter or digit")
 CHANNEL = Rule(r"[A-Za-z][A-Za-z0-9_]{0,31}", 32,
                "a short identifier like 'flair': 1-32 letters, digits and _")
+RATER = Rule(r"[A-Za-z][A-Za-z0-9_]{0,31}", 32,
+             "a rater name like 'rater1': 1-32 letters, digits and _, starting with a letter")
 INVITE_CODE = Rule(r"[A-Za-z0-9_-]{1,64}", 64, "an invite code as a team member shared it")
 EMAIL = Rule(r"[^@\s]{1,64}@[^@\s]{1,189}", 254, "an e-mail address like name@example.org")
 SHA256 = Rule(r"[0-9a-f]{64}", 64, "a SHA-256 digest: 64 lowercase hexadecimal digits")

@@ -4,6 +4,8 @@ Accepted layout (tar, optionally gzip; an optional single top-level folder is al
 
     inputs/<case_id>/<channel>.nii.gz     one file per channel, the same channels for every case
     references/<case_id>.nii.gz           the reference mask, on the grid of the first channel
+    references/<case_id>/<rater>.nii.gz   optional: one binary mask per rater (two or more),
+                                          then the file above is the optional given consensus
 
 Every NIfTI file's header is inspected for identifying content as it is extracted, before its
 checksum is taken (``challenge.datasets.identifiers``): content in a free-text field or a
@@ -11,8 +13,10 @@ header extension refuses the dataset, or with ``strip_identifiers`` the file is 
 stripped copy, so the checksums and the stored files are those of the stripped copies.
 
 Everything else is refused with a clear error: links, devices, path traversal, unknown files,
-archives that expand past the size cap, cases without a reference, broken NIfTI headers, and
-voxel data that do not decode (every input volume and reference mask is decoded once here,
+archives that expand past the size cap, cases without a reference, broken NIfTI headers,
+cases whose raters differ from the other cases' (``inconsistent_raters``, naming the case and
+the rater), rater masks that are not binary or not on the inputs' grid, and voxel data that
+do not decode (every input volume and reference mask is decoded once here,
 so a dataset that is accepted never makes an evaluation fail later).
 """
 
@@ -25,14 +29,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+import numpy as np
+
 from challenge.core.errors import InvalidInput, PayloadTooLarge, StorageFull
 from challenge.core.storage import NO_SPACE, sha256_file
-from challenge.core.text import CASE_ID, CHANNEL
+from challenge.core.text import CASE_ID, CHANNEL, RATER
 from challenge.datasets.identifiers import HeaderDoor
 from evaluator import io as nifti
 
 MAX_MEMBERS = 100_000
-#: What an archive file holds: ("input", case id, channel) or ("reference", case id, None).
+#: Most raters a case may have.
+MAX_RATERS = 16
+#: What an archive file holds: ("input", case id, channel), ("reference", case id, None) or
+#: ("rater", case id, rater name).
 Entry = tuple[str, str, str | None]
 
 
@@ -42,6 +51,7 @@ class StagedCase:
     input_checksums: dict[str, str] = field(default_factory=dict)
     reference_checksum: str = ""
     shape: list[int] = field(default_factory=list)
+    rater_checksums: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -51,6 +61,7 @@ class StagedDataset:
     size_bytes: int
     #: file in the dataset -> header fields stripped from it (names only, never content)
     stripped: dict[str, list[str]] = field(default_factory=dict)
+    raters: list[str] = field(default_factory=list)
 
     @property
     def checksum(self) -> str:
@@ -60,6 +71,8 @@ class StagedDataset:
             for channel in sorted(case.input_checksums):
                 digest.update(f"{channel}:{case.input_checksums[channel]}".encode())
             digest.update(f"reference:{case.reference_checksum}".encode())
+            for rater in sorted(case.rater_checksums):  # none: the one-reference checksum
+                digest.update(f"rater:{rater}:{case.rater_checksums[rater]}".encode())
         return digest.hexdigest()
 
 
@@ -85,6 +98,11 @@ def _classify(name: str, prefix: str | None) -> Entry | None:
         if not CASE_ID.matches(case):
             raise _bad(f"bad case id in {name!r}")
         return "reference", case, None
+    if len(parts) == 3 and parts[0] == "references" and parts[2].endswith(".nii.gz"):
+        case, rater = parts[1], parts[2][: -len(".nii.gz")]
+        if not CASE_ID.matches(case) or not RATER.matches(rater):
+            raise _bad(f"bad case id or rater name in {name!r} (rater: {RATER.description})")
+        return "rater", case, rater
     return None
 
 
@@ -184,7 +202,8 @@ def _entry(member: tarfile.TarInfo, prefix: str | None) -> Entry | None:
     entry = _classify(member.name, prefix)
     if entry is None:
         raise _bad(f"unexpected file {member.name!r}: expected "
-                   "inputs/<case>/<channel>.nii.gz or references/<case>.nii.gz")
+                   "inputs/<case>/<channel>.nii.gz, references/<case>.nii.gz or "
+                   "references/<case>/<rater>.nii.gz")
     return entry
 
 
@@ -193,6 +212,7 @@ def _destination(staging: Path, entry: Entry) -> Path:
     place is refused."""
     role, case_id, channel = entry
     rel = (Path("inputs") / case_id / f"{channel}.nii.gz" if role == "input"
+           else Path("references") / case_id / f"{channel}.nii.gz" if role == "rater"
            else Path("references") / f"{case_id}.nii.gz")
     dest = staging / rel
     if dest.exists():
@@ -221,6 +241,9 @@ def _record(cases: dict[str, StagedCase], entry: Entry, checksum: str) -> None:
     if role == "input":
         assert channel is not None
         case.input_checksums[channel] = checksum
+    elif role == "rater":
+        assert channel is not None
+        case.rater_checksums[channel] = checksum
     else:
         case.reference_checksum = checksum
 
@@ -234,9 +257,10 @@ def _validate(staging: Path, cases: list[StagedCase], total: int,
         raise _bad("every case must have the same, non-empty set of input channels",
                    "inconsistent_channels")
     channels = sorted(next(iter(channel_sets)))
+    raters = _consistent_raters(cases)
     # The first channel (alphabetical unless a phase orders them) defines the case's grid.
     for case in sorted(cases, key=lambda c: c.case_id):
-        if not case.reference_checksum:
+        if not case.reference_checksum and not case.rater_checksums:
             raise _bad(f"case {case.case_id!r} has no reference mask", "missing_reference")
         grid = None
         for channel in channels:
@@ -248,14 +272,55 @@ def _validate(staging: Path, cases: list[StagedCase], total: int,
             elif not _same_grid(grid, header):
                 raise _bad(f"case {case.case_id!r}: channel {channel!r} is on another grid than "
                            f"{channels[0]!r}", "grid_mismatch")
-        reference = _decoded(staging / "references" / f"{case.case_id}.nii.gz", max_voxels,
-                             f"case {case.case_id!r} reference", mask=True)
         assert grid is not None
-        if not _same_grid(grid, reference):
-            raise _bad(f"case {case.case_id!r}: the reference is not on the inputs' grid",
-                       "grid_mismatch")
+        if case.reference_checksum:
+            reference = _decoded(staging / "references" / f"{case.case_id}.nii.gz",
+                                 max_voxels, f"case {case.case_id!r} reference", mask=True)
+            if not _same_grid(grid, reference):
+                raise _bad(f"case {case.case_id!r}: the reference is not on the inputs' grid",
+                           "grid_mismatch")
+        _check_raters(staging, case, grid, max_voxels)
         case.shape = [int(n) for n in grid.shape]
-    return StagedDataset(channels=channels, cases=cases, size_bytes=total)
+    return StagedDataset(channels=channels, cases=cases, size_bytes=total, raters=raters)
+
+
+def _consistent_raters(cases: list[StagedCase]) -> list[str]:
+    """The dataset's raters, sorted: every case must have the same ones (none, or two to
+    ``MAX_RATERS``). A 422 ``inconsistent_raters`` names the first case (by id) missing a
+    rater and that rater."""
+    every = sorted({r for c in cases for r in c.rater_checksums})
+    if not every:
+        return []
+    if len(every) > MAX_RATERS:
+        raise _bad(f"the dataset has {len(every)} raters; at most {MAX_RATERS} are allowed",
+                   "too_many_raters")
+    if len(every) < 2:
+        raise _bad(f"rater {every[0]!r} is the only rater: a dataset with rater masks needs "
+                   "two or more raters (one reference goes in references/<case>.nii.gz)",
+                   "too_few_raters")
+    for case in sorted(cases, key=lambda c: c.case_id):
+        absent = [r for r in every if r not in case.rater_checksums]
+        if absent:
+            raise _bad(f"case {case.case_id!r} has no mask of rater {absent[0]!r} "
+                       f"(expected references/{case.case_id}/{absent[0]}.nii.gz): every case "
+                       f"needs the same raters ({', '.join(every)})", "inconsistent_raters")
+    return every
+
+
+def _check_raters(staging: Path, case: StagedCase, grid: nifti.HeaderInfo,
+                  max_voxels: int) -> None:
+    """Each rater mask of ``case`` decodes, is on the inputs' ``grid`` and holds only 0 and 1
+    (a 422 naming the case and the rater otherwise)."""
+    for rater in sorted(case.rater_checksums):
+        path = staging / "references" / case.case_id / f"{rater}.nii.gz"
+        what = f"case {case.case_id!r} rater {rater!r}"
+        header = _decoded(path, max_voxels, what, mask=True)
+        if not _same_grid(grid, header):
+            raise _bad(f"{what}: the mask is not on the inputs' grid", "grid_mismatch")
+        values = np.unique(nifti.load_volume(path, max_voxels=max_voxels).array)
+        if not np.isin(values, (0, 1)).all():
+            raise _bad(f"{what}: the mask is not binary (values other than 0 and 1)",
+                       "rater_mask_not_binary")
 
 
 def _decoded(path: Path, max_voxels: int, what: str, *, mask: bool) -> nifti.HeaderInfo:

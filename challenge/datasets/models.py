@@ -34,6 +34,9 @@ class Dataset(Base):
     #: Registered by manifest only (``challenge.datasets.manifest``): no file of it is stored
     #: here; the phase's evaluation site holds the cases (``challenge.sites``).
     manifest_only: Mapped[bool] = mapped_column(default=False, server_default=false())
+    #: Rater names (sorted) when every case holds ``references/<case>/<rater>.nii.gz``;
+    #: empty (or null in rows older than raters) for one reference per case.
+    raters: Mapped[list[str] | None] = mapped_column(JSON, default=list)
 
     cases: Mapped[list[DatasetCase]] = relationship(
         back_populates="dataset", cascade="all, delete-orphan", order_by="DatasetCase.case_id"
@@ -52,5 +55,8 @@ class DatasetCase(Base):
     shape: Mapped[list[int]] = mapped_column(JSON)
     #: The 4x4 voxel-to-world affine of the case's grid (manifest datasets; None for uploads).
     affine: Mapped[list[list[float]] | None] = mapped_column(JSON)
+    #: SHA-256 of each rater's mask by rater name; ``reference_checksum`` is "" when a case
+    #: with raters has no given consensus.
+    rater_checksums: Mapped[dict[str, str] | None] = mapped_column(JSON, default=dict)
 
     dataset: Mapped[Dataset] = relationship(back_populates="cases")

@@ -15,7 +15,8 @@ def _public(dataset: Dataset, challenge_slug: str) -> DatasetPublic:
     return DatasetPublic(id=dataset.id, name=dataset.name, challenge_slug=challenge_slug,
                          channels=dataset.channels, checksum=dataset.checksum,
                          n_cases=dataset.n_cases, size_bytes=dataset.size_bytes,
-                         created_at=dataset.created_at, manifest_only=dataset.manifest_only)
+                         created_at=dataset.created_at, manifest_only=dataset.manifest_only,
+                         raters=dataset.raters or [])
 
 
 def datasets_public(db: Session, datasets: Sequence[Dataset]) -> list[DatasetPublic]:
@@ -29,4 +30,5 @@ def dataset_detail(db: Session, dataset: Dataset) -> DatasetDetail:
     [public] = datasets_public(db, [dataset])
     return DatasetDetail(**public.model_dump(), cases=[
         CasePublic(case_id=c.case_id, shape=c.shape, input_checksums=c.input_checksums,
-                   reference_checksum=c.reference_checksum) for c in dataset.cases])
+                   reference_checksum=c.reference_checksum,
+                   rater_checksums=c.rater_checksums or {}) for c in dataset.cases])

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class CasePublic(BaseModel):
@@ -11,7 +11,10 @@ class CasePublic(BaseModel):
     case_id: str
     shape: list[int]
     input_checksums: dict[str, str]
-    reference_checksum: str
+    reference_checksum: str = Field(description="empty when a case with raters has no given "
+                                                "consensus")
+    rater_checksums: dict[str, str] = Field(default_factory=dict,
+                                            description="each rater's mask, by rater name")
 
 
 class DatasetPublic(BaseModel):
@@ -24,6 +27,8 @@ class DatasetPublic(BaseModel):
     size_bytes: int
     created_at: datetime
     manifest_only: bool = False
+    raters: list[str] = Field(default_factory=list,
+                              description="rater names; empty for one reference per case")
 
 
 class DatasetDetail(DatasetPublic):

@@ -53,16 +53,19 @@ def create_from_archive(*, db: Session, storage: Storage, user: User, slug: str,
                                strip_identifiers=strip_identifiers)
         dataset = Dataset(challenge_id=challenge.id, name=name, channels=staged.channels,
                           storage_key=key, checksum=staged.checksum, n_cases=len(staged.cases),
-                          size_bytes=staged.size_bytes, created_by_id=user.id)
+                          size_bytes=staged.size_bytes, created_by_id=user.id,
+                          raters=staged.raters)
         dataset.cases = [DatasetCase(case_id=c.case_id, input_checksums=c.input_checksums,
-                                     reference_checksum=c.reference_checksum, shape=c.shape)
+                                     reference_checksum=c.reference_checksum, shape=c.shape,
+                                     rater_checksums=c.rater_checksums)
                          for c in staged.cases]
         db.add(dataset)
         with unique_conflicts(db):
             db.flush()
         audit.record(db=db, actor=user, action="dataset.create", object_type="dataset",
                      object_id=dataset.id, challenge_id=challenge.id, name=name,
-                     checksum=dataset.checksum, n_cases=dataset.n_cases)
+                     checksum=dataset.checksum, n_cases=dataset.n_cases,
+                     raters=staged.raters)
         if staged.stripped:
             audit.record(db=db, actor=user, action="dataset.identifiers_stripped",
                          object_type="dataset", object_id=dataset.id,

@@ -71,6 +71,11 @@ class Job(JobRef):
     spec: EvaluationSpec
     dataset_key: str | None
     case_ids: list[str]
+    #: The dataset's raters (empty: one reference per case), its id and checksum (what the
+    #: human baseline is keyed on).
+    raters: tuple[str, ...] = ()
+    dataset_id: int | None = None
+    dataset_checksum: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,7 +144,10 @@ def claim(db: Session, evaluation_id: int, worker_id: str,
               submission_id=submission.id, archive_key=submission.archive_key,
               image_digest=submission.image_digest,
               spec=PhaseConfigSpec.model_validate(config.config).evaluation(),
-              dataset_key=dataset.storage_key if dataset else None, case_ids=case_ids)
+              dataset_key=dataset.storage_key if dataset else None, case_ids=case_ids,
+              raters=tuple(dataset.raters or ()) if dataset else (),
+              dataset_id=dataset.id if dataset else None,
+              dataset_checksum=dataset.checksum if dataset else None)
     db.commit()
     return job
 
@@ -179,8 +187,10 @@ def heartbeat(db: Session, job: JobRef) -> bool | None:
 
 
 def record_case(db: Session, job: JobRef, case_id: str, status: str, category: str | None,
-                metrics: dict[str, float | int | None], flags: list[str]) -> bool:
-    """Store one case's result and count it done, atomically; False when the job is lost.
+                metrics: dict[str, float | int | None], flags: list[str],
+                rater_metrics: dict[str, dict[str, float | int | None]] | None = None) -> bool:
+    """Store one case's result (and its metrics against each rater, when the dataset has
+    raters) and count it done, atomically; False when the job is lost.
     The first case that ran stamps ``first_scored_at`` (kept across attempts): from then on a
     cancel no longer refunds the submission."""
     now = utcnow()
@@ -191,7 +201,8 @@ def record_case(db: Session, job: JobRef, case_id: str, status: str, category: s
         db.rollback()
         return False
     db.add(CaseResult(evaluation_id=job.evaluation_id, case_id=case_id, status=status,
-                      category=category, metrics=metrics, flags=flags))
+                      category=category, metrics=metrics, flags=flags,
+                      rater_metrics=rater_metrics or None))
     db.commit()
     return True
 

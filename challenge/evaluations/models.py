@@ -82,4 +82,28 @@ class CaseResult(Base):
     category: Mapped[str | None] = mapped_column(String(64))  # why missing (sanitized)
     metrics: Mapped[dict[str, float | int | None]] = mapped_column(JSON)
     flags: Mapped[list[str]] = mapped_column(JSON)
+    #: The same metrics against each rater, by rater name (null or empty: one reference).
+    rater_metrics: Mapped[dict[str, dict[str, float | int | None]] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BaselineResult(Base):
+    """The human baseline of one case: one rater's mask scored against the leave-one-out
+    consensus of the other raters (``evaluator.raters.baseline``).
+
+    ``scoring_key`` names what the values depend on and nothing else (the dataset checksum,
+    the metrics config and the reference rule: ``challenge.evaluations.baseline.scoring_key``),
+    so phases and config versions that score alike share the rows, and each is computed once.
+    """
+
+    __tablename__ = "baseline_results"
+    __table_args__ = (UniqueConstraint("scoring_key", "rater", "case_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"),
+                                            index=True)
+    scoring_key: Mapped[str] = mapped_column(String(64))
+    rater: Mapped[str] = mapped_column(String(32))
+    case_id: Mapped[str] = mapped_column(String(64))
+    metrics: Mapped[dict[str, float | int | None]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -40,4 +40,8 @@ class CaseResultPublic(BaseModel):
     status: str
     category: str | None
     metrics: dict[str, float | int | None]  # counts stay integers
+    raters: dict[str, dict[str, float | int | None]] = Field(
+        default_factory=dict,
+        description="with several raters per case: the same metrics against each rater, by "
+                    "rater name, shown by the same rules as `metrics`")
     flags: list[str]

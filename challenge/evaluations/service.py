@@ -178,5 +178,6 @@ def case_results(*, db: Session, user: User, evaluation_id: int,
                   BY_CASE, page)
     return Paged([{"case_id": r.case_id, "status": r.status, "category": r.category,
                    "metrics": view.case_values(r.status, r.metrics or {}),
+                   "raters": view.rater_values(r.status, r.rater_metrics),
                    "flags": view.case_flags(r.flags or [])} for r in found.items],
                  found.next_cursor)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from challenge.core.config import Settings
 from challenge.core.storage import Storage
-from challenge.evaluations import lifecycle
+from challenge.evaluations import baseline, lifecycle
 from challenge.evaluations.charge import RefundReason
 from challenge.evaluations.lifecycle import Job
 from challenge.evaluations.models import EvalState
@@ -145,7 +145,7 @@ class EvaluationWorker:
             with self.factory() as db:
                 if not lifecycle.record_case(db, job, outcome.case_id, outcome.status,
                                              outcome.category, outcome.metrics,
-                                             list(outcome.flags)):
+                                             list(outcome.flags), outcome.rater_metrics):
                     lost.set()
                     cancel.set()
 
@@ -162,6 +162,7 @@ class EvaluationWorker:
                              message="cancelled", log_text=outcome.organizer_log,
                              refund_for=RefundReason.cancel)
         self._advance(job, EvalState.running, EvalState.scoring)
+        baseline.ensure(self.factory, self.storage, job, self.settings.max_case_voxels)
         return self._conclude(job, outcome)
 
     def _conclude(self, job: Job, outcome: EvaluationOutcome) -> EvalState | None:
@@ -185,7 +186,10 @@ class EvaluationWorker:
                 for name in sorted(wanted):
                     os.link(source / name, input_dir / name)
             cases.append(CaseInput(case_id, input_dir,
-                                   self.storage.dataset_reference(job.dataset_key, case_id)))
+                                   self.storage.dataset_reference(job.dataset_key, case_id),
+                                   baseline.rater_paths(self.storage, job, case_id),
+                                   baseline.ranked_reference(self.storage, job, case_id,
+                                                             self.settings.max_case_voxels)))
         return cases
 
     def _advance(self, job: Job, expected: EvalState, new: EvalState) -> None:

@@ -14,7 +14,7 @@ from challenge.challenges.models import Challenge
 from challenge.core.conflicts import unique_conflicts
 from challenge.core.db import utcnow
 from challenge.core.errors import Conflict, InvalidInput, NotFound
-from challenge.datasets.models import Dataset
+from challenge.datasets.models import Dataset, DatasetCase
 from challenge.evaluations import service as evaluations
 from challenge.evaluations.dispatch import Dispatcher
 from challenge.phases.config import PhaseConfigSpec, config_hash, needs_reevaluation
@@ -93,6 +93,27 @@ def _check_channels(dataset: Dataset | None, spec: PhaseConfigSpec) -> None:
                            f"{dataset.channels}", code="channel_mismatch")
 
 
+def _check_reference(db: Session, dataset: Dataset | None, spec: PhaseConfigSpec) -> None:
+    """The phase's reference rule must fit the dataset: ``majority`` and ``staple`` need
+    raters; ``consensus`` on a dataset with raters needs the given consensus of every case."""
+    if dataset is None:
+        return
+    mode = spec.reference.mode
+    if mode != "consensus" and not dataset.raters:
+        raise InvalidInput(f"the phase builds its reference by {mode}, but dataset "
+                           f"{dataset.name!r} has one reference per case and no raters",
+                           code="reference_needs_raters")
+    if mode == "consensus" and dataset.raters:
+        lacking = db.scalar(select(DatasetCase.case_id).where(
+            DatasetCase.dataset_id == dataset.id, DatasetCase.reference_checksum == "")
+            .order_by(DatasetCase.case_id).limit(1))
+        if lacking is not None:
+            raise InvalidInput(f"the phase ranks against the given consensus, but case "
+                               f"{lacking!r} of dataset {dataset.name!r} has none "
+                               f"(references/{lacking}.nii.gz); choose majority or staple",
+                               code="missing_consensus")
+
+
 def _new_version(db: Session, phase: Phase, spec: PhaseConfigSpec, dataset: Dataset | None,
                  user: User, version: int) -> PhaseConfig:
     data = spec.model_dump(mode="json")
@@ -122,6 +143,7 @@ def create(*, db: Session, user: User, slug: str, data: PhaseCreate) -> Phase:
                                code="unknown_parent_phase")
     dataset = _dataset_for(db, challenge, data.dataset_id)
     _check_channels(dataset, data.config)
+    _check_reference(db, dataset, data.config)
     phase = Phase(challenge_id=challenge.id, slug=data.slug, title=data.title,
                   description=data.description, parent_phase_id=parent_id,
                   opens_at=data.opens_at, closes_at=data.closes_at, visibility=data.visibility,
@@ -168,6 +190,7 @@ def update(*, db: Session, user: User, phase_id: int, data: PhaseUpdate,
     dataset_id = data.dataset_id if "dataset_id" in data.model_fields_set else old.dataset_id
     dataset = _dataset_for(db, challenge, dataset_id, phase)
     _check_channels(dataset, spec)
+    _check_reference(db, dataset, spec)
     new_data = spec.model_dump(mode="json")
     new_hash = config_hash(new_data, dataset.checksum if dataset else None)
     reevaluate = False

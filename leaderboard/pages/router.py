@@ -28,7 +28,13 @@ from challenge.phases.config import PhaseConfigSpec
 from challenge.phases.models import Phase, Visibility
 from leaderboard import plots, service
 from leaderboard.deps import LeaderboardCacheDep
-from leaderboard.pages.rules import lesion_rules, quota_rules, ranking_rules, visibility_rules
+from leaderboard.pages.rules import (
+    lesion_rules,
+    quota_rules,
+    ranking_rules,
+    reference_rules,
+    visibility_rules,
+)
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -85,6 +91,8 @@ def _phase_info(phase: Phase, current: phases.CurrentConfig, organizer: bool) ->
     spec = PhaseConfigSpec.model_validate(config.config)
     return {"phase": phase, "status": phases.status(phase), "config": config, "spec": spec,
             "dataset": dataset, "lesion_rules": lesion_rules(spec.metrics),
+            "reference_rules": reference_rules(spec, list(dataset.raters or []) if dataset
+                                               else []),
             "ranking_rules": ranking_rules(spec, dataset.n_cases if dataset else None),
             "visibility_rules": visibility_rules(spec, phase.hide_scores_until_close),
             "quota_rules": quota_rules(),
@@ -113,6 +121,13 @@ def challenge_page(slug: ChallengeSlug, request: Request, db: SessionDep,
         "phases": _phase_infos(db, user, challenge.id, visible)})
 
 
+def _rater_band(reference_rows: list[dict[str, Any]], metric: str) -> tuple[float, float] | None:
+    """The lowest and highest aggregate of ``metric`` over the human baseline's rows (None
+    without raters): the plots' rater band, aggregates only."""
+    values = [r["scores"][metric] for r in reference_rows if r["scores"].get(metric) is not None]
+    return (min(values), max(values)) if values else None
+
+
 def _plots(board: service.Leaderboard, rows: list[dict[str, Any]]) -> dict[str, str]:
     payload = board.payload
     if board.scores_hidden or not rows:
@@ -121,15 +136,16 @@ def _plots(board: service.Leaderboard, rows: list[dict[str, Any]]) -> dict[str, 
     primary = next(m for m in payload["metrics"] if m["name"] == payload["primary_metric"])
     out = {}
     values = payload.get("primary_values") or {}
+    band = _rater_band(payload.get("reference_rows") or [], primary["name"])
     if values and board.view.per_case_plot:
         out["distribution"] = plots.score_distribution(
             "plot-distribution", teams, {t: values[t]["values"] for t in teams},
             {t: values[t]["missing"] for t in teams}, primary["label"],
-            primary["higher_is_better"], show_points=True)
+            primary["higher_is_better"], show_points=True, band=band)
     elif values:
         out["aggregates"] = plots.score_aggregates(
             "plot-aggregates", teams, {r["team"]: r["scores"].get(primary["name"]) for r in rows},
-            primary["label"], payload["aggregate"], primary["higher_is_better"])
+            primary["label"], payload["aggregate"], primary["higher_is_better"], band=band)
     if payload.get("rank_frequencies"):
         intervals = {r["team"]: (r["rank_interval"][0], r["rank_interval"][1], r["rank_median"])
                      for r in rows if r["rank_interval"]}

@@ -159,3 +159,34 @@ def quota_rules() -> list[str]:
         "first submission; after it, only the organizers can move or remove members. The "
         "captain (the team's longest-standing member) can replace the invite code at any time.",
     ]
+
+
+def reference_rules(spec: PhaseConfigSpec, raters: list[str]) -> list[str]:
+    """Sentences saying how the ranked reference of each case is built (``spec.reference``)
+    from the dataset's ``raters`` (none: one reference mask per case), and what the human
+    baseline is."""
+    if not raters:
+        return ["Each case has one reference mask; every metric is computed against it."]
+    ref = spec.reference
+    n = len(raters)
+    built = {
+        "consensus": "the consensus mask the organizers provide with the dataset",
+        "majority": f"the strict majority vote of the {n} raters (a voxel is lesion when more "
+                    f"than half of them, i.e. at least {n // 2 + 1}, marked it)",
+        "staple": f"the STAPLE consensus of the {n} raters (SimpleITK's STAPLE filter, "
+                  f"Warfield et al. 2004; a voxel is lesion when its estimated probability is "
+                  f"at least {ref.staple_threshold:g})",
+    }[ref.mode]
+    loo = ("the STAPLE consensus of the other raters, with the same threshold"
+           if ref.mode == "staple" else
+           "the strict majority vote of the other raters (with two others, a voxel both marked)")
+    return [
+        f"Each case was segmented by {n} raters ({', '.join(raters)}). The ranked metrics are "
+        f"computed against {built}.",
+        "Each submission is also scored against every rater's own mask, so the spread "
+        "between experts is visible; those scores follow the same publication rules as the "
+        "ranked per-case scores and are never ranked.",
+        f"Human baseline: each rater's mask is scored like a submission against {loo}. "
+        "These reference rows are shown on the leaderboard with their 95 % bootstrap "
+        "intervals, but are not ranked and take no part in rank intervals or tests.",
+    ]

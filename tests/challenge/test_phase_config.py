@@ -71,6 +71,7 @@ def test_the_evaluator_receives_the_scoring_part_alone() -> None:
     ({"limits": {"memory_mb": 4096}}, True), ({"sandbox": {"run_as_uid": None}}, True),
     ({"metrics": "msseg"}, True), ({"ranking": {"method": "aggregate_then_rank"}}, False),
     ({"submissions": {"per_day": 9}}, False), ({"show_per_case_scores": False}, False),
+    ({"reference": {"mode": "staple"}}, True), ({"reference": {"mode": "consensus"}}, False),
 ])
 def test_only_scoring_changes_need_reevaluation(change: dict[str, Any], rescore: bool) -> None:
     old = PhaseConfigSpec.model_validate(REPRESENTATIVE_STORED)

@@ -369,6 +369,22 @@ def test_undefined_values_are_shown_as_the_ranking_counts_them() -> None:
                                                    "avd_pct": None, "n_ref": 0}
 
 
+def test_values_against_each_rater_follow_the_ranked_reference_rule() -> None:
+    stored = {"r1": {"dice": None, "lesion_recall": 0.5, "avd_pct": 3.0, "n_ref": 4, "tp": 2},
+              "r2": {"dice": 0.7, "lesion_recall": None, "avd_pct": None, "n_ref": 0}}
+    view = _view()
+    assert view.rater_values("ok", stored) == {
+        "r1": {"dice": 0.0, "lesion_recall": 0.5}, "r2": {"dice": 0.7, "lesion_recall": 0.0}}
+    assert view.rater_values("missing", stored) == {
+        "r1": {"dice": None, "lesion_recall": None}, "r2": {"dice": None, "lesion_recall": None}}
+    assert view.rater_values("ok", None) == {}
+    organizer = _view(viewer=visibility.Viewer.organizer)
+    assert organizer.rater_values("ok", stored) == stored
+    hidden = _view(now=datetime(2027, 1, 1, tzinfo=UTC) - timedelta(days=1))
+    with pytest.raises(visibility.Forbidden):
+        hidden.require_per_case()
+
+
 @pytest.mark.parametrize(("setting", "sentences"), [
     ("per-case", ["Per-case scores of the ranked metrics are published",
                   "Absolute volume difference (%) is not published per case",

@@ -36,6 +36,10 @@ BOARD: dict[str, Any] = {
          "submitted_at": "2027-06-02T10:00:00Z", "n_missing": 1,
          "scores": {"dice": 0.6, "abs_volume_diff_ml": None}, "rank_interval": None},
     ],
+    "reference_rows": [
+        {"rater": "expert2", "n_cases": 4, "scores": {"dice": 0.8123, "abs_volume_diff_ml": 0.5},
+         "intervals": {"dice": [0.7012, 0.9049], "abs_volume_diff_ml": None}},
+    ],
 }
 CSV = "rank,team,dice\n1,lesion-hunters,0.712\n2,tricky,0.600\n"
 
@@ -88,6 +92,8 @@ def test_leaderboard_table_shows_ranks_scores_and_provenance(stub_url: str, tmp_
     assert "Dice ↑" in out and "|ΔV| mL ↓" in out
     assert "lesion-hunters" in out and "0.71" in out and "1.50" in out and "1–2" in out
     assert "[bold]tricky[/]" in out  # team names are shown literally, never as markup
+    assert "rater expert2 (vs. others)" in out and "0.81 [0.70–0.90]" in out
+    assert "not ranked" in out
     assert "config c0ffeec0ffee" in out and "evaluator 0.1.0" in out
     assert "dataset d00dd00dd00d" in out and "2027-07-01 00:00 UTC" in out
 

@@ -72,6 +72,13 @@ def test_demo_ranks_baseline_over_crude_and_charges_the_fragile_crashes(
     assert rows["lesion-lab"]["rank"] < rows["quick-and-dirty"]["rank"]
     assert world["page"].status_code == 200
     assert all(team in world["page"].text for team in TEAMS)
+    # The hidden phase ranks against 3 raters' majority and shows the human baseline.
+    assert world["phases"]["test"]["config"]["reference"]["mode"] == "majority"
+    board = world["board"]
+    assert [r["rater"] for r in board["reference_rows"]] == ["rater1", "rater2", "rater3"]
+    assert all(0 < r["scores"]["dice"] < 1 for r in board["reference_rows"])
+    assert world["page"].text.count('class="reference-row"') == 3
+    assert "rater rater1 (vs. others)" in result.output  # the CLI table shows them too
 
     # Idempotent: a second run reuses the data dir and submits nothing again.
     again = _run(data_dir, tmp_path, "--cases", "3", "--no-serve", "--port", str(free_port()))

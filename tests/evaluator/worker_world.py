@@ -30,16 +30,18 @@ class WorkerWorld:
 
 
 def build(db: Session, storage: Storage, tmp: Path, n_cases: int = 3,
-          archive: bytes | None = None, config: dict[str, Any] | None = None) -> WorkerWorld:
+          archive: bytes | None = None, config: dict[str, Any] | None = None,
+          data: f.TinyDataset | None = None, **phase_fields: Any) -> WorkerWorld:
     admin = f.admin_account(db)
     org = f.account(db, "org", f.Role.organizer, admin.user)
     f.challenge(db, org.user, "alpha")
     tar = tmp / "dataset.tar.gz"
-    tar.write_bytes(f.tiny_dataset(n_cases).tar_bytes())
+    tar.write_bytes((data or f.tiny_dataset(n_cases)).tar_bytes())
     dataset = datasets.create_from_archive(db=db, storage=storage, user=org.user, slug="alpha",
                                            name="hidden", archive=tar, max_bytes=10**9,
                                            max_voxels=10**8)
-    phase = f.phase(db, org.user, "alpha", dataset_id=dataset.id, config=config or {})
+    phase = f.phase(db, org.user, "alpha", dataset_id=dataset.id, config=config or {},
+                    **phase_fields)
     member = f.account(db, "member")
     teams.create(db=db, user=member.user, slug="alpha", name="Team M")
     upload = storage.temp_path(".tar")

@@ -178,7 +178,8 @@ def test_case_rows_show_ranked_metrics_only_and_missing_categories(db: Session) 
     bravo_c4 = next(r for r in rows if r["team"] == "Bravo" and r["case_id"] == "c4")
     assert bravo_c4 == {"team": "Bravo", "submission_id": world.submissions["Bravo"][1].id,
                         "case_id": "c4", "status": "missing", "category": "timeout",
-                        "metrics": {"dice": None, "lesion_f1": None}}
+                        "metrics": {"dice": None, "lesion_f1": None},
+                        "raters": {}}  # one reference per case: no rater values
     alpha_c1 = next(r for r in rows if r["team"] == "Alpha" and r["case_id"] == "c1")
     assert alpha_c1["metrics"] == {"dice": 0.8, "lesion_f1": 0.5}
     assert alpha_c1["category"] is None

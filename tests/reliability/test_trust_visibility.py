@@ -35,7 +35,8 @@ def test_item1_team_learns_no_reference_fact_from_its_per_case_results(
     assert all(None not in r["metrics"].values() and r["flags"] == [] for r in scored)
     assert rows["c3"]["metrics"] == {"dice": 0.0, "lesion_recall": 0.0}
     assert rows["c4"] == {"case_id": "c4", "status": "missing", "category": "timeout",
-                          "metrics": {"dice": None, "lesion_recall": None}, "flags": []}
+                          "metrics": {"dice": None, "lesion_recall": None}, "raters": {},
+                          "flags": []}
     exported = client.get(f"/api/v1/phases/{world.ids['phase_id']}/cases.csv", headers=team)
     assert exported.status_code == 200 and not REFERENCE_TEXT.search(exported.text)
     lines = list(csv.DictReader(io.StringIO(exported.text)))
