@@ -203,12 +203,12 @@ def test_per_rater_case_values_follow_the_visibility_rule_per_role(
     world = _world(db, app, tmp_path, per_case=True)
     make_worker(session_factory, app, quiet(settings), FakeExecutor()).run(world.evaluation_id)
     with TestClient(app) as client:
-        organizer = _cases(client, world, world.organizer).json()
+        organizer = _cases(client, world, world.organizer).json()["items"]
         assert set(organizer[0]["raters"]) == {"rater1", "rater2", "rater3"}
         assert "n_ref" in organizer[0]["raters"]["rater1"]  # organizers: the full record
         team = _cases(client, world, world.member)
         assert team.status_code == 200
-        for case in team.json():
+        for case in team.json()["items"]:
             for values in case["raters"].values():
                 assert set(values) == set(RANKED)  # ranked only: no n_ref, tp, fn, volumes
         other = f.account(db, "outsider")
@@ -230,7 +230,7 @@ def test_without_published_per_case_scores_no_rater_value_reaches_the_team(
         r = _cases(client, world, world.member)
         assert r.status_code == 403 and r.json()["error"]["code"] == "per_case_scores_hidden"
         assert client.get(f"/api/v1/phases/{world.phase_id}/cases.csv").status_code == 403
-        assert _cases(client, world, world.organizer).json()[0]["raters"]
+        assert _cases(client, world, world.organizer).json()["items"][0]["raters"]
 
 
 def test_reference_rows_are_hidden_while_scores_are(db, session_factory, app, settings,
