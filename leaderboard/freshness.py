@@ -32,8 +32,10 @@ from sqlalchemy.orm import Session
 
 from challenge.challenges.models import Challenge
 from challenge.core import notify
+from challenge.datasets.models import Dataset
 from challenge.evaluations.models import TERMINAL_STATES, Evaluation
 from challenge.phases.models import Phase, PhaseConfig
+from challenge.phases.service import CurrentConfig
 from challenge.submissions.models import Submission
 
 log = logging.getLogger("segarena.leaderboard")
@@ -58,9 +60,11 @@ def fingerprint(db: Session, phase_id: int) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _copy(row: T) -> T:
+def _copy(row: T | None) -> T | None:
     """A transient copy of an ORM row with its column values only: safe to share between
     request threads (no session, nothing lazily loaded)."""
+    if row is None:
+        return None
     mapper: Any = inspect(type(row))
     return type(row)(**{a.key: getattr(row, a.key) for a in mapper.column_attrs})
 
@@ -68,6 +72,9 @@ def _copy(row: T) -> T:
 def _digest(*rows: object) -> str:
     parts: list[str] = []
     for row in rows:
+        if row is None:
+            parts.append("-")
+            continue
         mapper: Any = inspect(type(row))
         parts += [f"{a.key}={getattr(row, a.key)!r}" for a in mapper.column_attrs]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
@@ -78,15 +85,17 @@ class PhaseState:
     """A phase as one process last read it.
 
     Attributes:
-        phase, challenge: transient copies of the rows (column values only).
+        phase, challenge, current: transient copies of the rows (column values only): the
+            phase, its challenge, its current config version and that version's dataset.
         key: the snapshot key (phase id, current config id, fingerprint of the results and of
             the current config's hash: an in-place config edit is a new snapshot too).
-        rows: SHA-256 of every column of both rows and the config hash: what the pages show
-            besides the snapshot (titles, schedule, settings).
+        rows: SHA-256 of every column of those four rows: what the pages show besides the
+            snapshot (titles, schedule, settings, rules).
     """
 
     phase: Phase
     challenge: Challenge
+    current: CurrentConfig
     key: Key
     rows: str
 
@@ -94,18 +103,20 @@ class PhaseState:
 def read_state(db: Session, phase_id: int) -> PhaseState | None:
     """The phase's :class:`PhaseState` (two queries), or None when there is no such phase."""
     found = db.execute(
-        select(Phase, Challenge, PhaseConfig.config_hash)
+        select(Phase, Challenge, PhaseConfig, Dataset)
         .join(Challenge, Challenge.id == Phase.challenge_id)
-        .outerjoin(PhaseConfig, PhaseConfig.id == Phase.current_config_id)
+        .join(PhaseConfig, PhaseConfig.id == Phase.current_config_id)
+        .outerjoin(Dataset, Dataset.id == PhaseConfig.dataset_id)
         .where(Phase.id == phase_id)
         .execution_options(populate_existing=True)).first()
     if found is None:
         return None
-    phase, challenge, config_hash = found
-    assert phase.current_config_id is not None, "every phase has a config version"
-    results = hashlib.sha256(f"{fingerprint(db, phase_id)}|{config_hash}".encode()).hexdigest()
-    return PhaseState(_copy(phase), _copy(challenge), (phase.id, phase.current_config_id, results),
-                      _digest(phase, challenge) + str(config_hash))
+    phase, challenge, config, dataset = found
+    results = fingerprint(db, phase_id) + config.config_hash
+    key = (phase.id, config.id, hashlib.sha256(results.encode()).hexdigest())
+    return PhaseState(_copy(phase), _copy(challenge),  # type: ignore[arg-type]
+                      CurrentConfig(_copy(config), _copy(dataset)),  # type: ignore[arg-type]
+                      key, _digest(phase, challenge, config, dataset))
 
 
 class Freshness:

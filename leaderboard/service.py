@@ -55,8 +55,9 @@ _AUDIENCE = {Visibility.participants: "participants of this challenge",
 class Leaderboard:
     """A snapshot and what this reader may see of it.
 
-    ``rows`` digests the phase and challenge rows it was served with (what the pages show
-    besides the snapshot); ``now`` is the instant the visibility was decided at.
+    ``rows`` digests the phase, challenge, config and dataset rows it was served with (what
+    the pages show besides the snapshot), ``current`` holds those config and dataset rows;
+    ``now`` is the instant the visibility was decided at.
     """
 
     phase: Phase
@@ -66,6 +67,7 @@ class Leaderboard:
     view: visibility.ResultView
     rows: str = ""
     now: datetime | None = None
+    current: phases.CurrentConfig | None = None
 
     @property
     def organizer(self) -> bool:
@@ -138,7 +140,8 @@ def _board(db: Session, user: User | None, state: PhaseState, cache: Leaderboard
         hide_scores_until_close=phase.hide_scores_until_close, closes_at=phase.closes_at,
         show_per_case_scores=bool(payload.get("show_per_case_scores")),
         ranked_metrics=[m["name"] for m in payload["metrics"]], now=now)
-    return Leaderboard(phase, challenge, payload, state.key, view, state.rows, now)
+    return Leaderboard(phase, challenge, payload, state.key, view, state.rows, now,
+                       state.current)
 
 
 def as_json(board: Leaderboard) -> dict[str, Any]:

@@ -151,9 +151,10 @@ def _plots(board: service.Leaderboard, rows: list[dict[str, Any]]) -> dict[str, 
     return out
 
 
-def _phase_html(request: Request, db: Session, user: User | None,
-                board: service.Leaderboard) -> bytes:
-    [info] = _phase_infos(db, user, board.challenge.id, [board.phase], board.now)
+def _phase_html(request: Request, board: service.Leaderboard) -> bytes:
+    """The phase page of ``board``, from the rows it was served with (no query)."""
+    assert board.current is not None, "served boards carry their config"
+    info = _phase_info(board.phase, board.current, board.organizer, board.now)
     data = service.as_json(board)
     page = _page(request, "phase.html", {
         "title": f"{board.phase.title} · {board.challenge.title}", "challenge": board.challenge,
@@ -174,6 +175,6 @@ def phase_page(slug: ChallengeSlug, phase_slug: PhaseSlug, request: Request, db:
     status = phases.status(board.phase, board.now)
     return http_cache.respond(
         request, board, "page", settings,
-        lambda tag: HTMLResponse(cache.rendered(("page", tag), lambda: _phase_html(
-            request, db, user, board))),
+        lambda tag: HTMLResponse(cache.rendered(("page", tag),
+                                                lambda: _phase_html(request, board))),
         board.rows, status, TEMPLATES_DIGEST)
