@@ -2,11 +2,11 @@
 
 Run by hand (not collected by pytest):
 
-    .venv/bin/python benchmarks/http_cache.py [--teams 30] [--subs 3] [--cases 40]
-        [--clients 20] [--requests 2000] [--recheck 1.0]
+    .venv/bin/python benchmarks/http_cache.py [--clients 20] [--requests 2000] [--recheck 1.0]
 
-A throwaway PostgreSQL database (``SEGARENA_TEST_POSTGRES_URL``'s server) gets the synthetic
-phase of ``benchmarks/leaderboard.py``; one real uvicorn server (one process, loopback) with
+A throwaway PostgreSQL database (``SEGARENA_TEST_POSTGRES_URL``'s server) gets the small
+hand-computed phase of the leaderboard tests (``tests/leaderboard/world.py``: four teams, four
+cases, 200 bootstrap samples); one real uvicorn server (one process, loopback) with
 ``SEGARENA_LEADERBOARD_RECHECK_SECONDS=--recheck`` answers, in turn, ``--requests`` anonymous
 requests from ``--clients`` concurrent clients for: ``/openapi.json`` (the reference: a cached
 document, no database), the JSON board, the board with a matching ``If-None-Match`` (304), the
@@ -26,15 +26,15 @@ import time
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, insert, select
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.leaderboard import free_port, populate  # noqa: E402
-from challenge.accounts.models import ApiToken, User  # noqa: E402
+from benchmarks.leaderboard import free_port  # noqa: E402
 from challenge.core import migrate  # noqa: E402
-from challenge.core.security import new_token  # noqa: E402
 from tests.conftest import create_pg_database, drop_pg_database  # noqa: E402
+from tests.leaderboard.world import build  # noqa: E402
 
 
 async def hammer(url: str, clients: int, total: int, headers: dict[str, str],
@@ -60,37 +60,27 @@ async def hammer(url: str, clients: int, total: int, headers: dict[str, str],
     return time.perf_counter() - t0, latencies, wrong
 
 
-def signed_in_token(url: str) -> str:
-    """A token of a participant of the bench challenge (``populate`` made ``u0``)."""
+def populate(url: str) -> tuple[int, str]:
+    """The test world's phase, committed; returns its id and a team member's token."""
     engine = create_engine(url)
-    token = new_token()
-    with engine.begin() as conn:
-        user_id = conn.scalar(select(User.id).where(User.username == "u0"))
-        conn.execute(insert(ApiToken).values(user_id=user_id, name="bench",
-                                             public_id=token.public_id,
-                                             secret_hash=token.secret_hash))
+    with Session(engine, expire_on_commit=False) as db:
+        world = build(db)
     engine.dispose()
-    return token.plaintext
+    return world.phase.id, world.member.token
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--teams", type=int, default=30)
-    parser.add_argument("--subs", type=int, default=3)
-    parser.add_argument("--cases", type=int, default=40)
-    parser.add_argument("--boot", type=int, default=200)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--recheck", type=float, default=1.0)
-    parser.add_argument("--method", default="aggregate_then_rank")
     args = parser.parse_args()
     url = create_pg_database()
     root = Path(__file__).resolve().parents[1]
     proc = None
     try:
         migrate.upgrade(url)
-        phase_id = populate(url, args)
-        token = signed_in_token(url)
+        phase_id, token = populate(url)
         port = free_port()
         env = {**os.environ, "SEGARENA_DATABASE_URL": url, "SEGARENA_WORKER_MODE": "off",
                "SEGARENA_ENVIRONMENT": "test", "PYTHONPATH": str(root),
@@ -114,11 +104,11 @@ def main() -> None:
                  ("JSON board", board, {}, 200),
                  ("JSON board, If-None-Match", board, {"If-None-Match": tag}, 304),
                  ("CSV board", f"{board}.csv", {}, 200),
-                 ("page", f"{base}/challenges/bench/phases/final", {}, 200),
+                 ("page", f"{base}/challenges/msles/phases/final", {}, 200),
                  ("JSON board, signed in", board, {"Authorization": f"Bearer {token}"}, 200)]
         reference = None
-        print(f"{args.teams} teams x {args.subs} submissions x {args.cases} cases; recheck "
-              f"{args.recheck} s; {args.requests} requests, {args.clients} clients each")
+        print(f"recheck {args.recheck} s; {args.requests} requests from {args.clients} "
+              f"clients per line")
         for name, target, headers, expect in cases:
             httpx.get(target, headers=headers, timeout=600)  # warm this view
             wall, latencies, wrong = asyncio.run(
