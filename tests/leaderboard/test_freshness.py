@@ -216,3 +216,34 @@ def test_postgres_notify_brings_a_finished_evaluation_despite_a_long_interval(
         assert lifecycle.finish(db, second, EvalState.succeeded)
         _eventually(lambda: _teams(client, phase).get("Delta") == pytest.approx(0.95),
                     "Delta's second result after the reconnection")
+
+
+def test_postgres_notify_hides_scores_and_shows_selections_at_once(
+        committed_pg: tuple[FastAPI, sessionmaker[Session]]) -> None:
+    """An organizer hiding the scores, and a team selecting a submission, are announced in
+    their own transactions: with an hour-long interval the boards still follow promptly."""
+    app, make = committed_pg
+    with make() as db:
+        world = build(db, counts="selected")
+        bravo_first = world.submissions["Bravo"][0].id
+    phase = world.phase.id
+    bravo = world.teams["Bravo"].members[0].user_id
+    with TestClient(app) as client, make() as db:
+        assert app.state.change_listener.connected.wait(30)
+        assert _teams(client, phase)["Bravo"] == pytest.approx(0.525)  # latest, unselected
+        from challenge.accounts.models import User
+        from challenge.submissions import service as submissions
+
+        user = db.get(User, bravo)
+        assert user is not None
+        submissions.select_for_ranking(db=db, user=user, submission_id=bravo_first)
+        _eventually(lambda: _teams(client, phase)["Bravo"] == pytest.approx(0.9),
+                    "Bravo's selected submission on the board")
+
+        hide = client.patch(f"/api/v1/phases/{phase}", json={"hide_scores_until_close": True},
+                            headers=world.headers("organizer"))
+        assert hide.status_code == 200, hide.text
+        _eventually(lambda: set(_teams(client, phase).values()) == {None},
+                    "the scores hidden")
+        page = client.get("/challenges/msles/phases/final").text
+        assert "Scores are hidden" in page and "0.900" not in page
