@@ -4,6 +4,7 @@ cache holds."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -16,12 +17,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, event, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from challenge.accounts.models import User
 from challenge.app import create_app
 from challenge.core import migrate
 from challenge.core.config import Settings
 from challenge.evaluations import lifecycle
 from challenge.evaluations.dispatch import NoDispatcher
 from challenge.evaluations.models import EvalState
+from challenge.submissions import service as submissions
 from challenge.submissions.models import Submission
 from leaderboard import service as lb_service
 from leaderboard.freshness import LISTENER_NAME, Freshness
@@ -158,8 +161,6 @@ def _listener_pid(db: Session) -> int | None:
 
 def _eventually(check: Any, what: str, deadline_s: float = 30.0) -> Any:
     """Poll ``check`` until it returns a truthy value (bounded, not a speed assertion)."""
-    import time
-
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
         value = check()
@@ -231,9 +232,6 @@ def test_postgres_notify_hides_scores_and_shows_selections_at_once(
     with TestClient(app) as client, make() as db:
         assert app.state.change_listener.connected.wait(30)
         assert _teams(client, phase)["Bravo"] == pytest.approx(0.525)  # latest, unselected
-        from challenge.accounts.models import User
-        from challenge.submissions import service as submissions
-
         user = db.get(User, bravo)
         assert user is not None
         submissions.select_for_ranking(db=db, user=user, submission_id=bravo_first)

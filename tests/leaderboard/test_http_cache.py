@@ -14,7 +14,7 @@ from leaderboard import http_cache
 from leaderboard import service as lb_service
 from leaderboard.pages import router as pages
 from tests.challenge import visibility_world
-from tests.leaderboard.world import build
+from tests.leaderboard.world import add_submission, build
 from tests.routes import every_get_path
 
 VIEWS = ("leaderboard", "leaderboard.csv", "cases.csv", "page")
@@ -84,8 +84,6 @@ def test_views_of_one_board_have_distinct_etags(db: Session, client: TestClient)
 
 
 def test_a_new_result_changes_the_etag(db: Session, client: TestClient) -> None:
-    from tests.leaderboard.world import add_submission
-
     world = build(db)
     before = {view: client.get(_url(world, view)).headers["etag"] for view in VIEWS[:2]}
     add_submission(db, world, "Delta", minutes=90,
