@@ -93,6 +93,13 @@ def require_visible_phase(db: Session, user: User | None, phase_id: int) -> tupl
         raise NotFound(f"no phase {phase_id}")
     challenge = db.get(Challenge, phase.challenge_id)
     assert challenge is not None
-    if not audience_allows(db, user, challenge, phase.visibility):
-        raise NotFound(f"no phase {phase_id}")
+    require_phase_visible(db, user, phase, challenge)
     return phase, challenge
+
+
+def require_phase_visible(db: Session, user: User | None, phase: Phase,
+                          challenge: Challenge) -> None:
+    """``NotFound`` unless ``user`` may see ``phase`` of ``challenge`` (rows already loaded,
+    e.g. kept by the leaderboard cache; no query for an anonymous reader)."""
+    if not audience_allows(db, user, challenge, phase.visibility):
+        raise NotFound(f"no phase {phase.id}")

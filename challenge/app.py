@@ -21,6 +21,7 @@ from challenge.core.bodylimit import BodySizeLimit, upload_operations
 from challenge.core.config import Settings, get_settings
 from challenge.core.db import get_engine, session_factory
 from challenge.core.errors import VALIDATION_CODES, DomainError, error_body
+from challenge.core.head import HeadAsGet
 from challenge.core.ratelimit import FailureLimiter
 from challenge.core.storage import Storage
 from challenge.datasets.router import router as datasets_router
@@ -31,6 +32,7 @@ from challenge.sites.router import router as sites_router
 from challenge.submissions.router import router as submissions_router
 from challenge.teams.router import router as teams_router
 from leaderboard.cache import LeaderboardCache
+from leaderboard.freshness import ChangeListener
 from leaderboard.pages.router import router as pages_router
 from leaderboard.router import router as leaderboard_router
 
@@ -78,9 +80,12 @@ def create_app(settings: Settings | None = None, *, dispatcher: Any = None) -> F
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
         app.state.dispatcher.start()
+        listener = _change_listener(app)
         try:
             yield
         finally:
+            if listener is not None:
+                listener.stop()
             app.state.dispatcher.stop()
 
     app = FastAPI(title="segarena", version="0.1.0", lifespan=lifespan,
@@ -92,7 +97,8 @@ def create_app(settings: Settings | None = None, *, dispatcher: Any = None) -> F
     app.state.sessionmaker = session_factory(app.state.engine)
     app.state.storage = Storage(settings.storage_root)
     app.state.auth_limiter = FailureLimiter(settings.auth_failures_per_minute)
-    app.state.leaderboard_cache = LeaderboardCache()
+    app.state.leaderboard_cache = LeaderboardCache(
+        recheck_seconds=settings.leaderboard_recheck_seconds)
     if dispatcher is None:
         from challenge.evaluations.dispatch import make_dispatcher
 
@@ -109,4 +115,17 @@ def create_app(settings: Settings | None = None, *, dispatcher: Any = None) -> F
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
                        uploads=lambda: upload_operations(app.openapi()))
     app.include_router(apidocs_router)
+    app.add_middleware(HeadAsGet)
     return app
+
+
+def _change_listener(app: FastAPI) -> ChangeListener | None:
+    """On PostgreSQL, start the thread that ends the leaderboard cache's trust in a phase
+    as soon as a change of it commits (``leaderboard.freshness``); None on SQLite."""
+    engine = app.state.engine
+    if engine.dialect.name != "postgresql":
+        return None
+    listener = ChangeListener(engine.url, app.state.leaderboard_cache.states.changed)
+    listener.start()
+    app.state.change_listener = listener
+    return listener

@@ -1,8 +1,9 @@
 """Where computed leaderboards live: the ``leaderboard_snapshots`` table, an LRU in front.
 
-Key = (phase id, current config id, results fingerprint). The fingerprint summarises what a
-leaderboard depends on besides the config: count, greatest id and latest ``finished_at`` of the
-phase's terminal evaluations, and the ids of the submissions teams selected. A newly finished
+Key = (phase id, current config id, results fingerprint) (``leaderboard.freshness``). The
+fingerprint summarises what a leaderboard depends on besides the config version: count,
+greatest id and latest ``finished_at`` of the phase's terminal evaluations, the ids of the
+submissions teams selected, and the config's hash. A newly finished
 evaluation, a deleted submission, a change of selection or a new config version gives a new key,
 so nothing is ever invalidated by hand: the stale key is simply never asked for again.
 
@@ -13,48 +14,34 @@ lock per key in each process makes concurrent requests for a key wait for a sing
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, func, literal, null, select, union_all
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from challenge.core.db import release_connection, utcnow
-from challenge.evaluations.models import TERMINAL_STATES, Evaluation
-from challenge.submissions.models import Submission
+from leaderboard.freshness import Freshness, Key
 from leaderboard.models import LeaderboardSnapshot
-
-Key = tuple[int, int, str]
-
-
-def fingerprint(db: Session, phase_id: int) -> str:
-    """SHA-256 of what the phase's results depend on (see the module docstring); one query."""
-    terminal = (
-        select(literal(0).label("kind"), func.count(Evaluation.id).label("a"),
-               func.max(Evaluation.id).label("b"), func.max(Evaluation.finished_at).label("c"))
-        .join(Submission, Submission.id == Evaluation.submission_id)
-        .where(Submission.phase_id == phase_id, Evaluation.state.in_(TERMINAL_STATES)))
-    selected = select(literal(1), Submission.id, null(), null()).where(
-        Submission.phase_id == phase_id, Submission.selected)
-    rows: list[Any] = list(db.execute(union_all(terminal, selected).order_by("kind", "a")))
-    text = "|".join(f"{r[1]},{r[2]},{r[3]}" for r in rows)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class LeaderboardCache:
-    """The LRU of one process (``maxsize`` snapshots) over the shared snapshot table.
+    """The LRU of one process (``maxsize`` snapshots) over the shared snapshot table, and
+    ``states``: what the process last read of each phase, trusted ``recheck_seconds``
+    (``leaderboard.freshness``; 0, the default here, reads on every request).
 
     ``enabled=False`` computes on every call and stores nothing (benchmarks, debugging).
     ``computations`` counts the snapshots this process computed.
     """
 
-    def __init__(self, maxsize: int = 64, *, enabled: bool = True) -> None:
+    def __init__(self, maxsize: int = 64, *, enabled: bool = True,
+                 recheck_seconds: float = 0.0) -> None:
         self.maxsize = maxsize
         self.enabled = enabled
+        self.states = Freshness(recheck_seconds if enabled else 0.0)
         self.computations = 0
         self._lru: OrderedDict[Key, dict[str, Any]] = OrderedDict()
         self._rendered: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()

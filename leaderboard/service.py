@@ -37,12 +37,14 @@ from challenge import access, visibility
 from challenge.accounts.models import User
 from challenge.challenges.models import Challenge
 from challenge.core.db import utcnow
-from challenge.core.errors import Forbidden
+from challenge.core.errors import Forbidden, NotFound
 from challenge.datasets.models import DatasetCase
 from challenge.evaluations.models import CaseResult
+from challenge.phases import service as phases
 from challenge.phases.models import Phase, PhaseConfig, Visibility
 from leaderboard import snapshot
-from leaderboard.cache import LeaderboardCache, fingerprint
+from leaderboard.cache import LeaderboardCache
+from leaderboard.freshness import PhaseState
 
 # Fields of the stored snapshot that never leave the server.
 _INTERNAL_ROW_KEYS = ("evaluation_id",)
@@ -53,13 +55,21 @@ _AUDIENCE = {Visibility.participants: "participants of this challenge",
 
 @dataclass(frozen=True)
 class Leaderboard:
-    """A snapshot and what this reader may see of it."""
+    """A snapshot and what this reader may see of it.
+
+    ``rows`` digests the phase, challenge, config and dataset rows it was served with (what
+    the pages show besides the snapshot), ``current`` holds those config and dataset rows;
+    ``now`` is the instant the visibility was decided at.
+    """
 
     phase: Phase
     challenge: Challenge
     payload: dict[str, Any]
     key: tuple[int, int, str]
     view: visibility.ResultView
+    rows: str = ""
+    now: datetime | None = None
+    current: phases.CurrentConfig | None = None
 
     @property
     def organizer(self) -> bool:
@@ -83,30 +93,57 @@ def compute(db: Session, phase: Phase) -> dict[str, Any]:
     return snapshot.compute(db, phase, utcnow())
 
 
-def cached_payload(*, db: Session, phase: Phase,
-                   cache: LeaderboardCache) -> tuple[tuple[int, int, str], dict[str, Any]]:
-    """The phase's snapshot key and payload for its current config and results, computed at
-    most once."""
-    assert phase.current_config_id is not None
-    key = (phase.id, phase.current_config_id, fingerprint(db, phase.id))
-    return key, cache.get(db, key, lambda: compute(db, phase))
+def get(*, db: Session, user: User | None, phase_id: int, cache: LeaderboardCache,
+        now: datetime | None = None) -> Leaderboard:
+    """The leaderboard of a phase for ``user`` at ``now`` (default: the current instant);
+    raises NotFound / Forbidden (see module doc).
+
+    The phase, its challenge and its results version come from ``cache.states`` (no query
+    while fresh); an anonymous reader of a cached snapshot costs no query at all.
+    """
+    state = cache.states.current(db, phase_id)
+    if state is None:
+        raise NotFound(f"no phase {phase_id}")
+    return _board(db, user, state, cache, now or utcnow())
 
 
-def get(*, db: Session, user: User | None, phase_id: int,
-        cache: LeaderboardCache) -> Leaderboard:
-    """The leaderboard of a phase for ``user``; raises NotFound / Forbidden (see module doc)."""
-    phase, challenge = access.require_visible_phase(db, user, phase_id)
+def get_by_slugs(*, db: Session, user: User | None, challenge_slug: str, phase_slug: str,
+                 cache: LeaderboardCache, now: datetime | None = None) -> Leaderboard:
+    """:func:`get` for the phase the page's slugs name. The slugs' phase id is remembered once
+    resolved; a remembered id whose fresh state no longer bears these slugs, or that this
+    reader may not see, is resolved again by ``phases.get_by_slugs`` (so its errors, a 404
+    naming the slug, are the same either way)."""
+    now = now or utcnow()
+    phase_id = cache.states.phase_id_for(challenge_slug, phase_slug)
+    state = cache.states.current(db, phase_id) if phase_id is not None else None
+    if state is not None and (state.challenge.slug, state.phase.slug) == (challenge_slug,
+                                                                           phase_slug):
+        try:
+            return _board(db, user, state, cache, now)
+        except NotFound:
+            pass
+    phase = phases.get_by_slugs(db=db, user=user, challenge_slug=challenge_slug,
+                                phase_slug=phase_slug)
+    cache.states.remember_slugs(challenge_slug, phase_slug, phase.id)
+    return get(db=db, user=user, phase_id=phase.id, cache=cache, now=now)
+
+
+def _board(db: Session, user: User | None, state: PhaseState, cache: LeaderboardCache,
+           now: datetime) -> Leaderboard:
+    phase, challenge = state.phase, state.challenge
+    access.require_phase_visible(db, user, phase, challenge)
     if not access.audience_allows(db, user, challenge, phase.leaderboard_visibility):
         raise Forbidden(f"the leaderboard of this phase is not public: it is shown to "
                         f"{_AUDIENCE[phase.leaderboard_visibility]} only",
                         code="leaderboard_not_public")
-    key, payload = cached_payload(db=db, phase=phase, cache=cache)
+    payload = cache.get(db, state.key, lambda: compute(db, phase))
     view = visibility.decide(  # the payload's config is the current one (part of the key)
         viewer=visibility.viewer_of(db, user, challenge.id),
         hide_scores_until_close=phase.hide_scores_until_close, closes_at=phase.closes_at,
         show_per_case_scores=bool(payload.get("show_per_case_scores")),
-        ranked_metrics=[m["name"] for m in payload["metrics"]], now=utcnow())
-    return Leaderboard(phase, challenge, payload, key, view)
+        ranked_metrics=[m["name"] for m in payload["metrics"]], now=now)
+    return Leaderboard(phase, challenge, payload, state.key, view, state.rows, now,
+                       state.current)
 
 
 def as_json(board: Leaderboard) -> dict[str, Any]:
@@ -124,12 +161,22 @@ def as_json(board: Leaderboard) -> dict[str, Any]:
     return data
 
 
-def render(board: Leaderboard, cache: LeaderboardCache, kind: str) -> bytes:
-    """``json`` or ``csv`` bytes of the board, serialized once per snapshot and reader class."""
+def render(board: Leaderboard, cache: LeaderboardCache, kind: str,
+           db: Session | None = None) -> bytes:
+    """``json``, ``csv`` or ``cases`` (the per-case CSV, which reads ``db``; ``Forbidden``
+    unless the view publishes per-case values) bytes of the board, serialized once per
+    snapshot and reader class."""
     variant = (board.key, kind, board.scores_hidden_until, board.per_case_allowed)
     if kind == "json":
         return cache.rendered(variant, lambda: json.dumps(
             as_json(board), separators=(",", ":"), allow_nan=False).encode())
+    if kind == "cases":
+        board.view.require_per_case()
+        assert db is not None, "the per-case CSV reads the stored case results"
+        # Organizers' values differ from others' (``ResultView.case_values``): the whole view
+        # is part of the variant.
+        return cache.rendered((board.key, kind, board.view),
+                              lambda: cases_csv(db=db, board=board).encode())
     return cache.rendered(variant, lambda: leaderboard_csv(board).encode())
 
 

@@ -115,7 +115,10 @@ def db(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(environment="test", database_url=database_url,
                     storage_root=tmp_path / "storage", worker_mode="off",
-                    auth_failures_per_minute=1000)
+                    auth_failures_per_minute=1000,
+                    # Existing tests change rows and read the board at once, inside one
+                    # uncommitted transaction (no NOTIFY): read the state on every request.
+                    leaderboard_recheck_seconds=0)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from challenge.accounts.models import Role, User
 from challenge.audit import service as audit
 from challenge.challenges.models import Challenge, ChallengeOrganizer
 from challenge.challenges.schemas import ChallengeCreate, ChallengeUpdate
+from challenge.core import notify
 from challenge.core.conflicts import unique_conflicts
 from challenge.core.errors import Conflict, InvalidInput
 from challenge.core.pagination import Key, Keyset, Paged, PageRequest, fetch
@@ -67,6 +68,7 @@ def update(*, db: Session, user: User, slug: str, data: ChallengeUpdate) -> Chal
         setattr(challenge, key, value)
     audit.record(db=db, actor=user, action="challenge.update", object_type="challenge",
                  object_id=challenge.id, challenge_id=challenge.id, changes=changes)
+    notify.phases_changed(db)
     db.commit()
     return challenge
 

@@ -57,6 +57,16 @@ class Settings(BaseSettings):
                                 description="cap on every request body but uploads (bytes)")
     auth_failures_per_minute: int = Field(default=30, gt=0)
 
+    # Leaderboard caching (leaderboard/freshness.py, leaderboard/http_cache.py).
+    #: How long a server process trusts what it last read of a phase (its row, its
+    #: challenge's and its results fingerprint) before reading it again, in seconds; 0 reads
+    #: on every request. On PostgreSQL a NOTIFY also ends it early.
+    leaderboard_recheck_seconds: float = Field(default=1.0, ge=0, le=3600)
+    #: ``Cache-Control: max-age`` of leaderboards anyone may see, in seconds.
+    leaderboard_max_age: int = Field(default=5, ge=0, le=86400)
+    #: ``stale-while-revalidate`` of the same responses, in seconds.
+    leaderboard_stale_while_revalidate: int = Field(default=30, ge=0, le=86400)
+
     # HTTP edges (challenge/core/http_edges.py), comma-separated in the environment.
     #: Host names this server answers to (``*.example.org`` for subdomains); a request for
     #: another Host is a 400 and no redirect ever names one.

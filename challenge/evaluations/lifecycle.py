@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from challenge.core import notify
 from challenge.core.db import utcnow
 from challenge.datasets.models import Dataset, DatasetCase
 from challenge.evaluations.charge import RefundReason, case_ran, refund
@@ -107,6 +108,20 @@ def _cas(db: Session, job: JobRef, states: tuple[EvalState, ...], **values: Any)
         .values(**values)
         .execution_options(synchronize_session=False))
     return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def _ended(db: Session, evaluation_id: int, refund_for: RefundReason | None) -> None:
+    """What every move into a terminal state does next, in the same transaction: ask
+    ``charge.refund`` when ``refund_for`` is given, and announce the phase's new results to
+    the servers' leaderboard caches (``notify``; delivered at commit, on PostgreSQL)."""
+    if refund_for is not None:
+        refund(db, evaluation_id, refund_for)
+    if notify.listening(db):
+        phase_id = db.scalar(select(Submission.phase_id)
+                             .join(Evaluation, Evaluation.submission_id == Submission.id)
+                             .where(Evaluation.id == evaluation_id))
+        if phase_id is not None:
+            notify.phase_changed(db, phase_id)
 
 
 def claim(db: Session, evaluation_id: int, worker_id: str,
@@ -217,8 +232,8 @@ def finish(db: Session, job: JobRef, state: EvalState, *, category: str | None =
     ok = _cas(db, job, ACTIVE, state=state, finished_at=utcnow(), failure_category=category,
               failure_message=message, organizer_log=organizer_log, summary=summary,
               evaluator_version=evaluator_version)
-    if ok and refund_for is not None:
-        refund(db, job.evaluation_id, refund_for)
+    if ok:
+        _ended(db, job.evaluation_id, refund_for)
     db.commit()
     return ok
 
@@ -237,7 +252,7 @@ def platform_fault(db: Session, job: JobRef, detail: str, max_retries: int) -> E
         values.update(queued_at=utcnow())
     ok = _cas(db, job, ACTIVE, **values)
     if ok and state == EvalState.errored:
-        refund(db, job.evaluation_id, RefundReason.platform_fault)
+        _ended(db, job.evaluation_id, RefundReason.platform_fault)
     db.commit()
     return state if ok else None
 
@@ -285,5 +300,5 @@ def request_cancel(db: Session, evaluation_id: int) -> Evaluation:
     evaluation = db.get(Evaluation, evaluation_id, populate_existing=True)
     assert evaluation is not None
     if ended.rowcount == 1:  # type: ignore[attr-defined]
-        refund(db, evaluation_id, RefundReason.cancel)
+        _ended(db, evaluation_id, RefundReason.cancel)
     return evaluation

@@ -11,6 +11,7 @@ from challenge import access
 from challenge.accounts.models import User
 from challenge.audit import service as audit
 from challenge.challenges.models import Challenge
+from challenge.core import notify
 from challenge.core.conflicts import unique_conflicts
 from challenge.core.db import utcnow
 from challenge.core.errors import Conflict, InvalidInput, NotFound
@@ -208,6 +209,7 @@ def update(*, db: Session, user: User, phase_id: int, data: PhaseUpdate,
     audit.record(db=db, actor=user, action="phase.update", object_type="phase",
                  object_id=phase.id, challenge_id=challenge.id, changes=changes,
                  reevaluated_submissions=len(requeued))
+    notify.phase_changed(db, phase.id)
     db.commit()
     for evaluation_id in requeued:
         dispatcher.notify(evaluation_id)

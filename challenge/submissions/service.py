@@ -11,6 +11,7 @@ from challenge import access, visibility
 from challenge.accounts.models import User
 from challenge.audit import service as audit
 from challenge.challenges.models import Challenge
+from challenge.core import notify
 from challenge.core.db import utcnow
 from challenge.core.errors import Conflict, Forbidden, InvalidInput, NotFound, QuotaExceeded
 from challenge.core.pagination import Key, Keyset, Paged, PageRequest, fetch
@@ -195,6 +196,7 @@ def select_for_ranking(*, db: Session, user: User, submission_id: int) -> Submis
     submission.selected = True
     audit.record(db=db, actor=user, action="submission.select", object_type="submission",
                  object_id=submission.id, challenge_id=challenge.id)
+    notify.phase_changed(db, submission.phase_id)
     db.commit()
     return submission
 

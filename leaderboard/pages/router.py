@@ -4,29 +4,33 @@
 ``/challenges/{slug}/phases/{phase_slug}`` the leaderboard. Visibility is the API's: the same
 services decide, and their domain errors become an HTML page with the same status (404 for a
 challenge or phase the reader may not see, 403 for a leaderboard that is not public).
+
+The leaderboard page is an HTTP-cached view like the API's (``leaderboard.http_cache``): its
+ETag also covers the phase and challenge rows, the phase's status and the templates, and its
+bytes are kept per tag, so a repeated anonymous request is answered from memory.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from challenge import access
 from challenge.accounts.models import User
 from challenge.challenges import service as challenges
-from challenge.core.db import utcnow
-from challenge.core.deps import ChallengeSlug, OptionalUser, PhaseSlug, SessionDep
+from challenge.core.deps import ChallengeSlug, OptionalUser, PhaseSlug, SessionDep, SettingsDep
 from challenge.core.errors import DomainError
 from challenge.phases import service as phases
 from challenge.phases.config import PhaseConfigSpec
 from challenge.phases.models import Phase, Visibility
-from leaderboard import plots, service
+from leaderboard import http_cache, plots, service
 from leaderboard.deps import LeaderboardCacheDep
 from leaderboard.pages.rules import (
     lesion_rules,
@@ -38,6 +42,9 @@ from leaderboard.pages.rules import (
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
+#: What the templates are: part of the page's ETag, so an upgrade never matches an old tag.
+TEMPLATES_DIGEST = hashlib.sha256(b"".join(
+    p.read_bytes() for p in sorted((HERE / "templates").glob("*.html")))).hexdigest()
 router = APIRouter(include_in_schema=False)
 _AUDIENCE = {Visibility.public: "everyone", Visibility.participants: "registered teams",
              Visibility.organizers: "the organizers"}
@@ -85,11 +92,13 @@ def index(request: Request, db: SessionDep, user: OptionalUser) -> HTMLResponse:
     return _page(request, "index.html", {"title": "Challenges", "items": items})
 
 
-def _phase_info(phase: Phase, current: phases.CurrentConfig, organizer: bool) -> dict[str, Any]:
-    """What the page shows of ``phase``: schedule, audience and the rules its config sets."""
+def _phase_info(phase: Phase, current: phases.CurrentConfig, organizer: bool,
+                now: datetime | None = None) -> dict[str, Any]:
+    """What the page shows of ``phase`` at ``now``: schedule, audience and the rules its
+    config sets."""
     config, dataset = current
     spec = PhaseConfigSpec.model_validate(config.config)
-    return {"phase": phase, "status": phases.status(phase), "config": config, "spec": spec,
+    return {"phase": phase, "status": phases.status(phase, now), "config": config, "spec": spec,
             "dataset": dataset, "lesion_rules": lesion_rules(spec.metrics),
             "reference_rules": reference_rules(spec, list(dataset.raters or []) if dataset
                                                else []),
@@ -100,12 +109,12 @@ def _phase_info(phase: Phase, current: phases.CurrentConfig, organizer: bool) ->
             "organizer": organizer}
 
 
-def _phase_infos(db: Session, user: User | None, challenge_id: int,
-                 visible: list[Phase]) -> list[dict[str, Any]]:
+def _phase_infos(db: Session, user: User | None, challenge_id: int, visible: list[Phase],
+                 now: datetime | None = None) -> list[dict[str, Any]]:
     """``_phase_info`` of each phase of one challenge; their configs in one query."""
     current = phases.current_configs(db, visible)
     organizer = access.is_organizer(db, user, challenge_id)
-    return [_phase_info(p, current[p.id], organizer) for p in visible]
+    return [_phase_info(p, current[p.id], organizer, now) for p in visible]
 
 
 @router.get("/challenges/{slug}", response_class=HTMLResponse)
@@ -158,18 +167,30 @@ def _plots(board: service.Leaderboard, rows: list[dict[str, Any]]) -> dict[str, 
     return out
 
 
+def _phase_html(request: Request, board: service.Leaderboard) -> bytes:
+    """The phase page of ``board``, from the rows it was served with (no query)."""
+    assert board.current is not None, "served boards carry their config"
+    info = _phase_info(board.phase, board.current, board.organizer, board.now)
+    data = service.as_json(board)
+    page = _page(request, "phase.html", {
+        "title": f"{board.phase.title} · {board.challenge.title}", "challenge": board.challenge,
+        "info": info, "board": board, "data": data, "rows": data["rows"],
+        "plots": _plots(board, data["rows"]), "now": board.now})
+    return bytes(page.body)
+
+
 @router.get("/challenges/{slug}/phases/{phase_slug}", response_class=HTMLResponse)
 def phase_page(slug: ChallengeSlug, phase_slug: PhaseSlug, request: Request, db: SessionDep,
-               user: OptionalUser, cache: LeaderboardCacheDep) -> HTMLResponse:
+               user: OptionalUser, cache: LeaderboardCacheDep,
+               settings: SettingsDep) -> Response:
     try:
-        phase = phases.get_by_slugs(db=db, user=user, challenge_slug=slug, phase_slug=phase_slug)
-        [info] = _phase_infos(db, user, phase.challenge_id, [phase])
-        challenge = challenges.get(db=db, user=user, slug=slug)
-        board = service.get(db=db, user=user, phase_id=phase.id, cache=cache)
+        board = service.get_by_slugs(db=db, user=user, challenge_slug=slug,
+                                     phase_slug=phase_slug, cache=cache)
     except DomainError as exc:
         return _error(request, exc)
-    data = service.as_json(board)
-    return _page(request, "phase.html", {
-        "title": f"{phase.title} · {challenge.title}", "challenge": challenge, "info": info,
-        "board": board, "data": data, "rows": data["rows"], "plots": _plots(board, data["rows"]),
-        "now": utcnow()})
+    status = phases.status(board.phase, board.now)
+    return http_cache.respond(
+        request, board, "page", settings,
+        lambda tag: HTMLResponse(cache.rendered(("page", tag),
+                                                lambda: _phase_html(request, board))),
+        board.rows, status, TEMPLATES_DIGEST)
