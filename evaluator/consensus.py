@@ -81,6 +81,26 @@ def combine(mode: ReferenceMode, masks: Sequence[np.ndarray], *, threshold: floa
     return majority(masks)
 
 
+def rule_mismatch(mode: ReferenceMode, *, has_raters: bool,
+                  case_without_consensus: str | None) -> tuple[str, str] | None:
+    """Whether a dataset can be ranked by ``mode``: None when it can, else (code, reason).
+
+    ``majority`` and ``staple`` need raters (``reference_needs_raters``); ``consensus`` on a
+    dataset with raters needs every case's given consensus (``missing_consensus``, naming
+    ``case_without_consensus``, the first case lacking ``references/<case>.nii.gz``). A dataset
+    without raters always has one reference per case, so ``consensus`` fits it."""
+    if mode != "consensus" and not has_raters:
+        return ("reference_needs_raters",
+                f"the phase builds its reference by {mode}, but the dataset has one reference "
+                "per case and no raters")
+    if mode == "consensus" and has_raters and case_without_consensus is not None:
+        return ("missing_consensus",
+                f"the phase ranks against the given consensus, but case "
+                f"{case_without_consensus!r} has none "
+                f"(references/{case_without_consensus}.nii.gz); choose majority or staple")
+    return None
+
+
 def ranked_reference(mode: ReferenceMode, raters: Mapping[str, np.ndarray],
                      given: np.ndarray | None, *, threshold: float = 0.5,
                      foreground: int = 1) -> np.ndarray:

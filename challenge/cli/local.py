@@ -52,6 +52,19 @@ def _phase_config(path: Path | None) -> PhaseConfigSpec:
         fail(f"{path}: {where}: {first['msg']}")
 
 
+def _check_reference(root: Path, cases: list[str], spec: PhaseConfigSpec) -> None:
+    """Refuse, as the platform would, a reference rule the cases cannot satisfy."""
+    from evaluator.consensus import rule_mismatch
+
+    raters = any((root / "references" / case).is_dir() for case in cases)
+    lacking = next((c for c in cases if not (root / "references" / f"{c}.nii.gz").is_file()),
+                   None)
+    mismatch = rule_mismatch(spec.reference.mode, has_raters=raters,
+                             case_without_consensus=lacking)
+    if mismatch is not None:
+        fail(f"{mismatch[1]} [{mismatch[0]}]")
+
+
 def _stage(root: Path, cases: list[str], channels: list[str], work: Path) -> list[Any]:
     from evaluator.pipeline import CaseInput
 
@@ -101,6 +114,7 @@ def test_container(
     missing = sorted(set(spec.channels) - set(layout.channels))
     if missing:
         fail(f"the phase needs channels {missing}, the cases have {layout.channels}")
+    _check_reference(cases, layout.cases, spec)
     executor = DockerExecutor()
     with tempfile.TemporaryDirectory(prefix="segarena-test-") as tmp:
         work = Path(tmp)

@@ -23,6 +23,7 @@ from challenge.phases.models import Phase, PhaseConfig
 from challenge.phases.schemas import PhaseCreate, PhaseUpdate
 from challenge.sites import service as sites
 from challenge.submissions.models import Submission
+from evaluator.consensus import rule_mismatch
 
 
 def status(phase: Phase, now: datetime | None = None) -> Literal["upcoming", "open", "closed"]:
@@ -95,24 +96,17 @@ def _check_channels(dataset: Dataset | None, spec: PhaseConfigSpec) -> None:
 
 
 def _check_reference(db: Session, dataset: Dataset | None, spec: PhaseConfigSpec) -> None:
-    """The phase's reference rule must fit the dataset: ``majority`` and ``staple`` need
-    raters; ``consensus`` on a dataset with raters needs the given consensus of every case."""
+    """The phase's reference rule must fit the dataset (``evaluator.consensus.rule_mismatch``)."""
     if dataset is None:
         return
-    mode = spec.reference.mode
-    if mode != "consensus" and not dataset.raters:
-        raise InvalidInput(f"the phase builds its reference by {mode}, but dataset "
-                           f"{dataset.name!r} has one reference per case and no raters",
-                           code="reference_needs_raters")
-    if mode == "consensus" and dataset.raters:
-        lacking = db.scalar(select(DatasetCase.case_id).where(
-            DatasetCase.dataset_id == dataset.id, DatasetCase.reference_checksum == "")
-            .order_by(DatasetCase.case_id).limit(1))
-        if lacking is not None:
-            raise InvalidInput(f"the phase ranks against the given consensus, but case "
-                               f"{lacking!r} of dataset {dataset.name!r} has none "
-                               f"(references/{lacking}.nii.gz); choose majority or staple",
-                               code="missing_consensus")
+    lacking = db.scalar(select(DatasetCase.case_id).where(
+        DatasetCase.dataset_id == dataset.id, DatasetCase.reference_checksum == "")
+        .order_by(DatasetCase.case_id).limit(1)) if dataset.raters else None
+    mismatch = rule_mismatch(spec.reference.mode, has_raters=bool(dataset.raters),
+                             case_without_consensus=lacking)
+    if mismatch is not None:
+        code, reason = mismatch
+        raise InvalidInput(f"dataset {dataset.name!r}: {reason}", code=code)
 
 
 def _new_version(db: Session, phase: Phase, spec: PhaseConfigSpec, dataset: Dataset | None,
