@@ -7,10 +7,10 @@ from sqlalchemy.orm import Session
 
 from challenge.accounts.models import ApiToken, Role, User
 from challenge.audit import service as audit
-from challenge.core import security
+from challenge.core import bearer, security
 from challenge.core.conflicts import unique_conflicts
 from challenge.core.db import utcnow
-from challenge.core.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
+from challenge.core.errors import Conflict, Forbidden, NotFound
 from challenge.core.ratelimit import FailureLimiter
 
 #: ``last_used_at`` is written at most once per this interval per token: it says "used in the
@@ -22,27 +22,15 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 def authenticate(*, db: Session, token: str, client_key: str, limiter: FailureLimiter) -> User:
     """Resolve a bearer token to an active user and record that the token was used.
 
-    The token is checked first, with exactly one argon2 verify whatever it is (a dummy hash
-    for unknown ids), so a valid token is always accepted, however many failures other
-    clients made from the same address. Only a failed check consults ``limiter``: 429 while
-    ``client_key`` is over its failure limit, else 401; either way the failure is counted.
+    The token is checked by ``challenge.core.bearer.check`` (one argon2 verify whatever the
+    token; only failures are rate limited per ``client_key``: 429 over the limit, else 401).
 
     On success it records the use (``last_used_at``, see ``LAST_USED_RESOLUTION``) without
     committing: the caller commits it (``challenge.core.deps.optional_user`` does at once).
     """
-    parts = security.split_token(token)
-    row = None
-    if parts is not None:
-        row = db.scalar(select(ApiToken).where(ApiToken.public_id == parts[0]))
-    # Verify against a dummy hash when the id is unknown, so timing does not reveal valid ids.
-    secret_hash = row.secret_hash if row is not None else _DUMMY.secret_hash
-    ok = security.verify_secret(secret_hash, parts[1] if parts else token)
-    if row is None or not ok or row.revoked_at is not None or not row.user.is_active:
-        blocked = limiter.blocked(client_key)
-        limiter.record_failure(client_key)
-        if blocked:
-            raise TooManyRequests("too many failed authentication attempts; retry in a minute")
-        raise Unauthorized("invalid or revoked API token", code="invalid_token")
+    row: ApiToken = bearer.check(
+        db, ApiToken, token, client_key=client_key, limiter=limiter, what="API token",
+        usable=lambda t: t.revoked_at is None and t.user.is_active)
     _mark_used(db, row)
     return row.user
 
@@ -63,8 +51,6 @@ def _mark_used(db: Session, token: ApiToken) -> None:
                .values(last_used_at=now)
                .execution_options(synchronize_session=False))
 
-
-_DUMMY = security.new_token()
 
 
 def _issue_token(db: Session, user: User, name: str) -> tuple[ApiToken, str]:

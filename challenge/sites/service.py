@@ -12,14 +12,12 @@ from sqlalchemy.orm import Session
 from challenge import access
 from challenge.accounts.models import User
 from challenge.audit import service as audit
-from challenge.core import security
+from challenge.core import bearer, security
 from challenge.core.db import utcnow
-from challenge.core.errors import NotFound, TooManyRequests, Unauthorized
+from challenge.core.errors import NotFound
 from challenge.core.ratelimit import FailureLimiter
 from challenge.phases.models import Phase
 from challenge.sites.models import EvaluationSite
-
-_DUMMY = security.new_token()
 
 
 def create(*, db: Session, user: User, phase_id: int, name: str) -> tuple[EvaluationSite, str]:
@@ -74,16 +72,7 @@ def authenticate(*, db: Session, token: str, client_key: str,
     """The site behind a bearer token, with the work of ``accounts.authenticate`` (one
     argon2 verify whatever the token, failures rate limited per client). A user's API token
     is no site token and a site token no user's: each is looked up in its own table."""
-    parts = security.split_token(token)
-    row = None
-    if parts is not None:
-        row = db.scalar(select(EvaluationSite).where(EvaluationSite.public_id == parts[0]))
-    secret_hash = row.secret_hash if row is not None else _DUMMY.secret_hash
-    ok = security.verify_secret(secret_hash, parts[1] if parts else token)
-    if row is None or not ok or row.revoked_at is not None:
-        blocked = limiter.blocked(client_key)
-        limiter.record_failure(client_key)
-        if blocked:
-            raise TooManyRequests("too many failed authentication attempts; retry in a minute")
-        raise Unauthorized("invalid or revoked site token", code="invalid_token")
-    return row
+    site: EvaluationSite = bearer.check(
+        db, EvaluationSite, token, client_key=client_key, limiter=limiter, what="site token",
+        usable=lambda row: row.revoked_at is None)
+    return site
