@@ -58,6 +58,7 @@ from evaluator.sandbox.images import (
 )
 from evaluator.sandbox.logs import OutputCapture
 from evaluator.sandbox.outputs import Capping, OutputMount, collect_outputs
+from evaluator.sandbox.overlap import Overlap, Slot
 from evaluator.sandbox.users import (
     ROOT_MESSAGE,
     ResolvedUser,
@@ -197,6 +198,11 @@ class DockerExecutor(Executor):
         cases: dict[str, CaseRun] = {}
         containers: list[ContainerRun] = []
         cancelled = False
+        overlap = Overlap()
+
+        def make(index: int) -> Callable[[], Slot]:
+            return lambda: self._make_slot(spec, image.attrs, groups[index], index, user)
+
         try:
             for index, group in enumerate(groups):
                 left = deadline - time.monotonic()
@@ -211,9 +217,14 @@ class DockerExecutor(Executor):
                     timeout = left
                     if spec.mode is RunMode.PER_CASE:
                         timeout = min(spec.limits.wall_time_per_case_s, left)
-                    crun, outcomes = self._run_container(
-                        spec, image.attrs, group, index, user, timeout, collected, cancel_event
-                    )
+                    slot = overlap.take(index, make(index))
+
+                    def prepare_next(index: int = index) -> None:
+                        if index + 1 < len(groups):
+                            overlap.prepare(index + 1, make(index + 1))
+
+                    crun, outcomes = self._run_slot(spec, slot, group, timeout, collected,
+                                                    cancel_event, overlap, prepare_next)
                     containers.append(crun)
                     cancelled = crun.cancelled
                 for case_id in group:
@@ -227,23 +238,20 @@ class DockerExecutor(Executor):
                     cases[case_id] = case
                     if on_case_done is not None:
                         on_case_done(case)
+        except BaseException:
+            overlap.close(raise_errors=False)  # the run's own error is the one to raise
+            raise
+        else:
+            overlap.close()
         finally:
             if self.retention == "remove_after_run":
                 remove_image(self.client, spec.image_id)
                 self._users.pop(spec.image_id, None)
         return RunResult(spec.image_id, spec.mode, cases, containers, cancelled)
 
-    def _run_container(
-        self,
-        spec: RunSpec,
-        image_attrs: dict[str, Any],
-        group: list[str],
-        index: int,
-        user: ResolvedUser,
-        timeout: float,
-        collected: Path,
-        cancel_event: threading.Event | None,
-    ) -> tuple[ContainerRun, dict[str, Path | Failure]]:
+    def _make_slot(self, spec: RunSpec, image_attrs: dict[str, Any], group: list[str],
+                   index: int, user: ResolvedUser) -> Slot:
+        """Mount the ``/output`` of container ``index`` and create (not start) it."""
         limits = spec.limits
         mount = OutputMount(
             spec.work_dir / f"container-{index}",
@@ -253,17 +261,40 @@ class DockerExecutor(Executor):
             max_files=1024 + 4 * len(group),
             capping=self.output_capping,
         )
-        with mount, engine_errors("running the container"):
-            kwargs = container_config(spec, image_attrs, group, user, mount.path)
-            container = self.client.containers.create(**kwargs)
-            try:
-                crun = self._start_and_wait(container, group, timeout, limits, cancel_event)
-            finally:
-                with contextlib.suppress(docker.errors.NotFound):
-                    container.remove(v=True, force=True)
-            if crun.failure is not None:
-                return crun, dict.fromkeys(group, crun.failure)
-            outcomes = collect_outputs(mount.path, group, collected, max_bytes=limits.output_bytes)
+        mount.__enter__()
+        try:
+            with engine_errors("creating the container"):
+                kwargs = container_config(spec, image_attrs, group, user, mount.path)
+                return Slot(self.client.containers.create(**kwargs), mount)
+        except BaseException:
+            mount.close()
+            raise
+
+    def _run_slot(
+        self,
+        spec: RunSpec,
+        slot: Slot,
+        group: list[str],
+        timeout: float,
+        collected: Path,
+        cancel_event: threading.Event | None,
+        overlap: Overlap,
+        on_started: Callable[[], None],
+    ) -> tuple[ContainerRun, dict[str, Path | Failure]]:
+        """Run the slot's container to its end; once it exited (and every process of it with
+        its init), collect the outputs from its ``/output``, then remove the slot in the
+        background. ``on_started`` is called once the container runs."""
+        limits = spec.limits
+        try:
+            with engine_errors("running the container"):
+                crun = self._start_and_wait(slot.container, group, timeout, limits,
+                                            cancel_event, on_started)
+                if crun.failure is not None:
+                    return crun, dict.fromkeys(group, crun.failure)
+                outcomes = collect_outputs(slot.mount.path, group, collected,
+                                           max_bytes=limits.output_bytes)
+        finally:
+            overlap.remove(slot)
         return crun, outcomes
 
     def _start_and_wait(
@@ -273,12 +304,14 @@ class DockerExecutor(Executor):
         timeout: float,
         limits: Limits,
         cancel_event: threading.Event | None,
+        on_started: Callable[[], None] = lambda: None,
     ) -> ContainerRun:
         api = self.client.api
         capture = OutputCapture(api, container.id, limits.log_bytes)
         capture.start()
         try:
-            return self._supervise(container, capture, group, timeout, limits, cancel_event)
+            return self._supervise(container, capture, group, timeout, limits, cancel_event,
+                                   on_started)
         finally:
             capture.close()
 
@@ -290,13 +323,15 @@ class DockerExecutor(Executor):
         timeout: float,
         limits: Limits,
         cancel_event: threading.Event | None,
+        on_started: Callable[[], None],
     ) -> ContainerRun:
         """Start the container, wait for it to exit (killing it at ``timeout`` seconds or on
-        cancellation), and describe how it ended."""
+        cancellation), and describe how it ended. ``on_started`` is called once it runs."""
         started = time.monotonic()
         refused = self._start(container, group)
         if refused is not None:
             return refused
+        on_started()
         ending = self._wait_for_exit(container, capture, started + timeout, cancel_event)
         state = ending.state
         exit_code = state.get("ExitCode")
