@@ -22,10 +22,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import docker
 import docker.errors
 
+from evaluator.sandbox.base import RunSpec
+from evaluator.sandbox.container_config import container_config
 from evaluator.sandbox.images import engine_errors
-from evaluator.sandbox.outputs import OutputMount
+from evaluator.sandbox.outputs import Capping, OutputMount
+from evaluator.sandbox.users import ResolvedUser
+
+#: Room on ``/output`` beyond the per-case caps, so an oversize file is seen as too large
+#: (``collect_outputs``) rather than cut at the filesystem's size.
+OUTPUT_SLACK = 64 * 1024
 
 
 @dataclass
@@ -34,6 +42,29 @@ class Slot:
 
     container: Any
     mount: OutputMount
+
+
+def make_slot(client: docker.DockerClient, spec: RunSpec, image_attrs: dict[str, Any],
+              group: list[str], index: int, user: ResolvedUser, capping: Capping) -> Slot:
+    """Mount the ``/output`` of container ``index`` of ``spec`` (``output_bytes`` per case of
+    ``group`` plus ``OUTPUT_SLACK``) and create, not start, its container."""
+    limits = spec.limits
+    mount = OutputMount(
+        spec.work_dir / f"container-{index}",
+        size_bytes=limits.output_bytes * len(group) + OUTPUT_SLACK,
+        uid=user.uid,
+        gid=user.gid,
+        max_files=1024 + 4 * len(group),
+        capping=capping,
+    )
+    mount.__enter__()
+    try:
+        with engine_errors("creating the container"):
+            kwargs = container_config(spec, image_attrs, group, user, mount.path)
+            return Slot(client.containers.create(**kwargs), mount)
+    except BaseException:
+        mount.close()
+        raise
 
 
 def remove_slot(slot: Slot) -> None:
