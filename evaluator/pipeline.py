@@ -7,8 +7,10 @@ runs the very same function on a participant's own sample cases.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,6 +157,67 @@ def organizer_log(containers: list[ContainerRun]) -> str:
     return text
 
 
+class _Scoring:
+    """Scores collected outputs on ``threads`` threads while the executor goes on with the
+    next container, and hands each outcome to ``on_case`` (one call at a time, in completion
+    order). The first error a scoring raised is raised again by ``check`` (called at every
+    case the executor reports, so a failing run stops at its next case) and by ``finish``."""
+
+    def __init__(self, by_id: Mapping[str, CaseInput], metrics_config: MetricsConfig,
+                 max_voxels: int, reference: ReferenceSpec,
+                 on_case: Callable[[CaseOutcome], None] | None, threads: int) -> None:
+        self._by_id = by_id
+        self._metrics_config = metrics_config
+        self._max_voxels = max_voxels
+        self._reference = reference
+        self._on_case = on_case
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="scoring")
+        self._lock = threading.Lock()
+        self._deliver = threading.Lock()
+        self._error: BaseException | None = None
+        self.submitted: set[str] = set()
+        self.outcomes: dict[str, CaseOutcome] = {}
+
+    def submit(self, run: CaseRun) -> None:
+        self.check()
+        self.submitted.add(run.case_id)
+        self._pool.submit(self._score, run)
+
+    def _score(self, run: CaseRun) -> None:
+        try:
+            outcome = score_case(self._by_id[run.case_id], run, self._metrics_config,
+                                 self._max_voxels, self._reference)
+            with self._deliver:  # one on_case call at a time; scoring goes on meanwhile
+                with self._lock:
+                    if self._error is not None:
+                        return
+                    self.outcomes[run.case_id] = outcome
+                if self._on_case is not None:
+                    self._on_case(outcome)
+        except BaseException as exc:
+            with self._lock:
+                self._error = self._error or exc
+
+    def check(self) -> None:
+        with self._lock:
+            if self._error is not None:
+                raise self._error
+
+    def finish(self, *, raise_error: bool = True) -> None:
+        """Wait for every submitted case; raise the first scoring error, if any (unless
+        ``raise_error`` is false: the run's own error is being raised)."""
+        self._pool.shutdown(wait=True)
+        if raise_error:
+            self.check()
+
+
+def scoring_threads() -> int:
+    """Threads that score outputs: two when the host has two cores or more (zlib and numpy
+    release the GIL, so a burst of outputs, as batch mode gives, is scored about twice as
+    fast), else one."""
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
 def evaluate(
     executor: Executor,
     *,
@@ -170,29 +233,30 @@ def evaluate(
     """Run an already loaded image on ``cases`` as ``spec`` says and score every case as soon
     as it is done; ``max_voxels`` caps the voxels an output or reference mask may declare.
 
-    ``on_case`` is called once per case (in completion order) with its scored outcome, so
-    progress can be recorded while the rest still runs. Raises ``AlgorithmError`` when the
-    image is refused and ``PlatformError`` when the engine fails.
+    Scoring runs on threads of its own while the executor goes on with the next container.
+    ``on_case`` is called once per case (in completion order) with its scored outcome, from a
+    scoring thread, never two calls at once, and every call has returned when this function
+    returns; so progress can be recorded while the rest still runs. Raises ``AlgorithmError``
+    when the image is refused and ``PlatformError`` when the engine fails; an error raised
+    while scoring (or by ``on_case``) stops the run at its next case and is raised again here.
     """
     by_id = {c.case_id: c for c in cases}
-    outcomes: dict[str, CaseOutcome] = {}
-    metrics_config = spec.metrics_config()
-
-    def case_done(run: CaseRun) -> None:
-        outcome = score_case(by_id[run.case_id], run, metrics_config, max_voxels,
-                             spec.reference)
-        outcomes[run.case_id] = outcome
-        if on_case is not None:
-            on_case(outcome)
-
+    scoring = _Scoring(by_id, spec.metrics_config(), max_voxels, spec.reference, on_case,
+                       scoring_threads())
     sandbox_run = RunSpec(image_id=image_id, inputs={c.case_id: c.input_dir for c in cases},
                           work_dir=work_dir, mode=spec.run_mode, limits=spec.sandbox_limits(),
                           options=spec.sandbox_options(), labels=dict(labels or {}))
-    result = executor.run(sandbox_run, on_case_done=case_done, cancel_event=cancel_event)
-    for case_id, run in result.cases.items():  # cases the callback did not see
-        if case_id not in outcomes:
-            case_done(run)
-    ordered = [outcomes[c.case_id] for c in cases]
+    try:
+        result = executor.run(sandbox_run, on_case_done=scoring.submit,
+                              cancel_event=cancel_event)
+        for case_id, run in result.cases.items():  # cases the callback did not see
+            if case_id not in scoring.submitted:
+                scoring.submit(run)
+    except BaseException:
+        scoring.finish(raise_error=False)
+        raise
+    scoring.finish()
+    ordered = [scoring.outcomes[c.case_id] for c in cases]
     return EvaluationOutcome(image_id=image_id, cases=ordered,
                              organizer_log=organizer_log(result.containers),
                              cancelled=result.cancelled)

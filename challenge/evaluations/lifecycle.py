@@ -27,7 +27,8 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -201,23 +202,48 @@ def heartbeat(db: Session, job: JobRef) -> bool | None:
     return bool(cancel) if ok else None
 
 
+@dataclass(frozen=True)
+class CaseRecord:
+    """One scored case as the worker stores it (sanitized ``category``, flat ``metrics``)."""
+
+    case_id: str
+    status: str
+    category: str | None
+    metrics: dict[str, float | int | None]
+    flags: list[str]
+    #: The same metrics against each rater, by rater name (empty for one reference).
+    rater_metrics: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
+
+
 def record_case(db: Session, job: JobRef, case_id: str, status: str, category: str | None,
                 metrics: dict[str, float | int | None], flags: list[str],
                 rater_metrics: dict[str, dict[str, float | int | None]] | None = None) -> bool:
     """Store one case's result (and its metrics against each rater, when the dataset has
-    raters) and count it done, atomically; False when the job is lost.
-    The first case that ran stamps ``first_scored_at`` (kept across attempts): from then on a
-    cancel no longer refunds the submission."""
+    raters) and count it done, atomically; False when the job is lost (``record_cases`` with
+    one record)."""
+    return record_cases(db, job, [CaseRecord(case_id, status, category, metrics, flags,
+                                             rater_metrics or {})])
+
+
+def record_cases(db: Session, job: JobRef, records: Sequence[CaseRecord]) -> bool:
+    """Store several cases' results and count them done, in one transaction (one
+    compare-and-set, one insert, one commit); False when the job is lost, and then none of
+    them is stored. The first case that ran stamps ``first_scored_at`` (kept across
+    attempts): from then on a cancel no longer refunds the submission. A case already
+    stored for this evaluation makes the insert fail (``(evaluation, case)`` is unique)."""
+    if not records:
+        return True
     now = utcnow()
     scored = ({"first_scored_at": func.coalesce(Evaluation.first_scored_at, now)}
-              if case_ran(category) else {})
+              if any(case_ran(r.category) for r in records) else {})
     if not _cas(db, job, (EvalState.running, EvalState.scoring),
-                cases_done=Evaluation.cases_done + 1, heartbeat_at=now, **scored):
+                cases_done=Evaluation.cases_done + len(records), heartbeat_at=now, **scored):
         db.rollback()
         return False
-    db.add(CaseResult(evaluation_id=job.evaluation_id, case_id=case_id, status=status,
-                      category=category, metrics=metrics, flags=flags,
-                      rater_metrics=rater_metrics or None))
+    db.add_all([CaseResult(evaluation_id=job.evaluation_id, case_id=r.case_id,
+                           status=r.status, category=r.category, metrics=r.metrics,
+                           flags=r.flags, rater_metrics=r.rater_metrics or None)
+                for r in records])
     db.commit()
     return True
 

@@ -7,6 +7,7 @@ evaluation is harmless: only a queued evaluation can be claimed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -22,8 +23,9 @@ from challenge.core.config import Settings
 from challenge.core.storage import Storage
 from challenge.evaluations import baseline, lifecycle
 from challenge.evaluations.charge import RefundReason
-from challenge.evaluations.lifecycle import Job
+from challenge.evaluations.lifecycle import CaseRecord, Job
 from challenge.evaluations.models import EvalState
+from challenge.evaluations.recorder import CaseRecorder
 from evaluator.pipeline import (
     EVALUATOR_VERSION,
     CaseInput,
@@ -141,20 +143,29 @@ class EvaluationWorker:
         self._advance(job, EvalState.provisioning, EvalState.running)
         cases = self._stage(job, work_dir)
 
+        def stop() -> None:
+            lost.set()
+            cancel.set()
+
+        recorder = CaseRecorder(self.factory, job, on_lost=stop)
+
         def record(outcome: CaseOutcome) -> None:
-            with self.factory() as db:
-                if not lifecycle.record_case(db, job, outcome.case_id, outcome.status,
-                                             outcome.category, outcome.metrics,
-                                             list(outcome.flags), outcome.rater_metrics):
-                    lost.set()
-                    cancel.set()
+            recorder.put(CaseRecord(outcome.case_id, outcome.status, outcome.category,
+                                    outcome.metrics, list(outcome.flags),
+                                    outcome.rater_metrics))
 
         labels = {EVALUATION_LABEL: str(job.evaluation_id), ATTEMPT_LABEL: str(job.attempt),
                   INSTANCE_LABEL: self.instance}
-        outcome = evaluate(self.executor, image_id=info.image_id, cases=cases, spec=job.spec,
-                           max_voxels=self.settings.max_case_voxels,
-                           work_dir=work_dir / "sandbox", on_case=record, cancel_event=cancel,
-                           labels=labels)
+        try:
+            outcome = evaluate(self.executor, image_id=info.image_id, cases=cases,
+                               spec=job.spec, max_voxels=self.settings.max_case_voxels,
+                               work_dir=work_dir / "sandbox", on_case=record,
+                               cancel_event=cancel, labels=labels)
+        except BaseException:
+            with contextlib.suppress(Exception):  # the run's own error is the one to report
+                recorder.close()
+            raise
+        recorder.close()  # every case stored (or the job lost) before the job moves on
         if lost.is_set():
             raise JobLost()
         if outcome.cancelled:

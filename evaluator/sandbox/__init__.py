@@ -19,7 +19,9 @@ Each collected output still has to be validated as a NIfTI mask (``evaluator.io`
 ``PlatformError`` is ours (retry, never charge). Modules: ``base`` (interface and
 data), ``archive`` (``docker save`` inspection), ``docker`` (the Docker backend),
 ``container_config`` (every sandbox option in one place), ``outputs`` (the capped
-``/output`` and defensive collection), ``logs``, ``users``, ``images``.
+``/output`` and defensive collection), ``overlap`` (the next per_case container prepared and
+finished ones removed while one runs), ``endings`` (how a container's end is classified),
+``logs``, ``users``, ``images``.
 
 This package's ``__init__`` imports only ``base``, so importing ``archive`` does not
 pull in the Docker SDK.

@@ -16,7 +16,6 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,7 +44,7 @@ from evaluator.sandbox.base import (
     RunSpec,
     SandboxOptions,
 )
-from evaluator.sandbox.container_config import container_config
+from evaluator.sandbox.endings import Ending, failure_of, kill_container, start_container
 from evaluator.sandbox.images import (
     LABEL,
     engine_errors,
@@ -54,10 +53,10 @@ from evaluator.sandbox.images import (
     parse_engine_time,
     peak_memory,
     remove_image,
-    start_failure_exit_code,
 )
 from evaluator.sandbox.logs import OutputCapture
-from evaluator.sandbox.outputs import Capping, OutputMount, collect_outputs
+from evaluator.sandbox.outputs import Capping, collect_outputs
+from evaluator.sandbox.overlap import Overlap, Slot, make_slot
 from evaluator.sandbox.users import (
     ROOT_MESSAGE,
     ResolvedUser,
@@ -67,7 +66,7 @@ from evaluator.sandbox.users import (
 
 Retention = Literal["keep", "remove_after_run"]
 
-_OUTPUT_SLACK = 64 * 1024  # so an oversize file is seen as too large, not cut at the cap
+_INSPECT_EVERY_S = 1.0  # engine state polls while the output stream is still open
 
 
 class DockerExecutor(Executor):
@@ -197,6 +196,12 @@ class DockerExecutor(Executor):
         cases: dict[str, CaseRun] = {}
         containers: list[ContainerRun] = []
         cancelled = False
+        overlap = Overlap()
+
+        def make(index: int) -> Callable[[], Slot]:
+            return lambda: make_slot(self.client, spec, image.attrs, groups[index], index,
+                                     user, self.output_capping)
+
         try:
             for index, group in enumerate(groups):
                 left = deadline - time.monotonic()
@@ -211,9 +216,14 @@ class DockerExecutor(Executor):
                     timeout = left
                     if spec.mode is RunMode.PER_CASE:
                         timeout = min(spec.limits.wall_time_per_case_s, left)
-                    crun, outcomes = self._run_container(
-                        spec, image.attrs, group, index, user, timeout, collected, cancel_event
-                    )
+                    slot = overlap.take(index, make(index))
+
+                    def prepare_next(index: int = index) -> None:
+                        if index + 1 < len(groups):
+                            overlap.prepare(index + 1, make(index + 1))
+
+                    crun, outcomes = self._run_slot(spec, slot, group, timeout, collected,
+                                                    cancel_event, overlap, prepare_next)
                     containers.append(crun)
                     cancelled = crun.cancelled
                 for case_id in group:
@@ -227,43 +237,42 @@ class DockerExecutor(Executor):
                     cases[case_id] = case
                     if on_case_done is not None:
                         on_case_done(case)
+        except BaseException:
+            overlap.close(raise_errors=False)  # the run's own error is the one to raise
+            raise
+        else:
+            overlap.close()
         finally:
             if self.retention == "remove_after_run":
                 remove_image(self.client, spec.image_id)
                 self._users.pop(spec.image_id, None)
         return RunResult(spec.image_id, spec.mode, cases, containers, cancelled)
 
-    def _run_container(
+    def _run_slot(
         self,
         spec: RunSpec,
-        image_attrs: dict[str, Any],
+        slot: Slot,
         group: list[str],
-        index: int,
-        user: ResolvedUser,
         timeout: float,
         collected: Path,
         cancel_event: threading.Event | None,
+        overlap: Overlap,
+        on_started: Callable[[], None],
     ) -> tuple[ContainerRun, dict[str, Path | Failure]]:
+        """Run the slot's container to its end; once it exited (and every process of it with
+        its init), collect the outputs from its ``/output``, then remove the slot in the
+        background. ``on_started`` is called once the container runs."""
         limits = spec.limits
-        mount = OutputMount(
-            spec.work_dir / f"container-{index}",
-            size_bytes=limits.output_bytes * len(group) + _OUTPUT_SLACK,
-            uid=user.uid,
-            gid=user.gid,
-            max_files=1024 + 4 * len(group),
-            capping=self.output_capping,
-        )
-        with mount, engine_errors("running the container"):
-            kwargs = container_config(spec, image_attrs, group, user, mount.path)
-            container = self.client.containers.create(**kwargs)
-            try:
-                crun = self._start_and_wait(container, group, timeout, limits, cancel_event)
-            finally:
-                with contextlib.suppress(docker.errors.NotFound):
-                    container.remove(v=True, force=True)
-            if crun.failure is not None:
-                return crun, dict.fromkeys(group, crun.failure)
-            outcomes = collect_outputs(mount.path, group, collected, max_bytes=limits.output_bytes)
+        try:
+            with engine_errors("running the container"):
+                crun = self._start_and_wait(slot.container, group, timeout, limits,
+                                            cancel_event, on_started)
+                if crun.failure is not None:
+                    return crun, dict.fromkeys(group, crun.failure)
+                outcomes = collect_outputs(slot.mount.path, group, collected,
+                                           max_bytes=limits.output_bytes)
+        finally:
+            overlap.remove(slot)
         return crun, outcomes
 
     def _start_and_wait(
@@ -273,12 +282,14 @@ class DockerExecutor(Executor):
         timeout: float,
         limits: Limits,
         cancel_event: threading.Event | None,
+        on_started: Callable[[], None] = lambda: None,
     ) -> ContainerRun:
         api = self.client.api
         capture = OutputCapture(api, container.id, limits.log_bytes)
         capture.start()
         try:
-            return self._supervise(container, capture, group, timeout, limits, cancel_event)
+            return self._supervise(container, capture, group, timeout, limits, cancel_event,
+                                   on_started)
         finally:
             capture.close()
 
@@ -290,13 +301,15 @@ class DockerExecutor(Executor):
         timeout: float,
         limits: Limits,
         cancel_event: threading.Event | None,
+        on_started: Callable[[], None],
     ) -> ContainerRun:
         """Start the container, wait for it to exit (killing it at ``timeout`` seconds or on
-        cancellation), and describe how it ended."""
+        cancellation), and describe how it ended. ``on_started`` is called once it runs."""
         started = time.monotonic()
-        refused = self._start(container, group)
+        refused = start_container(container, group)
         if refused is not None:
             return refused
+        on_started()
         ending = self._wait_for_exit(container, capture, started + timeout, cancel_event)
         state = ending.state
         exit_code = state.get("ExitCode")
@@ -322,32 +335,8 @@ class DockerExecutor(Executor):
             stdout_tail=stdout,
             stderr_tail=stderr,
             logs_truncated=logs_cut,
-            failure=_failure(ending, oom, exit_code),
+            failure=failure_of(ending, oom, exit_code),
         )
-
-    @staticmethod
-    def _start(container: Any, group: list[str]) -> ContainerRun | None:
-        """Start ``container``; a ``ContainerRun`` when the image's command cannot be executed
-        (the submission's fault: crashed with the engine's exit code), None once it runs."""
-        try:
-            container.start()
-        except docker.errors.APIError as exc:
-            code = start_failure_exit_code(str(exc))
-            if code is None:
-                raise
-            return ContainerRun(
-                case_ids=tuple(group),
-                exit_code=code,
-                timed_out=False,
-                oom_killed=False,
-                cancelled=False,
-                duration_s=0.0,
-                stdout_tail="",
-                stderr_tail="",
-                logs_truncated=False,
-                failure=Failure(FailureCategory.CRASHED, exit_code=code),
-            )
-        return None
 
     def _wait_for_exit(
         self,
@@ -355,21 +344,30 @@ class DockerExecutor(Executor):
         capture: OutputCapture,
         deadline: float,
         cancel_event: threading.Event | None,
-    ) -> _Ending:
+    ) -> Ending:
         """Poll until the container has exited; kill it on cancellation or at ``deadline``
-        (``time.monotonic()`` seconds). Records the peak memory seen while it ran."""
+        (``time.monotonic()`` seconds). Records the peak memory seen while it ran.
+
+        Cancellation, the deadline and the memory peak are checked every poll interval; the
+        engine is asked for the container's state at once when its output stream ends (it
+        does when the container exits), and otherwise only every ``_INSPECT_EVERY_S``: an
+        engine call per poll interval and container would cost the engine more CPU than
+        the checks need."""
         api = self.client.api
         timed_out = cancelled = False
         peak: int | None = None
+        next_inspect = 0.0
         while True:
-            state = api.inspect_container(container.id)["State"]
-            if not state.get("Running") and state.get("Status") in {"exited", "dead"}:
-                return _Ending(state, timed_out, cancelled, peak)
+            if capture.ended.is_set() or time.monotonic() >= next_inspect:
+                state = api.inspect_container(container.id)["State"]
+                if not state.get("Running") and state.get("Status") in {"exited", "dead"}:
+                    return Ending(state, timed_out, cancelled, peak)
+                next_inspect = time.monotonic() + _INSPECT_EVERY_S
             peak = peak_memory(container.id) or peak
             if cancel_event is not None and cancel_event.is_set():
-                cancelled = self._kill(container)
+                cancelled = kill_container(container)
             elif time.monotonic() >= deadline:
-                timed_out = self._kill(container)
+                timed_out = kill_container(container)
             else:
                 wait = max(min(self.poll_interval_s, deadline - time.monotonic()), 0.01)
                 # The output stream ends when the container exits: react at once,
@@ -381,18 +379,7 @@ class DockerExecutor(Executor):
                 continue
             api.wait(container.id, timeout=60)
             state = api.inspect_container(container.id)["State"]
-            return _Ending(state, timed_out, cancelled, peak)
-
-    @staticmethod
-    def _kill(container: Any) -> bool:
-        """SIGKILL; False when the container had already exited on its own."""
-        try:
-            container.kill()
-        except docker.errors.APIError as exc:
-            if exc.status_code == 409:  # not running any more
-                return False
-            raise
-        return True
+            return Ending(state, timed_out, cancelled, peak)
 
     def remove_orphans(self, keep: Callable[[Mapping[str, str]], bool]) -> int:
         """See ``Executor.remove_orphans``: the engine's containers carrying the sandbox
@@ -404,27 +391,3 @@ class DockerExecutor(Executor):
                 with contextlib.suppress(docker.errors.NotFound):
                     container.remove(v=True, force=True)
         return len(orphans)
-
-
-@dataclass(frozen=True)
-class _Ending:
-    """How a supervised container ended: the engine's final ``State``, whether the platform
-    killed it (timeout or cancellation) and the peak memory in bytes seen while it ran."""
-
-    state: dict[str, Any]
-    timed_out: bool
-    cancelled: bool
-    peak_memory: int | None
-
-
-def _failure(ending: _Ending, oom: bool, exit_code: int | None) -> Failure | None:
-    """The participant-visible category of a container's end; None for a clean exit 0."""
-    if ending.cancelled:
-        return Failure(FailureCategory.CANCELLED)
-    if ending.timed_out:
-        return Failure(FailureCategory.TIMEOUT)
-    if oom:
-        return Failure(FailureCategory.OUT_OF_MEMORY)
-    if exit_code != 0:
-        return Failure(FailureCategory.CRASHED, exit_code=exit_code)
-    return None

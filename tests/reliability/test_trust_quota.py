@@ -93,21 +93,41 @@ def worker_settings(settings: Settings) -> Settings:
     return quiet(settings)
 
 
-class ActsAfterFirstCase(FakeExecutor):
-    """Runs the cases like ``FakeExecutor``; once the first one is stored, ``act`` runs (the
-    team reading it and cancelling) and the run is told to stop, as the worker's heartbeat
-    thread does when it sees the cancel request."""
+@pytest.fixture
+def stored(monkeypatch) -> threading.Event:
+    """Set each time the worker's recorder thread has committed scored cases (the worker
+    stores cases from a thread of its own, after the executor has gone on)."""
+    event = threading.Event()
+    original = lifecycle.record_cases
 
-    def __init__(self, act: Callable[[], None]) -> None:
+    def record_cases(*args, **kwargs):
+        written = original(*args, **kwargs)
+        event.set()
+        return written
+
+    monkeypatch.setattr(lifecycle, "record_cases", record_cases)
+    return event
+
+
+class ActsAfterFirstCase(FakeExecutor):
+    """Runs the cases like ``FakeExecutor``; once the first one is stored (``stored`` is
+    set), ``act`` runs (the team reading it and cancelling) and the run is told to stop, as
+    the worker's heartbeat thread does when it sees the cancel request."""
+
+    def __init__(self, act: Callable[[], None], stored: threading.Event) -> None:
         super().__init__()
         self.act = act
+        self.stored = stored
 
     def run(self, spec: RunSpec, *, on_case_done=None,
             cancel_event: threading.Event | None = None) -> RunResult:
+        self.stored.clear()
+
         def done(case):
             if on_case_done is not None:
                 on_case_done(case)
             if cancel_event is not None and not cancel_event.is_set():
+                assert self.stored.wait(30), "the first case was never stored"
                 self.act()
                 cancel_event.set()
 
@@ -126,13 +146,13 @@ def _peek_then_cancel(arena: Arena, who: str, evaluation_id: int) -> Callable[[]
 
 
 def test_item4_cancel_after_a_scored_case_refunds_nothing(
-        arena, session_factory, app, worker_settings) -> None:
+        arena, session_factory, app, worker_settings, stored) -> None:
     """Read the scored cases, cancel, resubmit: the quota is spent, the next upload is a 429."""
     arena.create_team("alice", "Peekers")
     for i in range(TOTAL):
         submission = arena.submitted("alice", f"peek{i}")
         evaluation_id = submission["evaluation"]["id"]
-        executor = ActsAfterFirstCase(_peek_then_cancel(arena, "alice", evaluation_id))
+        executor = ActsAfterFirstCase(_peek_then_cancel(arena, "alice", evaluation_id), stored)
         assert make_worker(session_factory, app, worker_settings,
                       executor).run(evaluation_id) == EvalState.cancelled
         assert arena.get("alice", f"/submissions/{submission['id']}").json()["charged"]
