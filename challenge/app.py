@@ -121,9 +121,11 @@ def create_app(settings: Settings | None = None, *, dispatcher: Any = None) -> F
 
 def _change_listener(app: FastAPI) -> ChangeListener | None:
     """On PostgreSQL, start the thread that ends the leaderboard cache's trust in a phase
-    as soon as a change of it commits (``leaderboard.freshness``); None on SQLite."""
+    as soon as a change of it commits (``leaderboard.freshness``). None on SQLite, and when
+    ``leaderboard_recheck_seconds`` is 0: then every request checks the database itself and
+    a notice would have nothing to end."""
     engine = app.state.engine
-    if engine.dialect.name != "postgresql":
+    if engine.dialect.name != "postgresql" or app.state.settings.leaderboard_recheck_seconds == 0:
         return None
     listener = ChangeListener(engine.url, app.state.leaderboard_cache.states.changed)
     listener.start()

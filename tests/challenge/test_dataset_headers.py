@@ -29,6 +29,7 @@ from challenge.datasets.ingest import StagedCase, StagedDataset
 from challenge.datasets.models import Dataset
 from challenge.evaluations.worker import EvaluationWorker
 from evaluator import headers
+from evaluator.spec import ReferenceSpec
 from tests import factories as f
 from tests.challenge.authz_world import World, build
 from tests.evaluator import identifying as ident
@@ -151,7 +152,8 @@ def test_the_worker_mounts_the_stored_stripped_inputs(
     storage: Storage = app.state.storage
     worker = EvaluationWorker(app.state.sessionmaker, storage, settings)
     job = SimpleNamespace(dataset_key=dataset.storage_key, case_ids=["case001", "case002"],
-                          spec=SimpleNamespace(channels=["flair"]))
+                          spec=SimpleNamespace(channels=["flair"], reference=ReferenceSpec()),
+                          raters=[])
     staged = worker._stage(job, tmp_path / "run")
     for case in staged:
         mounted = case.input_dir / "flair.nii.gz"
