@@ -31,10 +31,8 @@ from challenge.core.db import make_engine, session_factory
 from challenge.core.storage import Storage
 from challenge.datasets import service as datasets
 from challenge.evaluations.celery_app import make_celery
-from challenge.evaluations.dispatch import CeleryDispatcher, NoDispatcher
+from challenge.evaluations.dispatch import CeleryDispatcher
 from challenge.evaluations.models import EvalState, Evaluation
-from challenge.submissions import service as submissions
-from challenge.teams import service as teams
 from evaluator import synth
 from evaluator.pipeline import CONTAINER_PREFIX
 from tests import factories as f
@@ -44,6 +42,7 @@ from tests.evaluator.scaleout import (
     all_terminal,
     flush_broker,
     scaleout_settings,
+    submit_each,
     wait_for,
 )
 
@@ -139,19 +138,7 @@ def _phase_and_submissions(factory, storage: Storage, dataset_tar: Path, archive
                                                max_voxels=10**8)
         phase = f.phase(db, org.user, "bench", dataset_id=dataset.id, config={
             "run_mode": mode, "limits": {"memory_mb": 512, "wall_time_per_case_s": 120}})
-        ids = []
-        for i in range(n_teams):
-            member = f.account(db, f"member{i}")
-            teams.create(db=db, user=member.user, slug="bench", name=f"team{i}")
-            upload = storage.temp_path(".tar")
-            upload.write_bytes(archive.read_bytes())
-            submission = submissions.submit(db=db, storage=storage, user=member.user,
-                                            phase_id=phase.id, archive=upload,
-                                            size=upload.stat().st_size, sha256="0" * 64,
-                                            comment="", dispatcher=NoDispatcher())
-            ids.append(db.scalar(select(Evaluation.id).where(
-                Evaluation.submission_id == submission.id)))
-        return ids
+        return submit_each(db, storage, "bench", phase.id, [archive] * n_teams)
 
 
 def run_platform(mode: str, n_workers: int, n_cases: int, dataset_tar: Path, archive: Path,

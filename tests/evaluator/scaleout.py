@@ -55,19 +55,26 @@ def phase_with_submissions(factory: sessionmaker[Session], storage: Storage, tmp
         phase = f.phase(db, org.user, "alpha", dataset_id=dataset.id, config={
             "limits": {"wall_time_per_case_s": 60, "memory_mb": 256, "pids": 64,
                        "output_mb": 4, "tmp_mb": 16}})
-        evaluation_ids = []
-        for i, archive in enumerate(archives):
-            member = f.account(db, f"member{i}")
-            teams.create(db=db, user=member.user, slug="alpha", name=f"team{i}")
-            upload = storage.temp_path(".tar")
-            upload.write_bytes(archive.read_bytes())
-            submission = submissions.submit(db=db, storage=storage, user=member.user,
-                                            phase_id=phase.id, archive=upload,
-                                            size=upload.stat().st_size, sha256="0" * 64,
-                                            comment="", dispatcher=NoDispatcher())
-            evaluation_ids.append(db.scalar(select(Evaluation.id).where(
-                Evaluation.submission_id == submission.id)))
-        return evaluation_ids
+        return submit_each(db, storage, "alpha", phase.id, archives)
+
+
+def submit_each(db: Session, storage: Storage, slug: str, phase_id: int,
+                archives: list[Path]) -> list[int]:
+    """One new team (and member) of challenge ``slug`` per archive submits it to the phase;
+    nothing is dispatched. Returns the ids of the queued evaluations, in archive order."""
+    evaluation_ids = []
+    for i, archive in enumerate(archives):
+        member = f.account(db, f"member{i}")
+        teams.create(db=db, user=member.user, slug=slug, name=f"team{i}")
+        upload = storage.temp_path(".tar")
+        upload.write_bytes(archive.read_bytes())
+        submission = submissions.submit(db=db, storage=storage, user=member.user,
+                                        phase_id=phase_id, archive=upload,
+                                        size=upload.stat().st_size, sha256="0" * 64,
+                                        comment="", dispatcher=NoDispatcher())
+        evaluation_ids.append(db.scalar(select(Evaluation.id).where(
+            Evaluation.submission_id == submission.id)))
+    return evaluation_ids
 
 
 def stop_process_groups(procs: list[subprocess.Popen[bytes]], grace_s: float = 20.0) -> None:
