@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from challenge.accounts import service as accounts
 from challenge.accounts.models import User
@@ -41,7 +42,8 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
+    """``async``: a plain read, so FastAPI runs it on the event loop, not in a thread."""
     return request.app.state.settings
 
 
@@ -65,10 +67,17 @@ def _client_key(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def optional_user(request: Request, db: SessionDep) -> User | None:
-    header = request.headers.get("authorization")
-    if not header:
+async def optional_user(request: Request, db: SessionDep) -> User | None:
+    """The user behind the request's bearer token, or None without an Authorization header.
+    ``async`` so an anonymous request (the public leaderboard's hot path) costs no thread;
+    a token is checked (argon2, a database read) in the thread pool."""
+    if not request.headers.get("authorization"):
         return None
+    return await run_in_threadpool(_token_user, request, db)
+
+
+def _token_user(request: Request, db: Session) -> User:
+    header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("Authorization header must be 'Bearer <token>'", code="bad_auth_header")
@@ -80,7 +89,7 @@ def optional_user(request: Request, db: SessionDep) -> User | None:
     return user
 
 
-def required_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
+async def required_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
     if user is None:
         raise Unauthorized("this endpoint needs an API token", code="not_authenticated")
     return user
