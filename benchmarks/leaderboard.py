@@ -42,7 +42,7 @@ from sqlalchemy import create_engine, insert, text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from challenge.app import create_app  # noqa: E402
-from challenge.core import migrate  # noqa: E402
+from challenge.core import migrate, skeleton  # noqa: E402
 from challenge.core.config import Settings  # noqa: E402
 from challenge.core.db import make_engine, session_factory  # noqa: E402
 from challenge.evaluations.dispatch import NoDispatcher  # noqa: E402
@@ -107,9 +107,12 @@ def populate(url: str, args: argparse.Namespace) -> int:
         db.flush()
         phase.current_config_id = config.id
         users = db.scalars(insert(User).returning(User.id), [
-            {"username": f"u{t}", "role": Role.participant} for t in range(args.teams)]).all()
+            # Bulk INSERTs skip the model's validators: the look-alike key is set here.
+            {"username": f"u{t}", "name_key": skeleton.skeleton(f"u{t}"),
+             "role": Role.participant} for t in range(args.teams)]).all()
         teams = db.scalars(insert(Team).returning(Team.id), [
             {"challenge_id": challenge.id, "name": f"team-{t:03d}",
+             "name_skeleton": skeleton.skeleton(f"team-{t:03d}"),
              "invite_code": secrets.token_hex(8)} for t in range(args.teams)]).all()
         db.execute(insert(TeamMember), [{"team_id": tid, "challenge_id": challenge.id,
                                          "user_id": uid} for tid, uid in zip(teams, users,
