@@ -31,6 +31,7 @@ from challenge.phases.router import router as phases_router
 from challenge.sites.router import router as sites_router
 from challenge.submissions.router import router as submissions_router
 from challenge.teams.router import router as teams_router
+from challenge.web.router import router as web_router
 from leaderboard.cache import LeaderboardCache
 from leaderboard.freshness import ChangeListener
 from leaderboard.pages.router import router as pages_router
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Any = None) -> F
                    leaderboard_router, sites_router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(pages_router)
+    app.include_router(web_router)
     app.include_router(health_router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
                        uploads=lambda: upload_operations(app.openapi()))

@@ -11,13 +11,14 @@ route calls it.
 - **If-None-Match** (RFC 9110 section 13.1.2): ``*`` or any listed tag equal to ours under the
   weak comparison (``W/"x"`` matches ``"x"``) answers 304 with the same caching headers,
   before anything is rendered. An unparseable header matches nothing.
-- **Cache-Control**: a board an anonymous reader may see in full (no ``Authorization``, the
-  public audience, scores not hidden) is ``public, max-age=N, stale-while-revalidate=M``
-  (``SEGARENA_LEADERBOARD_MAX_AGE``, ``SEGARENA_LEADERBOARD_STALE_WHILE_REVALIDATE``);
+- **Cache-Control**: a board an anonymous reader may see in full (no ``Authorization``, no
+  sign-in cookie of the web app, the public audience, scores not hidden) is
+  ``public, max-age=N, stale-while-revalidate=M`` (``SEGARENA_LEADERBOARD_MAX_AGE``,
+  ``SEGARENA_LEADERBOARD_STALE_WHILE_REVALIDATE``);
   anything else (a signed-in reader, an organizer, a restricted board, scores hidden until
   close) is ``private, no-cache``: a shared cache keeps none of it and a browser asks again
-  every time (cheaply, with its ETag). Every answer carries ``Vary: Authorization``, so no
-  cache hands an anonymous answer to a signed-in reader or the reverse.
+  every time (cheaply, with its ETag). Every answer carries ``Vary: Authorization, Cookie``,
+  so no cache hands an anonymous answer to a signed-in reader or the reverse.
 
 A hidden-until-close board is never shared, so no shared cache can serve its scores: a
 hidden answer kept past the closing instant only shows less than it may.
@@ -34,6 +35,7 @@ from fastapi import Request, Response
 
 from challenge.core.config import Settings
 from challenge.visibility import ResultView, Viewer
+from challenge.web.deps import has_session_cookie
 from leaderboard.service import Leaderboard
 
 _TAG = re.compile(r'(?:W/)?("[^"]*")')
@@ -76,8 +78,8 @@ def matches(if_none_match: str | None, tag: str) -> bool:
 def shared(request: Request, board: Leaderboard) -> bool:
     """Whether shared caches may keep the answer: an anonymous request for a board the public
     sees in full."""
-    return ("authorization" not in request.headers and board.view.viewer is Viewer.public
-            and not board.scores_hidden)
+    return ("authorization" not in request.headers and not has_session_cookie(request)
+            and board.view.viewer is Viewer.public and not board.scores_hidden)
 
 
 def caching_headers(request: Request, board: Leaderboard, settings: Settings,
@@ -88,7 +90,7 @@ def caching_headers(request: Request, board: Leaderboard, settings: Settings,
                    f"stale-while-revalidate={settings.leaderboard_stale_while_revalidate}")
     else:
         control = "private, no-cache"
-    return {"ETag": tag, "Cache-Control": control, "Vary": "Authorization"}
+    return {"ETag": tag, "Cache-Control": control, "Vary": "Authorization, Cookie"}
 
 
 def respond(request: Request, board: Leaderboard, view: str, settings: Settings,

@@ -28,6 +28,9 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(254))
     role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # argon2id of the password for signing in to the web app; None: API tokens (or single
+    # sign-on) only.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")

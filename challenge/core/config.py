@@ -57,6 +57,10 @@ class Settings(BaseSettings):
                                 description="cap on every request body but uploads (bytes)")
     auth_failures_per_minute: int = Field(default=30, gt=0)
 
+    # The web app's sign-in sessions (challenge/web/sessions.py).
+    #: How long a browser stays signed in after signing in, in hours (then it signs in again).
+    web_session_hours: int = Field(default=168, ge=1, le=24 * 90)
+
     # Leaderboard caching (leaderboard/freshness.py, leaderboard/http_cache.py).
     #: How long a server process trusts what it last read of a phase (its row, its
     #: challenge's and its results fingerprint) before reading it again, in seconds; 0 reads

@@ -12,24 +12,24 @@ bytes are kept per tag, so a repeated anonymous request is answered from memory.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response
-from fastapi.templating import Jinja2Templates
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from challenge import access
 from challenge.accounts.models import User
 from challenge.challenges import service as challenges
-from challenge.core.deps import ChallengeSlug, OptionalUser, PhaseSlug, SessionDep, SettingsDep
+from challenge.core.deps import ChallengeSlug, PhaseSlug, SessionDep, SettingsDep
 from challenge.core.errors import DomainError
 from challenge.phases import service as phases
 from challenge.phases.config import PhaseConfigSpec
 from challenge.phases.models import Phase, Visibility
+from challenge.web import render
+from challenge.web.deps import PageUser
+from challenge.web.render import TEMPLATES_DIGEST, PageRoute
 from leaderboard import http_cache, plots, service
 from leaderboard.deps import LeaderboardCacheDep
 from leaderboard.pages.rules import (
@@ -40,56 +40,18 @@ from leaderboard.pages.rules import (
     visibility_rules,
 )
 
-HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=HERE / "templates")
-#: What the templates are: part of the page's ETag, so an upgrade never matches an old tag.
-TEMPLATES_DIGEST = hashlib.sha256(b"".join(
-    p.read_bytes() for p in sorted((HERE / "templates").glob("*.html")))).hexdigest()
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
 _AUDIENCE = {Visibility.public: "everyone", Visibility.participants: "registered teams",
              Visibility.organizers: "the organizers"}
 
 
-def _when(value: datetime | str | None) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return value.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _num(value: float | None, precision: int) -> str:
-    return "–" if value is None else f"{value:.{precision}f}"
-
-
-templates.env.filters["when"] = _when
-templates.env.filters["num"] = _num
-
-
-def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, context, status_code=status)
-
-
-def _error(request: Request, exc: DomainError) -> HTMLResponse:
-    titles = {403: "Not public", 404: "Not found"}
-    return _page(request, "error.html", {"title": titles.get(exc.status_code, "Error"),
-                                         "message": exc.message, "code": exc.code},
-                 status=exc.status_code)
-
-
-@router.get("/static/segarena.css")
-def stylesheet() -> FileResponse:
-    return FileResponse(HERE / "static" / "segarena.css", media_type="text/css",
-                        headers={"Cache-Control": "public, max-age=3600"})
-
-
 @router.get("/", response_class=HTMLResponse)
-def index(request: Request, db: SessionDep, user: OptionalUser) -> HTMLResponse:
+def index(request: Request, db: SessionDep, user: PageUser) -> HTMLResponse:
     items = []
     for c in challenges.list_visible(db=db, user=user):
         visible = phases.list_visible(db=db, user=user, slug=c.slug)
         items.append({"challenge": c, "phases": [(p, phases.status(p)) for p in visible]})
-    return _page(request, "index.html", {"title": "Challenges", "items": items})
+    return render.page(request, "index.html", {"title": "Challenges", "items": items})
 
 
 def _phase_info(phase: Phase, current: phases.CurrentConfig, organizer: bool,
@@ -119,13 +81,13 @@ def _phase_infos(db: Session, user: User | None, challenge_id: int, visible: lis
 
 @router.get("/challenges/{slug}", response_class=HTMLResponse)
 def challenge_page(slug: ChallengeSlug, request: Request, db: SessionDep,
-                   user: OptionalUser) -> HTMLResponse:
+                   user: PageUser) -> HTMLResponse:
     try:
         challenge = challenges.get(db=db, user=user, slug=slug)
         visible = phases.list_visible(db=db, user=user, slug=slug)
     except DomainError as exc:
-        return _error(request, exc)
-    return _page(request, "challenge.html", {
+        return render.error_page(request, exc)
+    return render.page(request, "challenge.html", {
         "title": challenge.title, "challenge": challenge,
         "phases": _phase_infos(db, user, challenge.id, visible)})
 
@@ -172,7 +134,7 @@ def _phase_html(request: Request, board: service.Leaderboard) -> bytes:
     assert board.current is not None, "served boards carry their config"
     info = _phase_info(board.phase, board.current, board.organizer, board.now)
     data = service.as_json(board)
-    page = _page(request, "phase.html", {
+    page = render.page(request, "phase.html", {
         "title": f"{board.phase.title} · {board.challenge.title}", "challenge": board.challenge,
         "info": info, "board": board, "data": data, "rows": data["rows"],
         "plots": _plots(board, data["rows"]), "now": board.now})
@@ -181,16 +143,23 @@ def _phase_html(request: Request, board: service.Leaderboard) -> bytes:
 
 @router.get("/challenges/{slug}/phases/{phase_slug}", response_class=HTMLResponse)
 def phase_page(slug: ChallengeSlug, phase_slug: PhaseSlug, request: Request, db: SessionDep,
-               user: OptionalUser, cache: LeaderboardCacheDep,
+               user: PageUser, cache: LeaderboardCacheDep,
                settings: SettingsDep) -> Response:
     try:
         board = service.get_by_slugs(db=db, user=user, challenge_slug=slug,
                                      phase_slug=phase_slug, cache=cache)
     except DomainError as exc:
-        return _error(request, exc)
+        return render.error_page(request, exc)
     status = phases.status(board.phase, board.now)
     return http_cache.respond(
         request, board, "page", settings,
         lambda tag: HTMLResponse(cache.rendered(("page", tag),
                                                 lambda: _phase_html(request, board))),
-        board.rows, status, TEMPLATES_DIGEST)
+        board.rows, status, TEMPLATES_DIGEST, _viewer_key(request))
+
+
+def _viewer_key(request: Request) -> str:
+    """Part of the page's ETag: the layout names the signed-in reader, so two readers of the
+    same audience never share a page (nor a 304 of it)."""
+    viewer = getattr(request.state, "viewer", None)
+    return f"viewer:{viewer.id}" if viewer is not None else "viewer:-"

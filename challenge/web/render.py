@@ -1,0 +1,117 @@
+"""One Jinja2 environment for every page, public or signed-in: one layout (``base.html``),
+one stylesheet, the same filters; and ``PageRoute``, which turns a service's refusal into an
+HTML page (or a redirect to sign in) instead of the API's JSON.
+
+Templates are looked up in ``challenge/web/templates`` (layout, accounts, teams, organizers)
+and then ``leaderboard/pages/templates`` (the public challenge and leaderboard pages).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+
+from challenge.core.errors import DomainError
+from challenge.web import cookies, csrf
+
+WEB = Path(__file__).parent
+LEADERBOARD_TEMPLATES = WEB.parents[1] / "leaderboard" / "pages" / "templates"
+TEMPLATE_DIRS = (WEB / "templates", LEADERBOARD_TEMPLATES)
+templates = Jinja2Templates(directory=list(TEMPLATE_DIRS))
+#: What the templates are: part of cached pages' ETags, so an upgrade never matches an old tag.
+TEMPLATES_DIGEST = hashlib.sha256(b"".join(
+    p.read_bytes() for d in TEMPLATE_DIRS for p in sorted(d.rglob("*.html")))).hexdigest()
+
+
+def when(value: datetime | str | None) -> str:
+    """A UTC time as ``YYYY-MM-DD HH:MM UTC``; ``–`` for none."""
+    if value is None:
+        return "–"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def num(value: float | None, precision: int) -> str:
+    """A score with ``precision`` decimals; ``–`` for a missing value."""
+    return "–" if value is None else f"{value:.{precision}f}"
+
+
+templates.env.filters["when"] = when
+templates.env.filters["num"] = num
+
+
+def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+    """Render ``name`` with ``context`` plus ``viewer`` (the signed-in user the page
+    dependencies found, ``challenge.web.deps``, or None) and ``csrf_token()``.
+
+    A template that calls ``csrf_token()`` (every form does, through the ``csrf_field``
+    macro of ``forms.html``) gets the token of the browser's CSRF cookie; a browser without
+    one is given a new cookie with this response. Pages without a form set no cookie, so
+    public pages stay cacheable."""
+    fresh: list[str] = []
+
+    def csrf_token() -> str:
+        cookie = request.cookies.get(csrf.COOKIE) or (fresh[0] if fresh else None)
+        if cookie is None:
+            fresh.append(cookie := csrf.new_cookie())
+        return csrf.token_for(cookie, request.app.state.settings.secret_key.get_secret_value())
+
+    context = {"viewer": getattr(request.state, "viewer", None), "csrf_token": csrf_token,
+               **context}
+    response = templates.TemplateResponse(request, name, context, status_code=status)
+    if fresh:
+        cookies.put(response, request, csrf.COOKIE, fresh[0], same_site="strict")
+    if getattr(request.state, "viewer", None) is not None or fresh:
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def error_page(request: Request, exc: DomainError) -> HTMLResponse:
+    """The HTML answer to a service's refusal: the same status and message as the API's."""
+    titles = {400: "Bad request", 401: "Sign in needed", 403: "Not allowed", 404: "Not found",
+              409: "Conflict", 413: "Too large", 422: "Invalid input", 429: "Too many requests"}
+    return page(request, "error.html", {"title": titles.get(exc.status_code, "Error"),
+                                        "message": exc.message, "code": exc.code},
+                status=exc.status_code)
+
+
+class SignInRequired(DomainError):
+    """A page that needs a signed-in person was asked for by nobody: ``PageRoute`` answers
+    with a redirect to the sign-in page, which comes back here afterwards."""
+
+    status_code = 401
+    code = "not_signed_in"
+
+
+def sign_in_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/signin?next={quote(target, safe='')}", status_code=303)
+
+
+class PageRoute(APIRoute):
+    """A route of the web app: ``SignInRequired`` becomes a 303 to ``/signin``, any other
+    ``DomainError`` (from a dependency or the endpoint) the HTML ``error.html`` with its
+    status. API routes keep the JSON error body."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def html_errors(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except DomainError as exc:
+                if isinstance(exc, SignInRequired) and request.method in ("GET", "HEAD"):
+                    return sign_in_redirect(request)
+                return error_page(request, exc)
+
+        return html_errors

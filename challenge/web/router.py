@@ -1,0 +1,12 @@
+"""Every page of the web app for people who sign in (accounts, teams, organizers), under one
+router whose routes answer errors in HTML (``render.PageRoute``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from challenge.web.render import PageRoute
+from challenge.web.static_router import router as static_router
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+router.include_router(static_router)

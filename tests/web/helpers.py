@@ -1,0 +1,27 @@
+"""Signing a test client in and giving it a CSRF token, without going through the forms
+(the sign-in page has tests of its own)."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from challenge.accounts.models import User
+from challenge.web import csrf, sessions
+
+
+def sign_in(client: TestClient, db: Session, user: User) -> sessions.Started:
+    """Open a real session for ``user`` and give ``client`` its cookie."""
+    started = sessions.start(db=db, user=user, hours=1)
+    client.cookies.set(sessions.COOKIE, started.cookie)
+    return started
+
+
+def csrf_token(client: TestClient) -> str:
+    """Give ``client`` a CSRF cookie and return the token its forms would carry."""
+    cookie = client.cookies.get(csrf.COOKIE)
+    if cookie is None:
+        cookie = csrf.new_cookie()
+        client.cookies.set(csrf.COOKIE, cookie)
+    secret = client.app.state.settings.secret_key.get_secret_value()  # type: ignore[attr-defined]
+    return csrf.token_for(cookie, secret)
