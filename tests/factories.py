@@ -169,15 +169,19 @@ def rater_dataset(n_cases: int = 3, n_raters: int = 3, *, consensus: bool = True
 
 
 def image_archive(user: str = "1000", architecture: str = "amd64", tag: str = "algo:latest",
-                  salt: str = "") -> bytes:
+                  salt: str = "", padding: int = 0) -> bytes:
     """A structurally valid ``docker save`` archive of a one-layer image (no engine needed).
 
     The layer holds one text file; the config declares ``User`` and the architecture, so upload
-    checks (image count, platform, non-root user) can be tested without Docker.
+    checks (image count, platform, non-root user) can be tested without Docker. ``padding`` > 0
+    adds a file of that many random (incompressible) bytes to the layer, for uploads that
+    must span several chunks.
     """
     layer = io.BytesIO()
     with tarfile.open(fileobj=layer, mode="w") as t:
         _add(t, "hello.txt", f"hello {salt}\n".encode())
+        if padding > 0:
+            _add(t, "padding.bin", np.random.default_rng(padding).bytes(padding))
     layer_bytes = layer.getvalue()
     diff_id = "sha256:" + hashlib.sha256(layer_bytes).hexdigest()
     config = json.dumps({

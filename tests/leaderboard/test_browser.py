@@ -7,17 +7,13 @@ docs test also check that the page works under the server's Content-Security-Pol
 violation reported and no request to another origin.
 
 Never skipped in CI: without chromium or the ``playwright`` package it fails with the fix,
-unless ``SEGARENA_ALLOW_BROWSER_SKIP=1``. ``playwright install`` is never needed or run.
+unless ``SEGARENA_ALLOW_BROWSER_SKIP=1``. ``playwright install`` is never needed or run. The
+browser and its watch are ``tests/web/browser.py``'s (one copy for every browser test).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -28,18 +24,7 @@ from challenge.core.db import make_engine, session_factory
 from challenge.evaluations.dispatch import NoDispatcher
 from tests.cli.helpers import serve_in_thread
 from tests.leaderboard.world import build
-
-CHROMIUM = os.environ.get("SEGARENA_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("SEGARENA_ALLOW_BROWSER_SKIP") == "1":
-        pytest.skip(reason)
-    pytest.fail(f"{reason}; install it (apt-get install -y chromium; pip install playwright) or "
-                "set SEGARENA_ALLOW_BROWSER_SKIP=1 to skip this test", pytrace=False)
+from tests.web.browser import ARTIFACTS, browser_page
 
 
 @pytest.fixture(scope="module")
@@ -55,41 +40,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with serve_in_thread(create_app(settings, dispatcher=NoDispatcher())) as base:
         yield base
     engine.dispose()
-
-
-@dataclass
-class Watched:
-    """What the browser saw besides the page: CSP violations and requests to other origins."""
-
-    violations: list[str] = field(default_factory=list)
-    foreign: list[str] = field(default_factory=list)
-
-
-@contextmanager
-def browser_page(server: str) -> Iterator[tuple[Any, Watched]]:
-    """A Chromium page that records Content-Security-Policy violations (console messages and
-    ``securitypolicyviolation`` events) and every request leaving ``server``."""
-    if not Path(CHROMIUM).exists():
-        _unavailable(f"chromium is not installed at {CHROMIUM}")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright Python package is not installed")
-    watched = Watched()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda m: watched.violations.append(m.text)
-                    if "Content Security Policy" in m.text else None)
-            page.on("request", lambda r: watched.foreign.append(r.url)
-                    if not r.url.startswith((server, "data:")) else None)
-            page.expose_function("cspViolation", lambda text: watched.violations.append(text))
-            page.add_init_script("document.addEventListener('securitypolicyviolation', e => "
-                                 "window.cspViolation(e.violatedDirective + ' ' + e.blockedURI))")
-            yield page, watched
-        finally:
-            browser.close()
 
 
 def test_leaderboard_page_renders_rows_and_plots_in_chromium(server: str) -> None:
