@@ -26,7 +26,7 @@ from challenge.submissions.models import Submission
 from challenge.teams import service as teams
 from tests import factories as f
 from tests.reliability.live import Live, live_settings
-from tests.web.browser import browser_context, example_archive, live_site
+from tests.web.browser import browser_context, check, example_archive, live_site
 from tests.web.journeys import (
     NOT_PAGES,
     NOT_WEB,
@@ -321,7 +321,7 @@ def test_a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing(
         assert answer.value.status == 403
         page.wait_for_load_state("load")
         assert "expired" in page.locator("main").inner_text()
-        visit(page, "/account", "csrf-refused")
+        check(page, "csrf-refused")  # the answer to the POST: the error page
     watched.assert_clean()
     with site.factory() as db:
         after = db.scalar(select(func.count(ApiToken.id)).where(ApiToken.user_id == carol.user.id))
