@@ -74,10 +74,10 @@ def callback(request: Request, db: SessionDep, state: str | None = None,
 def _finish(request: Request, db: SessionDep, provider: oidc.Provider, *, state: str | None,
             code: str | None, error: str | None) -> Response:
     flow = oidc.unseal(request.cookies.get(oidc.FLOW_COOKIE), _secret(request))
-    oidc.check_state(flow, state)
-    if error is not None:
+    if error is not None:  # signs nobody in, so it needs no state (some providers omit it)
         raise oidc.OidcError("the sign-in provider did not sign you in "
                              f"({oidc.error_word(error)})", code="oidc_refused")
+    oidc.check_state(flow, state)
     if not code or len(code) > 4096:
         raise oidc.OidcError("the sign-in provider sent no code; start again",
                              code="oidc_no_code")
