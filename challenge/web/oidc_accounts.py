@@ -71,9 +71,9 @@ def find_or_create(*, db: Session, issuer: str, claims: dict[str, Any]) -> tuple
         user = _create(db, issuer, subject, claims)
         if user is None:  # the same person's other first sign-in won a race
             user = _linked(db, issuer, subject)
-            assert user is not None
         else:
             return user, True
+    assert user is not None
     if not user.is_active:
         audit.record(db=db, actor=user, action="oidc.refused", object_type="user",
                      object_id=user.id, reason="deactivated")
@@ -97,9 +97,13 @@ def _create(db: Session, issuer: str, subject: str, claims: dict[str, Any]) -> U
         db.flush()
     except IntegrityError:
         db.rollback()
+        if _linked(db, issuer, subject) is None:
+            raise  # not the (issuer, subject) constraint: a bug, not a race
         orphan = db.get(User, user.id)
         if orphan is not None:
             orphan.is_active = False
+            audit.record(db=db, actor=orphan, action="oidc.orphan", object_type="user",
+                         object_id=orphan.id, reason="identity linked concurrently")
             db.commit()
         return None
     audit.record(db=db, actor=user, action="oidc.link", object_type="user", object_id=user.id,

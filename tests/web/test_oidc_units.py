@@ -15,9 +15,13 @@ from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError
 from joserfc.jwk import KeySet, OctKey, RSAKey
 from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from challenge.accounts.models import User
 from challenge.core.config import Settings
 from challenge.web import oidc, oidc_accounts
+from challenge.web.models import OidcIdentity
 from challenge.web.render import templates
 
 ISSUER = "https://id.example.org"
@@ -165,3 +169,19 @@ def test_the_settings_refuse_an_incomplete_or_odd_single_sign_on_configuration()
                 {"oidc_name": "Uni\x00"}, {"oidc_name": ""}):
         with pytest.raises(ValidationError):
             Settings(**bad)
+
+
+def test_a_first_sign_in_that_loses_a_race_for_the_identity_leaves_no_usable_twin(
+        db: Session) -> None:
+    """Two first sign-ins of one person at once: both found no identity, one linked first.
+    The loser's account (made by then) is deactivated and the winner's account is used."""
+    winner = oidc_accounts.find_or_create(db=db, issuer=ISSUER,
+                                          claims={"sub": "p-1", "preferred_username": "twin"})
+    assert winner[1] is True and winner[0].username == "twin"
+    assert oidc_accounts._create(db, ISSUER, "p-1", {"sub": "p-1",
+                                                     "preferred_username": "twin"}) is None
+    loser = db.scalar(select(User).where(User.username == "twin2"))
+    assert loser is not None and loser.is_active is False
+    assert oidc_accounts.find_or_create(db=db, issuer=ISSUER, claims={"sub": "p-1"}) == (
+        winner[0], False)
+    assert db.scalar(select(func.count()).select_from(OidcIdentity)) == 1
