@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from challenge.core.text import check_name
 from evaluator.sandbox.archive_stream import DEFAULT_UPLOAD_LIMIT
 
 DEV_SECRET = "segarena-development-secret-do-not-use-in-production"
@@ -61,6 +62,17 @@ class Settings(BaseSettings):
     #: How long a browser stays signed in after signing in, in hours (then it signs in again).
     web_session_hours: int = Field(default=168, ge=1, le=24 * 90)
 
+    # Single sign-on with OpenID Connect (challenge/web/oidc.py); off while the issuer is unset.
+    #: The provider's issuer URL, exactly as its ID tokens name it (discovery is read from
+    #: ``<issuer>/.well-known/openid-configuration``).
+    oidc_issuer: str | None = Field(default=None, max_length=500)
+    oidc_client_id: str = Field(default="", max_length=500)
+    oidc_client_secret: SecretStr = SecretStr("")
+    #: The provider's name on the sign-in page: "Sign in with <name>".
+    oidc_name: str = Field(default="single sign-on", min_length=1, max_length=100)
+    #: Space-separated scopes asked for; must include ``openid``.
+    oidc_scopes: str = Field(default="openid profile email", max_length=500)
+
     # Leaderboard caching (leaderboard/freshness.py, leaderboard/http_cache.py).
     #: How long a server process trusts what it last read of a phase (its row, its
     #: challenge's and its results fingerprint) before reading it again, in seconds; 0 reads
@@ -100,6 +112,32 @@ class Settings(BaseSettings):
                 raise ValueError(f"SEGARENA_TRUSTED_PROXIES: {proxy[:100]!r} is not an IP "
                                  "address or network") from exc
         return proxies
+
+    @field_validator("oidc_issuer", mode="before")
+    @classmethod
+    def _issuer_url(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None  # SEGARENA_OIDC_ISSUER= (empty) turns single sign-on off
+        if not isinstance(value, str) or not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?",
+                                                          value):
+            raise ValueError("SEGARENA_OIDC_ISSUER must be an http(s) URL without query, "
+                             "fragment or white space")
+        return value
+
+    @field_validator("oidc_name")
+    @classmethod
+    def _oidc_name(cls, value: str) -> str:
+        return check_name(value, max_length=100, what="SEGARENA_OIDC_NAME")
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        if self.oidc_issuer is None:
+            return self
+        if not self.oidc_client_id:
+            raise ValueError("SEGARENA_OIDC_CLIENT_ID must be set with SEGARENA_OIDC_ISSUER")
+        if "openid" not in self.oidc_scopes.split():
+            raise ValueError("SEGARENA_OIDC_SCOPES must include 'openid'")
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
