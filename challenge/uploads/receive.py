@@ -16,7 +16,7 @@ from pathlib import Path
 
 from starlette.requests import ClientDisconnect
 
-from challenge.core.errors import Conflict, PayloadTooLarge, StorageFull
+from challenge.core.errors import Conflict, NotFound, PayloadTooLarge, StorageFull
 from challenge.core.storage import NO_SPACE
 
 
@@ -26,8 +26,12 @@ class Busy(Conflict):
 
 def lock(path: Path) -> int:
     """An exclusive, non-blocking lock on ``path`` (the file descriptor to pass to
-    :func:`unlock`); :class:`Busy` when another request holds it."""
-    fd = os.open(path, os.O_RDWR)
+    :func:`unlock`); :class:`Busy` when another request holds it, ``NotFound`` when the
+    file is gone."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError as exc:  # terminated or expired meanwhile
+        raise NotFound("no such upload (it may have expired)") from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError as exc:

@@ -361,3 +361,24 @@ def test_creation_expires_abandoned_uploads_first(client: TestClient, db: Sessio
     db.expire_all()
     assert len(db.scalars(select(Upload)).all()) == 1
     assert len(list(_uploads_dir(app).iterdir())) == 1
+
+
+def test_a_patch_larger_than_the_general_body_cap_goes_through(client: TestClient, db: Session,
+                                                               world: World,
+                                                               app: FastAPI) -> None:
+    cap = app.state.settings.max_body_bytes
+    body = b"y" * (2 * cap)
+    location = _submission_upload(client, world, body + b"tail", world.member.headers)
+    answer = tus.patch(client, location, 0, body, world.member.headers)
+    assert answer.status_code == 204 and answer.headers["Upload-Offset"] == str(2 * cap)
+    other = client.post("/api/v1/challenges", content=body,
+                        headers={**world.member.headers, "Content-Type": "application/json"})
+    assert other.status_code == 413
+
+
+def test_a_patch_after_the_bytes_vanished_is_404_not_500(client: TestClient, db: Session,
+                                                         world: World, app: FastAPI) -> None:
+    location = _submission_upload(client, world, b"x" * 100, world.member.headers)
+    for part in _uploads_dir(app).iterdir():
+        part.unlink()
+    assert tus.patch(client, location, 0, b"x", world.member.headers).status_code == 404
