@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UPLOAD_BODY = {"requestBody": {"required": True, "content": {
@@ -43,6 +45,18 @@ def upload_operations(openapi: dict[str, Any]) -> list[tuple[str, re.Pattern[str
                 parts = re.split(r"\{[^}/]+\}", template)
                 found.append((method.upper(), re.compile("[^/]+".join(map(re.escape, parts)))))
     return found
+
+
+PAGE_UPLOAD = {"x-segarena-page-upload": True}
+"""``openapi_extra`` of a web page route (outside the API schema) whose form body is an upload
+bounded by the route itself (the no-JavaScript submission form): exempt from the cap too."""
+
+
+def page_upload_operations(routes: Sequence[BaseRoute]) -> list[tuple[str, re.Pattern[str]]]:
+    """(METHOD, path regex) of every route marked with :data:`PAGE_UPLOAD`."""
+    return [(method, route.path_regex) for route in routes
+            if isinstance(route, APIRoute) and (route.openapi_extra or {}).get(
+                "x-segarena-page-upload") for method in sorted(route.methods or ())]
 
 
 def _declared_length(scope: Scope) -> int | None:
