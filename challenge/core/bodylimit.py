@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fastapi.routing import APIRoute
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -42,8 +42,7 @@ def upload_operations(openapi: dict[str, Any]) -> list[tuple[str, re.Pattern[str
         for method, operation in operations.items():
             content = operation.get("requestBody", {}).get("content", {})
             if "application/octet-stream" in content:
-                parts = re.split(r"\{[^}/]+\}", template)
-                found.append((method.upper(), re.compile("[^/]+".join(map(re.escape, parts)))))
+                found.append((method.upper(), _path_regex(template)))
     return found
 
 
@@ -53,10 +52,21 @@ bounded by the route itself (the no-JavaScript submission form): exempt from the
 
 
 def page_upload_operations(routes: Sequence[BaseRoute]) -> list[tuple[str, re.Pattern[str]]]:
-    """(METHOD, path regex) of every route marked with :data:`PAGE_UPLOAD`."""
-    return [(method, route.path_regex) for route in routes
-            if isinstance(route, APIRoute) and (route.openapi_extra or {}).get(
-                "x-segarena-page-upload") for method in sorted(route.methods or ())]
+    """(METHOD, path regex) of every route of ``routes`` (included routers walked) whose
+    ``openapi_extra`` is :data:`PAGE_UPLOAD`."""
+    found = []
+    for context in iter_route_contexts(routes):
+        extra = getattr(context.original_route, "openapi_extra", None) or {}
+        if extra.get("x-segarena-page-upload"):
+            found.extend((method, _path_regex(context.path))
+                         for method in sorted(context.methods or ()))
+    return found
+
+
+def _path_regex(template: str) -> re.Pattern[str]:
+    """``/a/{x}/b`` -> a regex matching ``/a/<one segment>/b`` in full."""
+    parts = re.split(r"\{[^}/]+\}", template)
+    return re.compile("[^/]+".join(map(re.escape, parts)))
 
 
 def _declared_length(scope: Scope) -> int | None:

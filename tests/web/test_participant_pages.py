@@ -233,6 +233,24 @@ def test_a_root_image_is_refused_on_the_page_and_not_charged(
     assert db.scalar(select(func.count()).select_from(Submission)) == 0
 
 
+def test_the_no_js_upload_is_bounded_by_the_archive_limit_not_the_small_body_cap(
+        client: TestClient, db: Session, settings) -> None:
+    _challenge(db)
+    sign_in(client, db, f.account(db, "alice").user)
+    client.post(f"{TEAM}/create", data={"name": "Big", "csrf_token": csrf_token(client)})
+    junk = b"\0" * (settings.max_body_bytes + 1024)  # past the cap on ordinary bodies
+    answer = client.post(f"/challenges/{SLUG}/phases/final/submit",
+                         data={"csrf_token": csrf_token(client)},
+                         files={"archive": ("junk.tar", junk, "application/x-tar")})
+    assert answer.status_code == 422, answer.text[-300:]  # read and refused as an archive
+    client.app.state.settings.max_submission_bytes = 1024  # type: ignore[attr-defined]
+    answer = client.post(f"/challenges/{SLUG}/phases/final/submit",
+                         data={"csrf_token": csrf_token(client)},
+                         files={"archive": ("junk.tar", junk, "application/x-tar")})
+    assert answer.status_code == 413
+    assert db.scalar(select(func.count()).select_from(Submission)) == 0
+
+
 def test_the_how_to_page_states_the_phases_own_limits(client: TestClient, db: Session) -> None:
     organizer = f.account(db, "cup-org", f.Role.organizer, f.admin_account(db).user)
     f.challenge(db, organizer.user, SLUG)
