@@ -54,10 +54,10 @@ bounded by the route itself (the no-JavaScript submission form): exempt from the
 def page_upload_operations(routes: Sequence[BaseRoute]) -> list[tuple[str, re.Pattern[str]]]:
     """(METHOD, path regex) of every route of ``routes`` (included routers walked) whose
     ``openapi_extra`` is :data:`PAGE_UPLOAD`."""
-    found = []
+    found: list[tuple[str, re.Pattern[str]]] = []
     for context in iter_route_contexts(routes):
         extra = getattr(context.original_route, "openapi_extra", None) or {}
-        if extra.get("x-segarena-page-upload"):
+        if extra.get("x-segarena-page-upload") and context.path:
             found.extend((method, _path_regex(context.path))
                          for method in sorted(context.methods or ()))
     return found
