@@ -17,7 +17,7 @@ from challenge.apidocs.router import router as apidocs_router
 from challenge.audit.router import router as audit_router
 from challenge.challenges.router import router as challenges_router
 from challenge.core import http_edges
-from challenge.core.bodylimit import BodySizeLimit, upload_operations
+from challenge.core.bodylimit import BodySizeLimit, page_upload_operations, upload_operations
 from challenge.core.config import Settings, get_settings
 from challenge.core.db import get_engine, session_factory
 from challenge.core.errors import VALIDATION_CODES, DomainError, error_body
@@ -31,6 +31,7 @@ from challenge.phases.router import router as phases_router
 from challenge.sites.router import router as sites_router
 from challenge.submissions.router import router as submissions_router
 from challenge.teams.router import router as teams_router
+from challenge.uploads.router import BODY_OPERATIONS as TUS_BODY_OPERATIONS
 from challenge.web.router import router as web_router
 from leaderboard.cache import LeaderboardCache
 from leaderboard.freshness import ChangeListener
@@ -115,7 +116,8 @@ def create_app(settings: Settings | None = None, *, dispatcher: Any = None) -> F
     app.include_router(web_router)
     app.include_router(health_router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
-                       uploads=lambda: upload_operations(app.openapi()))
+                       uploads=lambda: [*upload_operations(app.openapi()), *TUS_BODY_OPERATIONS,
+                                        *page_upload_operations(app.routes)])
     app.include_router(apidocs_router)
     app.add_middleware(HeadAsGet)
     return app

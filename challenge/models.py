@@ -13,12 +13,13 @@ from challenge.phases.models import Phase, PhaseConfig, Visibility
 from challenge.sites.models import EvaluationSite
 from challenge.submissions.models import Submission
 from challenge.teams.models import Team, TeamMember
+from challenge.uploads.models import Upload
 from challenge.web.models import OidcIdentity, WebSession
 from leaderboard.models import LeaderboardSnapshot  # noqa: F401
 
 __all__ = [
     "ApiToken", "AuditEvent", "Base", "CaseResult", "Challenge", "ChallengeOrganizer", "Dataset",
     "DatasetCase", "EvalState", "Evaluation", "EvaluationSite", "Phase", "PhaseConfig", "Role",
-    "OidcIdentity", "Submission", "TERMINAL_STATES", "Team", "TeamMember", "User", "Visibility",
-    "WebSession",
+    "OidcIdentity", "Submission", "TERMINAL_STATES", "Team", "TeamMember", "Upload", "User",
+    "Visibility", "WebSession",
 ]

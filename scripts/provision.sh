@@ -17,6 +17,8 @@ command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # browser test of the pages
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)  # benchmarks/load_leaderboard.py
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)  # the pages' JavaScript packages
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   log "installing ${need_apt[*]}"
   apt-get update -qq
@@ -72,4 +74,14 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
 "$VENV/bin/python" -m pip install -q -e '.[dev]'
-log "ready: docker engine, $BASE_IMAGE, $VENV"
+
+# The pages' JavaScript (htmx, tus-js-client, axe-core), exactly as package-lock.json pins it;
+# no package script runs. Skipped when node_modules was installed from this very lock file.
+stamp=node_modules/.segarena-lock.sha256
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$lock_hash" ]; then
+  log "installing the JavaScript packages (npm ci)"
+  npm ci --ignore-scripts --no-audit --no-fund >/dev/null
+  printf '%s\n' "$lock_hash" >"$stamp"
+fi
+log "ready: docker engine, $BASE_IMAGE, $VENV, node_modules"

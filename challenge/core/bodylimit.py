@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UPLOAD_BODY = {"requestBody": {"required": True, "content": {
@@ -40,9 +42,31 @@ def upload_operations(openapi: dict[str, Any]) -> list[tuple[str, re.Pattern[str
         for method, operation in operations.items():
             content = operation.get("requestBody", {}).get("content", {})
             if "application/octet-stream" in content:
-                parts = re.split(r"\{[^}/]+\}", template)
-                found.append((method.upper(), re.compile("[^/]+".join(map(re.escape, parts)))))
+                found.append((method.upper(), _path_regex(template)))
     return found
+
+
+PAGE_UPLOAD = {"x-segarena-page-upload": True}
+"""``openapi_extra`` of a web page route (outside the API schema) whose form body is an upload
+bounded by the route itself (the no-JavaScript submission form): exempt from the cap too."""
+
+
+def page_upload_operations(routes: Sequence[BaseRoute]) -> list[tuple[str, re.Pattern[str]]]:
+    """(METHOD, path regex) of every route of ``routes`` (included routers walked) whose
+    ``openapi_extra`` is :data:`PAGE_UPLOAD`."""
+    found: list[tuple[str, re.Pattern[str]]] = []
+    for context in iter_route_contexts(routes):
+        extra = getattr(context.original_route, "openapi_extra", None) or {}
+        if extra.get("x-segarena-page-upload") and context.path:
+            found.extend((method, _path_regex(context.path))
+                         for method in sorted(context.methods or ()))
+    return found
+
+
+def _path_regex(template: str) -> re.Pattern[str]:
+    """``/a/{x}/b`` -> a regex matching ``/a/<one segment>/b`` in full."""
+    parts = re.split(r"\{[^}/]+\}", template)
+    return re.compile("[^/]+".join(map(re.escape, parts)))
 
 
 def _declared_length(scope: Scope) -> int | None:

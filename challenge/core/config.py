@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     # The web app's sign-in sessions (challenge/web/sessions.py).
     #: How long a browser stays signed in after signing in, in hours (then it signs in again).
     web_session_hours: int = Field(default=168, ge=1, le=24 * 90)
+    #: Where the pages' JavaScript packages are (``npm ci`` of ``package-lock.json``,
+    #: ``scripts/provision.sh``); None: ``<source tree>/node_modules``.
+    assets_dir: Path | None = None
+    #: Resumable uploads (``challenge/uploads``): unfinished uploads a person may have at once,
+    #: and the hours an unfinished upload is kept before its bytes are removed.
+    max_open_uploads: int = Field(default=3, ge=1, le=100)
+    upload_expiry_hours: float = Field(default=24.0, gt=0, le=24 * 30)
 
     # Single sign-on with OpenID Connect (challenge/web/oidc.py); off while the issuer is unset.
     #: The provider's issuer URL, exactly as its ID tokens name it (discovery is read from

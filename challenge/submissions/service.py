@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import ColumnElement, false, func, select, update
@@ -53,6 +53,22 @@ def _charged_counts(db: Session, phase_id: int,
         .select_from(Submission)
         .where(Submission.phase_id == phase_id, Submission.charged.is_(True), *where)).one()
     return int(day or 0), int(total or 0)
+
+
+def next_slot_at(db: Session, phase_id: int, team_id: int, per_day: int) -> datetime | None:
+    """When the rolling 24-hour quota of ``team_id`` next has a free slot: None when one is
+    free now; else the time (aware UTC) the submission whose ageing out brings the count of
+    the last 24 h below ``per_day`` turns 24 h old. Counts what ``usage`` counts."""
+    since = utcnow() - timedelta(hours=24)
+    members = select(TeamMember.user_id).where(TeamMember.team_id == team_id)
+    counted = (Submission.phase_id == phase_id, Submission.charged.is_(True),
+               Submission.created_at > since)
+    times = sorted([*db.scalars(select(Submission.created_at).where(
+        *counted, Submission.team_id == team_id)), *db.scalars(select(Submission.created_at).where(
+        *counted, Submission.team_id != team_id, Submission.submitter_id.in_(members)))])
+    if len(times) < per_day:
+        return None
+    return times[len(times) - per_day] + timedelta(hours=24)
 
 
 def _check_quota(db: Session, spec: PhaseConfigSpec, phase: Phase, team: Team) -> None:

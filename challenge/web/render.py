@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,21 @@ def num(value: float | None, precision: int) -> str:
 templates.env.filters["when"] = when
 templates.env.filters["num"] = num
 
+#: The ``csrf_token`` of the page being rendered, for macros imported without context
+#: (``{% from "uploads.html" import upload_form %}`` sees globals, not the page's context).
+_page_csrf_token: ContextVar[Callable[[], str] | None] = ContextVar("page_csrf_token",
+                                                                   default=None)
+
+
+def _csrf_token_global() -> str:
+    current = _page_csrf_token.get()
+    if current is None:
+        raise RuntimeError("csrf_token() is available only while render.page renders")
+    return current()
+
+
+templates.env.globals["csrf_token"] = _csrf_token_global
+
 
 def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
     """Render ``name`` with ``context`` plus ``viewer`` (the signed-in user the page
@@ -68,7 +84,11 @@ def page(request: Request, name: str, context: dict[str, Any], status: int = 200
 
     context = {"viewer": getattr(request.state, "viewer", None), "csrf_token": csrf_token,
                **context}
-    response = templates.TemplateResponse(request, name, context, status_code=status)
+    reset = _page_csrf_token.set(csrf_token)
+    try:  # TemplateResponse renders at once
+        response = templates.TemplateResponse(request, name, context, status_code=status)
+    finally:
+        _page_csrf_token.reset(reset)
     if fresh:
         cookies.put(response, request, csrf.COOKIE, fresh[0], same_site="strict")
     if getattr(request.state, "viewer", None) is not None or fresh:
