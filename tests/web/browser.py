@@ -11,7 +11,8 @@ real thread worker on real Docker) driven by Debian's Chromium through Playwrigh
   the rule ids and the offending elements.
 * ``live_site(tmp, worker=...)``: a migrated database, the app under uvicorn and, with
   ``worker=True``, a ``ThreadDispatcher`` whose worker runs containers through
-  ``tests.docker_scope.LabelledExecutor`` (so the run removes exactly its own containers).
+  ``tests.docker_scope.LabelledExecutor`` (so the run removes exactly its own containers);
+  ``worker_gate(live)`` holds its jobs in the queue while cleared.
 * ``example_archive(name, out)``: ``examples/algorithms/<name>`` built in this run and saved
   as a ``docker save`` archive, the file a participant uploads.
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -152,6 +154,19 @@ def check(page: Any, name: str) -> Path:
 # -- the platform ----------------------------------------------------------------------------
 
 
+class GatedWorker(EvaluationWorker):
+    """The platform's worker, except that it takes no job while ``gate`` is cleared (a test
+    can look at a submission while it is certainly still queued, then let it run)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def run_next(self) -> bool:
+        return self.gate.is_set() and super().run_next()
+
+
 def _worker_dispatcher(settings: Any) -> ThreadDispatcher:
     """The real thread worker of ``segarena serve`` (one thread, quick polling) with the
     tests' labelled Docker executor."""
@@ -159,9 +174,15 @@ def _worker_dispatcher(settings: Any) -> ThreadDispatcher:
     from tests.docker_scope import LabelledExecutor
 
     factory = session_factory(make_engine(settings.database_url))
-    worker = EvaluationWorker(factory, Storage(settings.storage_root), settings,
-                              executor_factory=LabelledExecutor)
+    worker = GatedWorker(factory, Storage(settings.storage_root), settings,
+                         executor_factory=LabelledExecutor)
     return ThreadDispatcher(worker, 1, poll_seconds=0.5, reap_seconds=5.0)
+
+
+def worker_gate(live: Live) -> threading.Event:
+    """The gate of ``live``'s worker (``live_site(worker=True)``): clear it to hold jobs in
+    the queue, set it to let them run."""
+    return live.app.state.dispatcher.worker.gate  # type: ignore[no-any-return]
 
 
 @contextmanager

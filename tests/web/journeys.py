@@ -108,7 +108,8 @@ class Seeded:
     phase_id: int
 
 
-def _admin(db: Any) -> f.User:
+def admin_of(db: Any) -> f.User:
+    """The site's administrator (made on first use)."""
     found = db.scalar(select(f.User).where(f.User.role == f.Role.admin))
     return found if found is not None else f.admin_account(db).user
 
@@ -117,7 +118,7 @@ def seed_challenge(live: Live, slug: str, *, cases: int = 2) -> Seeded:
     """Seed through the services (accounts) and the API (dataset upload, phase): the same
     calls an organizer's CLI makes."""
     with live.factory() as db:
-        org = f.account(db, f"org-{slug}", f.Role.organizer, _admin(db))
+        org = f.account(db, f"org-{slug}", f.Role.organizer, admin_of(db))
         f.challenge(db, org.user, slug)
     now = utcnow()
     with api(live, org.headers) as client:

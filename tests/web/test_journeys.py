@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from challenge.uploads.models import Upload
 from sqlalchemy import func, select
 
 from challenge.accounts import service as accounts
@@ -24,15 +23,17 @@ from challenge.accounts.models import ApiToken
 from challenge.app import create_app
 from challenge.submissions.models import Submission
 from challenge.teams import service as teams
+from challenge.uploads.models import Upload
 from tests import factories as f
 from tests.reliability.live import Live, live_settings
-from tests.web.browser import browser_context, check, example_archive, live_site
+from tests.web.browser import browser_context, check, example_archive, live_site, worker_gate
 from tests.web.journeys import (
     NOT_PAGES,
     NOT_WEB,
     PAGES,
     PASSWORD,
     VISITED,
+    admin_of,
     api,
     example_spec,
     screenshot_of,
@@ -71,10 +72,18 @@ def threshold(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def _user(live: Live, name: str, role: f.Role = f.Role.participant,
           password: str | None = None) -> f.Account:
     with live.factory() as db:
-        made = f.account(db, name, role)
+        made = f.account(db, name, role, admin_of(db))
         if password is not None:
             accounts.set_password(db=db, user=made.user, password=password)
     return made
+
+
+def _upload(page: Any, path: Path) -> None:
+    """Choose ``path`` in the page's upload form and press its button (upload.js takes over:
+    a resumable upload, then the new submission's or dataset's page)."""
+    form = page.locator("form[data-upload-kind]")
+    form.locator("input[type=file]").set_input_files(path)
+    form.get_by_role("button", name="Upload").click()
 
 
 def _path(page: Any) -> str:
@@ -122,13 +131,18 @@ def test_participant_signs_up_submits_in_the_browser_and_finds_the_team_on_the_l
         page.locator(f'a[href="{submit}"]').first.click()
         page.wait_for_url(live.url + submit)
         visit(page, "/challenges/{slug}/phases/{phase_slug}/submit", "submit")
-        page.locator("input[type=file]").first.set_input_files(threshold)
-        page.wait_for_url(re.compile(r".*/submissions/\d+$"), timeout=UPLOAD_MS)
-        submission_path = _path(page)
-
-        page.goto(live.url + submit)
-        page.evaluate("window.journeyMarker = 'this document'")
-        row = page.locator("#submissions tbody tr").first
+        gate = worker_gate(live)
+        gate.clear()  # the worker waits until the table below shows the job queued
+        try:
+            _upload(page, threshold)
+            page.wait_for_url(re.compile(r".*/submissions/\d+$"), timeout=UPLOAD_MS)
+            submission_path = _path(page)
+            page.goto(live.url + submit)
+            page.evaluate("window.journeyMarker = 'this document'")
+            row = page.locator("#submissions tbody tr").first
+            assert row.locator(".badge").text_content() == "queued"
+        finally:
+            gate.set()
         row.get_by_text("succeeded", exact=True).wait_for(timeout=EVALUATION_MS)
         # htmx replaced the rows in place: still the same document, never reloaded.
         assert page.evaluate("window.journeyMarker") == "this document"
@@ -137,8 +151,11 @@ def test_participant_signs_up_submits_in_the_browser_and_finds_the_team_on_the_l
 
         row.locator(f'a[href="{submission_path}"]').first.click()
         page.wait_for_url(live.url + submission_path)
-        body = page.locator("main").inner_text()
-        assert "succeeded" in body and "case00" in body and "case01" in body
+        assert page.locator("main .badge").filter(has_text="succeeded").count() == 1
+        cases = page.locator("main table tbody tr")
+        assert cases.count() == 2  # per-case scores are shown in this phase
+        for case in ("case00", "case01"):  # the threshold example finds these lesions
+            assert cases.filter(has_text=case).first.inner_text().split("\t")[1:2] == ["ok"]
         visit(page, "/submissions/{submission_id}")
 
         page.goto(f"{live.url}/challenges/brains/phases/{seeded.phase_slug}/how-to")
@@ -182,7 +199,7 @@ def test_an_upload_cut_off_halfway_resumes_from_its_offset_in_a_new_page(
     submit = f"{site.url}/challenges/resume/phases/{seeded.phase_slug}/submit"
     responses: list[Any] = []
     with browser_context(site.url) as (context, watched):
-        context.on("response", responses.append)
+        context.on("response", lambda response: responses.append(response))
         sign_in_browser(context, site, bob.user)
         first = context.new_page()
 
@@ -196,7 +213,7 @@ def test_an_upload_cut_off_halfway_resumes_from_its_offset_in_a_new_page(
 
         first.route(re.compile(r".*/uploads/.+"), cut_off)
         first.goto(submit)
-        first.locator("input[type=file]").first.set_input_files(archive)
+        _upload(first, archive)
         with site.factory() as db:
             for _ in range(600):  # bounded wait for the first half to arrive
                 row = db.scalar(select(Upload).where(Upload.length == size))
@@ -209,7 +226,7 @@ def test_an_upload_cut_off_halfway_resumes_from_its_offset_in_a_new_page(
 
         second = context.new_page()
         second.goto(submit)
-        second.locator("input[type=file]").first.set_input_files(archive)
+        _upload(second, archive)
         second.wait_for_url(re.compile(r".*/submissions/\d+$"), timeout=UPLOAD_MS)
     watched.assert_clean()
     with site.factory() as db:
@@ -255,16 +272,21 @@ def test_organizer_creates_a_challenge_from_the_example_spec_and_sees_the_queue(
         page.wait_for_url(f"{site.url}/organize/msles-2027/datasets")
         visit(page, "/organize/{slug}/datasets")
         page.get_by_label("Dataset name").fill("msles-sanity")
-        page.locator("input[type=file]").first.set_input_files(dataset)
+        _upload(page, dataset)
         page.wait_for_url(re.compile(r".*/organize/msles-2027/datasets/\d+$"), timeout=UPLOAD_MS)
         assert "case00" in page.locator("main").inner_text()
         visit(page, "/organize/{slug}/datasets/{dataset_id}")
 
         page.goto(f"{site.url}/organize/msles-2027/phases/sanity-check/edit")
         visit(page, "/organize/{slug}/phases/{phase_slug}/edit")
-        page.get_by_label("Dataset").select_option(label=re.compile("msles-sanity"))
-        page.get_by_role("button", name=re.compile("Save")).click()
-        page.wait_for_url(re.compile(r".*/organize/msles-2027(/phases/sanity-check/edit)?$"))
+        chooser = page.get_by_label("Dataset", exact=True)
+        chooser.select_option(chooser.locator("option", has_text="msles-sanity").get_attribute(
+            "value"))
+        page.get_by_role("button", name="Save").click()
+        page.wait_for_load_state("load")
+        if page.get_by_role("button", name="Confirm").count():  # a scoring change asks first
+            page.get_by_role("button", name="Confirm").click()
+        page.wait_for_url(f"{site.url}/organize/msles-2027")
 
         page.goto(f"{site.url}/organize/msles-2027")
         phases = page.locator("table").first
@@ -280,15 +302,17 @@ def test_organizer_creates_a_challenge_from_the_example_spec_and_sees_the_queue(
         with api(site, member.headers) as client:
             client.post("/challenges/msles-2027/teams", json={"name": "Patients"}
                         ).raise_for_status()
-            phase_id = client.get("/challenges/msles-2027/phases").json()
-            sanity = next(p["id"] for p in phase_id["items"] if p["slug"] == "sanity-check")
+            listed = client.get("/challenges/msles-2027/phases").json()
+            sanity = next(p["id"] for p in listed if p["slug"] == "sanity-check")
             queued = client.post(f"/phases/{sanity}/submissions", content=f.image_archive())
             assert queued.status_code == 201, queued.text
 
         page.get_by_role("link", name=re.compile("Dashboard of sanity-check")).click()
         page.wait_for_url(f"{site.url}/organize/msles-2027/phases/sanity-check")
-        queue = page.locator("main").inner_text()
-        assert "Patients" in queue and "queued" in queue
+        assert page.locator('td[data-state="queued"]').inner_text() == "1"
+        rows = page.locator("#queue tbody tr")
+        assert rows.count() == 1
+        assert f"#{queued.json()['id']}" in rows.first.inner_text()  # the submission
         visit(page, "/organize/{slug}/phases/{phase_slug}")
 
         page.goto(f"{site.url}/organize/msles-2027/audit")
