@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.routing import iter_route_contexts
 from sqlalchemy import func, select
 
 from challenge.accounts import service as accounts
@@ -405,11 +406,10 @@ def test_sign_in_says_when_the_password_is_wrong_and_works_with_the_keyboard_alo
 def _page_routes(tmp_path: Path) -> set[str]:
     app = create_app(live_settings(f"sqlite:///{tmp_path / 'routes.db'}", tmp_path))
     found = set()
-    for route in app.routes:
-        methods = getattr(route, "methods", None) or set()
-        path = getattr(route, "path", "")
-        if "GET" in methods and not path.startswith(NOT_WEB):
-            found.add(path)
+    for context in iter_route_contexts(app.routes):  # included routers walked
+        if "GET" in (context.methods or ()) and context.path and not context.path.startswith(
+                NOT_WEB):
+            found.add(context.path)
     return found
 
 
