@@ -52,8 +52,9 @@ UPLOAD_MS = 120_000
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    """A live server without a worker: what is queued stays queued."""
-    with live_site(tmp_path_factory.mktemp("journeys")) as live:
+    """A live server without a worker (what is queued stays queued) on PostgreSQL; the
+    worker's site is on SQLite, so the journeys cover both databases."""
+    with live_site(tmp_path_factory.mktemp("journeys"), backend="postgresql") as live:
         yield live
 
 
