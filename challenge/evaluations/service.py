@@ -43,6 +43,12 @@ def requeue_phase(*, db: Session, phase: Phase) -> list[int]:
             for submission in submissions]
 
 
+def requeue_count(*, db: Session, phase: Phase) -> int:
+    """How many evaluations ``requeue_phase`` would queue for ``phase`` (one per submission)."""
+    return db.scalar(select(func.count()).select_from(Submission)
+                     .where(Submission.phase_id == phase.id)) or 0
+
+
 def latest_for_submission(*, db: Session, submission_id: int) -> Evaluation | None:
     return latest_for_submissions(db=db, submission_ids=[submission_id]).get(submission_id)
 
