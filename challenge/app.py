@@ -17,7 +17,7 @@ from challenge.apidocs.router import router as apidocs_router
 from challenge.audit.router import router as audit_router
 from challenge.challenges.router import router as challenges_router
 from challenge.core import http_edges
-from challenge.core.bodylimit import BodySizeLimit, upload_operations
+from challenge.core.bodylimit import BodySizeLimit, page_upload_operations, upload_operations
 from challenge.core.config import Settings, get_settings
 from challenge.core.db import get_engine, session_factory
 from challenge.core.errors import VALIDATION_CODES, DomainError, error_body
@@ -115,7 +115,8 @@ def create_app(settings: Settings | None = None, *, dispatcher: Any = None) -> F
     app.include_router(web_router)
     app.include_router(health_router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
-                       uploads=lambda: upload_operations(app.openapi()))
+                       uploads=lambda: upload_operations(app.openapi())
+                       + page_upload_operations(app.routes))
     app.include_router(apidocs_router)
     app.add_middleware(HeadAsGet)
     return app

@@ -45,6 +45,22 @@ def upload_operations(openapi: dict[str, Any]) -> list[tuple[str, re.Pattern[str
     return found
 
 
+UPLOAD_FORM = {"x-segarena-upload-form": True}
+"""``openapi_extra`` of a web page's multipart upload route (not in the API schema): exempt
+from the cap like an upload route; the route checks its own, larger, declared length."""
+
+
+def page_upload_operations(routes: list[Any]) -> list[tuple[str, re.Pattern[str]]]:
+    """(METHOD, path regex) of every route whose ``openapi_extra`` is :data:`UPLOAD_FORM`
+    (the web app's no-JavaScript upload forms), read from the application's routes."""
+    found = []
+    for route in routes:
+        extra = getattr(route, "openapi_extra", None) or {}
+        if extra.get("x-segarena-upload-form"):
+            found.extend((method, route.path_regex) for method in sorted(route.methods))
+    return found
+
+
 def _declared_length(scope: Scope) -> int | None:
     for key, value in scope.get("headers", ()):
         if key == b"content-length":

@@ -133,7 +133,7 @@ def flat_values(data: dict[str, Any], prefix: str) -> dict[str, str]:
     values: dict[str, str] = {}
     for key, value in data.items():
         name = f"{prefix}.{key}"
-        if isinstance(value, dict) and not key == "metrics":
+        if isinstance(value, dict) and key != "metrics":
             values.update(flat_values(value, name))
         elif isinstance(value, dict):
             values[name] = json.dumps(value)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from challenge.web.organizers import challenges
+from challenge.web.organizers import audit, challenges, datasets, phases
 
 router = APIRouter(include_in_schema=False)
-router.include_router(challenges.router)
+for part in (challenges, phases, datasets, audit):
+    router.include_router(part.router)
