@@ -18,10 +18,6 @@ from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
-MAX_VALUE_CHARS = 20000
-"""The longest form value kept (a description's limit); longer values fail their model."""
-
-
 async def read_form(request: Request) -> FormData:
     """The posted form (url-encoded or multipart); Starlette caches it, so the CSRF check
     and the route read it once."""
@@ -33,9 +29,9 @@ Form = Annotated[FormData, Depends(read_form)]
 
 def text_values(form: FormData) -> dict[str, str]:
     """The form's text fields by name (files and the CSRF token left out; the last value of
-    a repeated name wins), each cut to ``MAX_VALUE_CHARS`` + 1 so a model still refuses it."""
-    return {k: v[:MAX_VALUE_CHARS + 1] for k, v in form.multi_items()
-            if isinstance(v, str) and k != "csrf_token"}
+    a repeated name wins). Values are bounded by the body cap (1 MiB by default) or, in an
+    upload form, the form parser's part limit (1 MiB); each model bounds its fields."""
+    return {k: v for k, v in form.multi_items() if isinstance(v, str) and k != "csrf_token"}
 
 
 def dotted(loc: tuple[str | int, ...]) -> str:
@@ -65,6 +61,8 @@ class FieldSpec:
     options: list[str] = field(default_factory=list)
     hint: str = ""
     optional: bool = False
+    #: A select's option text -> the value it stands for, when not the text (``Literal[1]``).
+    typed: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -100,8 +98,9 @@ def _field(name: str, label: str, annotation: Any, hint: str) -> FieldSpec | Fie
     if annotation is bool:
         return FieldSpec(name, label, "checkbox", hint=hint)
     if origin is Literal:
-        return FieldSpec(name, label, "select", [str(a) for a in typing.get_args(annotation)],
-                         hint, optional)
+        choices = typing.get_args(annotation)
+        return FieldSpec(name, label, "select", [str(a) for a in choices], hint, optional,
+                         typed={str(a): a for a in choices if not isinstance(a, str)})
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return FieldSpec(name, label, "select", [str(m.value) for m in annotation], hint,
                          optional)
@@ -158,6 +157,8 @@ def nested_values(group: FieldGroup, values: dict[str, str], prefix: str) -> dic
             value = spec.name in values and raw != ""
         elif spec.kind == "list":
             value = [part.strip() for part in raw.split(",") if part.strip()]
+        elif raw in spec.typed:
+            value = spec.typed[raw]
         elif raw.strip() == "" and spec.optional:
             value = None
         elif raw.lstrip().startswith("{"):
