@@ -243,3 +243,103 @@ def submissions(db: Session, phase: Phase, n: int) -> list[Submission]:
     db.add_all(rows)
     db.commit()
     return rows
+
+
+def test_a_dataset_uploaded_without_javascript_shows_checksums_and_no_reference_link(
+        db: Session, client: TestClient) -> None:
+    olga = organizer(db, client).user
+    factories.challenge(db, olga, "lesions")
+    archive = factories.tiny_dataset(n_cases=2).tar_bytes()
+    answer = post(client, "/organize/lesions/datasets", {"name": "hidden"},
+                  files={"file": ("d.tar.gz", archive, "application/gzip")})
+    assert answer.status_code == 303, answer.text
+    from challenge.datasets.models import Dataset
+    dataset = db.scalars(select(Dataset)).one()
+    assert answer.headers["location"] == f"/organize/lesions/datasets/{dataset.id}"
+    html = client.get(answer.headers["location"]).text
+    assert dataset.checksum in html
+    assert all(c.reference_checksum in html for c in dataset.cases)
+    assert "case000" in html and "8 × 8 × 8" in html
+    links = set(re.findall(r'href="([^"]+)"', html))
+    assert links <= {"/static/segarena.css", "#main", "/", "/account", "/docs", "/organize",
+                     "/organize/lesions", "/organize/lesions/datasets"}, links
+    assert "<form" not in html
+    listing = client.get("/organize/lesions/datasets").text
+    assert "hidden" in listing and dataset.checksum in listing
+    again = post(client, "/organize/lesions/datasets", {"name": "hidden"},
+                 files={"file": ("d.tar.gz", archive, "application/gzip")})
+    assert again.status_code == 409 and "already" in again.text
+    assert "dataset.create" in audit_actions(db)
+
+
+def test_the_phase_dashboard_counts_queues_and_shows_failed_logs(db: Session,
+                                                                 client: TestClient) -> None:
+    from challenge.evaluations import service as evaluations
+    olga = organizer(db, client).user
+    factories.challenge(db, olga, "lesions")
+    phase = factories.phase(db, olga, "lesions", "dev")
+    subs = submissions(db, phase, 3)
+    queued = [evaluations.enqueue(db=db, submission=s, phase_config_id=phase.current_config_id)
+              for s in subs]
+    queued[1].state, queued[1].worker_id = EvalState.running, "worker-7"
+    queued[1].cases_done, queued[1].cases_total = 1, 4
+    queued[2].state, queued[2].organizer_log = EvalState.failed, "Traceback: out of memory"
+    db.commit()
+    html = client.get("/organize/lesions/phases/dev").text
+    assert re.search(r'data-state="queued">1<', html) and re.search(r'data-state="running">1<',
+                                                                  html)
+    assert re.search(r'data-state="failed">1<', html)
+    assert f"/evaluations/{queued[0].id}/cancel" in html
+    assert "worker-7" in html and "1 of 4 cases" in html
+    assert "Traceback: out of memory" in html
+    live = client.get("/organize/lesions/phases/dev/live")
+    assert live.status_code == 200 and "<html" not in live.text and "worker-7" in live.text
+
+
+def test_cancel_and_reevaluate_change_state_and_are_audited(db: Session,
+                                                           client: TestClient) -> None:
+    from challenge.evaluations import service as evaluations
+    olga = organizer(db, client).user
+    factories.challenge(db, olga, "lesions")
+    phase = factories.phase(db, olga, "lesions", "dev")
+    [sub] = submissions(db, phase, 1)
+    evaluation = evaluations.enqueue(db=db, submission=sub,
+                                     phase_config_id=phase.current_config_id)
+    db.commit()
+    answer = post(client, f"/organize/lesions/phases/dev/evaluations/{evaluation.id}/cancel")
+    assert answer.status_code == 303
+    db.expire_all()
+    assert db.get(Evaluation, evaluation.id).state == EvalState.cancelled
+    again = post(client, f"/organize/lesions/phases/dev/submissions/{sub.id}/reevaluate")
+    assert again.status_code == 303
+    db.expire_all()
+    states = db.scalars(select(Evaluation.state).where(Evaluation.submission_id == sub.id)
+                        .order_by(Evaluation.id)).all()
+    assert states == [EvalState.cancelled, EvalState.queued]
+    assert audit_actions(db)[-2:] == ["evaluation.cancel", "submission.reevaluate"]
+    other = factories.phase(db, olga, "lesions", "other")
+    wrong_phase = post(client, f"/organize/lesions/phases/other/submissions/{sub.id}/reevaluate")
+    assert wrong_phase.status_code == 404 and other.id
+
+
+def test_the_audit_log_filters_by_action_actor_type_and_time(db: Session,
+                                                            client: TestClient) -> None:
+    olga = organizer(db, client).user
+    factories.challenge(db, olga, "lesions")
+    factories.phase(db, olga, "lesions", "dev")
+    url = "/organize/lesions/audit"
+    everything = client.get(url).text
+    assert "challenge.create" in everything and "phase.create" in everything
+    only_phase = client.get(url, params={"action": "phase.create"}).text
+    assert "phase.create" in only_phase and "challenge.create" not in only_phase
+    by_type = client.get(url, params={"object_type": "challenge"}).text
+    assert "challenge.create" in by_type and "phase.create" not in by_type
+    nobody = client.get(url, params={"actor": "nobody-here"}).text
+    assert "No event matches" in nobody
+    assert "phase.create" in client.get(url, params={"actor": "olga"}).text
+    future = (utcnow() + timedelta(days=1)).isoformat()
+    assert "No event matches" in client.get(url, params={"since": future}).text
+    assert "phase.create" in client.get(url, params={"until": future}).text
+    bad = client.get(url, params={"since": "yesterday", "action": "a\x01b"})
+    assert bad.status_code == 422 and 'id="f-since-error"' in bad.text
+    assert 'id="f-action-error"' in bad.text
