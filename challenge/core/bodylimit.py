@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UPLOAD_BODY = {"requestBody": {"required": True, "content": {
@@ -50,14 +51,28 @@ UPLOAD_FORM = {"x-segarena-upload-form": True}
 from the cap like an upload route; the route checks its own, larger, declared length."""
 
 
-def page_upload_operations(routes: list[Any]) -> list[tuple[str, re.Pattern[str]]]:
-    """(METHOD, path regex) of every route whose ``openapi_extra`` is :data:`UPLOAD_FORM`
-    (the web app's no-JavaScript upload forms), read from the application's routes."""
-    found = []
+def walk_routes(routes: Iterable[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(full path, route) of every route of ``routes``, descending into included routers
+    (FastAPI keeps an included router as one route holding the original router and its
+    include prefix)."""
     for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            context = getattr(route, "include_context", None)
+            yield from walk_routes(inner.routes, prefix + getattr(context, "prefix", ""))
+        elif hasattr(route, "path"):
+            yield prefix + route.path, route
+
+
+def page_upload_operations(routes: Iterable[Any]) -> list[tuple[str, re.Pattern[str]]]:
+    """(METHOD, path regex) of every route whose ``openapi_extra`` is :data:`UPLOAD_FORM`
+    (the web app's no-JavaScript upload forms), found among the application's routes."""
+    found = []
+    for path, route in walk_routes(routes):
         extra = getattr(route, "openapi_extra", None) or {}
         if extra.get("x-segarena-upload-form"):
-            found.extend((method, route.path_regex) for method in sorted(route.methods))
+            regex = compile_path(path)[0]
+            found.extend((method, regex) for method in sorted(route.methods))
     return found
 
 
