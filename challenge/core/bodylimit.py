@@ -67,7 +67,7 @@ def walk_routes(routes: Iterable[Any], prefix: str = "") -> Iterator[tuple[str, 
 def page_upload_operations(routes: Iterable[Any]) -> list[tuple[str, re.Pattern[str]]]:
     """(METHOD, path regex) of every route whose ``openapi_extra`` is :data:`UPLOAD_FORM`
     (the web app's no-JavaScript upload forms), found among the application's routes."""
-    found = []
+    found: list[tuple[str, re.Pattern[str]]] = []
     for path, route in walk_routes(routes):
         extra = getattr(route, "openapi_extra", None) or {}
         if extra.get("x-segarena-upload-form"):

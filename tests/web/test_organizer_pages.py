@@ -4,8 +4,8 @@ API's service, so the rows and audit events it leaves are the ones checked here.
 from __future__ import annotations
 
 import re
-from html import unescape
 from datetime import timedelta
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -143,11 +143,11 @@ def test_publish_unpublish_open_and_close(db: Session, client: TestClient) -> No
     assert not db.scalar(select(Challenge.is_published).where(Challenge.slug == "lesions"))
     assert post(client, "/organize/lesions/phases/later/open").status_code == 303
     db.expire_all()
-    phase = db.scalar(select(Phase).where(Phase.slug == "later"))
+    phase = db.scalars(select(Phase).where(Phase.slug == "later")).one()
     assert phases.status(phase) == "open"
     assert post(client, "/organize/lesions/phases/later/close").status_code == 303
     db.expire_all()
-    assert phases.status(db.scalar(select(Phase).where(Phase.slug == "later"))) == "closed"
+    assert phases.status(db.scalars(select(Phase).where(Phase.slug == "later")).one()) == "closed"
     assert audit_actions(db).count("phase.update") == 2
     assert audit_actions(db).count("challenge.update") == 2
 
@@ -235,8 +235,8 @@ def submissions(db: Session, phase: Phase, n: int) -> list[Submission]:
     """``n`` submission rows of one team in ``phase`` (no archive: pages and counts only)."""
     from challenge.teams import service as teams
     user = factories.account(db, f"pat{phase.id}").user
-    team = teams.create(db=db, user=user, slug=db.get(Challenge, phase.challenge_id).slug,
-                        name=f"Team {phase.id}")
+    slug = db.scalars(select(Challenge.slug).where(Challenge.id == phase.challenge_id)).one()
+    team = teams.create(db=db, user=user, slug=slug, name=f"Team {phase.id}")
     rows = [Submission(phase_id=phase.id, team_id=team.id, submitter_id=user.id,
                        archive_key=f"p{phase.id}-{i}", archive_bytes=1, archive_sha256="0" * 64,
                        image_digest="sha256:" + "0" * 64) for i in range(n)]
@@ -309,7 +309,8 @@ def test_cancel_and_reevaluate_change_state_and_are_audited(db: Session,
     answer = post(client, f"/organize/lesions/phases/dev/evaluations/{evaluation.id}/cancel")
     assert answer.status_code == 303
     db.expire_all()
-    assert db.get(Evaluation, evaluation.id).state == EvalState.cancelled
+    assert db.scalars(select(Evaluation.state).where(Evaluation.id == evaluation.id)).one() \
+        == EvalState.cancelled
     again = post(client, f"/organize/lesions/phases/dev/submissions/{sub.id}/reevaluate")
     assert again.status_code == 303
     db.expire_all()

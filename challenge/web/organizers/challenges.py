@@ -171,7 +171,7 @@ def add_phase(request: Request, db: SessionDep, user: SignedInUser,
               challenge: OrganizedChallenge, form: Form) -> Response:
     """The "Add a phase" form: ``PhaseCreate`` with the default config (edit it next)."""
     values = text_values(form)
-    body = {k: values[k] for k in PHASE_FIELDS if values.get(k)}
+    body: dict[str, str | bool] = {k: values[k] for k in PHASE_FIELDS if values.get(k)}
     body["hide_scores_until_close"] = "hide_scores_until_close" in values
     try:
         data = PhaseCreate.model_validate(body)

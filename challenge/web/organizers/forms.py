@@ -18,6 +18,7 @@ from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
+
 async def read_form(request: Request) -> FormData:
     """The posted form (url-encoded or multipart); Starlette caches it, so the CSRF check
     and the route read it once."""
