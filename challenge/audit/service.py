@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -36,10 +38,33 @@ def record(
     return event
 
 
-def list_events(*, db: Session, page: PageRequest,
-                challenge_id: int | None = None) -> Paged[AuditEvent]:
-    """One page of audit events, newest first: a challenge's, or (None) all of them."""
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events to list: each field set narrows the list (None: any). ``since`` is
+    inclusive and ``until`` exclusive (UTC); ``action`` and ``object_type`` match exactly."""
+
+    action: str | None = None
+    actor_id: int | None = None
+    object_type: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def list_events(*, db: Session, page: PageRequest, challenge_id: int | None = None,
+                where: EventFilter = EventFilter()) -> Paged[AuditEvent]:
+    """One page of audit events, newest first: a challenge's, or (None) all of them,
+    narrowed by ``where``."""
     query = select(AuditEvent)
     if challenge_id is not None:
         query = query.where(AuditEvent.challenge_id == challenge_id)
+    if where.action is not None:
+        query = query.where(AuditEvent.action == where.action)
+    if where.actor_id is not None:
+        query = query.where(AuditEvent.actor_id == where.actor_id)
+    if where.object_type is not None:
+        query = query.where(AuditEvent.object_type == where.object_type)
+    if where.since is not None:
+        query = query.where(AuditEvent.at >= where.since)
+    if where.until is not None:
+        query = query.where(AuditEvent.at < where.until)
     return fetch(db, query, NEWEST_FIRST, page)

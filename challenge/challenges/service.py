@@ -26,6 +26,20 @@ def list_visible(*, db: Session, user: User | None) -> list[Challenge]:
                            .order_by(Challenge.created_at.desc(), Challenge.id.desc())))
 
 
+def list_organized(*, db: Session, user: User) -> list[Challenge]:
+    """Every challenge ``user`` organizes (admins: all), newest first (``/organize``)."""
+    return list(db.scalars(select(Challenge).where(access.organizes(user, Challenge.id))
+                           .order_by(Challenge.created_at.desc(), Challenge.id.desc())))
+
+
+def organizer_names(*, db: Session, challenge: Challenge) -> list[str]:
+    """The user names of ``challenge``'s organizers, alphabetical (admins organize every
+    challenge without being listed)."""
+    return list(db.scalars(select(User.username).join(
+        ChallengeOrganizer, ChallengeOrganizer.user_id == User.id)
+        .where(ChallengeOrganizer.challenge_id == challenge.id).order_by(User.username)))
+
+
 def page_visible(*, db: Session, user: User | None, page: PageRequest) -> Paged[Challenge]:
     """One page of the challenges ``user`` may see (published ones, plus those ``user``
     organizes), newest first."""

@@ -43,6 +43,35 @@ def requeue_phase(*, db: Session, phase: Phase) -> list[int]:
             for submission in submissions]
 
 
+def requeue_count(*, db: Session, phase: Phase) -> int:
+    """How many evaluations ``requeue_phase`` would queue for ``phase`` (one per submission)."""
+    return db.scalar(select(func.count()).select_from(Submission)
+                     .where(Submission.phase_id == phase.id)) or 0
+
+
+def phase_counts(*, db: Session, phase_id: int) -> dict[str, int]:
+    """How many evaluations of ``phase_id``'s submissions are in each state (every state
+    named, 0 when none); one query. Callers check that the viewer organizes the phase."""
+    rows = db.execute(select(Evaluation.state, func.count()).join(
+        Submission, Submission.id == Evaluation.submission_id)
+        .where(Submission.phase_id == phase_id).group_by(Evaluation.state))
+    counts = {state.value: 0 for state in EvalState}
+    counts.update({EvalState(state).value: int(n) for state, n in rows.tuples()})
+    return counts
+
+
+def phase_evaluations(*, db: Session, phase_id: int, states: Iterable[EvalState],
+                      limit: int, newest_first: bool = False) -> list[Evaluation]:
+    """At most ``limit`` evaluations of ``phase_id`` in ``states``: oldest queued first (the
+    queue's order), or newest first. Callers check that the viewer organizes the phase."""
+    order = ((Evaluation.queued_at.desc(), Evaluation.id.desc()) if newest_first
+             else (Evaluation.queued_at, Evaluation.id))
+    return list(db.scalars(select(Evaluation).join(
+        Submission, Submission.id == Evaluation.submission_id)
+        .where(Submission.phase_id == phase_id, Evaluation.state.in_(list(states)))
+        .order_by(*order).limit(limit)))
+
+
 def latest_for_submission(*, db: Session, submission_id: int) -> Evaluation | None:
     return latest_for_submissions(db=db, submission_ids=[submission_id]).get(submission_id)
 

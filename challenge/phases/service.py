@@ -155,12 +155,57 @@ def create(*, db: Session, user: User, slug: str, data: PhaseCreate) -> Phase:
     return phase
 
 
-def is_frozen(db: Session, phase: Phase, config: PhaseConfig) -> bool:
-    """A config is frozen once the phase has opened or has received a submission."""
-    if config.frozen or utcnow() >= phase.opens_at:
+def is_frozen(db: Session, phase: Phase, config: PhaseConfig,
+              opens_at: datetime | None = None) -> bool:
+    """A config is frozen once the phase has opened (``opens_at``: the opening to judge by,
+    default the phase's) or has received a submission."""
+    if config.frozen or utcnow() >= (opens_at or phase.opens_at):
         return True
     return bool(db.scalar(select(func.count()).select_from(Submission)
                           .where(Submission.phase_id == phase.id)))
+
+
+class ConfigChange(NamedTuple):
+    """What an edit does to a phase's config (``plan_config``): the spec and dataset it
+    leaves, their hash, whether it makes a new (frozen-config) version and whether that
+    version re-scores every submission of the phase."""
+
+    old: PhaseConfig
+    spec: PhaseConfigSpec
+    dataset: Dataset | None
+    new_hash: str
+    new_version: bool
+    reevaluate: bool
+
+
+def plan_config(db: Session, challenge: Challenge, phase: Phase, data: PhaseUpdate,
+                opens_at: datetime) -> ConfigChange:
+    """Check ``data``'s config and dataset against the phase (``InvalidInput`` when they do
+    not fit) and decide what saving them does; writes nothing. ``opens_at``: the phase's
+    opening once the edit is applied. The one place deciding re-evaluation: ``update``
+    applies it, ``reevaluation_count`` reports it."""
+    old = current_config(db, phase)
+    old_spec = PhaseConfigSpec.model_validate(old.config)
+    spec = data.config or old_spec
+    dataset_id = data.dataset_id if "dataset_id" in data.model_fields_set else old.dataset_id
+    dataset = _dataset_for(db, challenge, dataset_id, phase)
+    _check_channels(dataset, spec)
+    _check_reference(db, dataset, spec)
+    new_hash = config_hash(spec.model_dump(mode="json"), dataset.checksum if dataset else None)
+    new_version = new_hash != old.config_hash and is_frozen(db, phase, old, opens_at)
+    reevaluate = new_version and (needs_reevaluation(old_spec, spec)
+                                  or old.dataset_id != dataset_id)
+    return ConfigChange(old, spec, dataset, new_hash, new_version, reevaluate)
+
+
+def reevaluation_count(*, db: Session, user: User, phase_id: int, data: PhaseUpdate) -> int:
+    """How many evaluations ``update`` with ``data`` would queue again (every submission of
+    the phase when the change re-scores a frozen config; else 0). Same checks and refusals
+    as ``update``; changes nothing."""
+    phase, challenge = access.require_visible_phase(db, user, phase_id)
+    access.require_organizer(db, user, challenge)
+    plan = plan_config(db, challenge, phase, data, data.opens_at or phase.opens_at)
+    return evaluations.requeue_count(db=db, phase=phase) if plan.reevaluate else 0
 
 
 def update(*, db: Session, user: User, phase_id: int, data: PhaseUpdate,
@@ -179,27 +224,19 @@ def update(*, db: Session, user: User, phase_id: int, data: PhaseUpdate,
     if phase.closes_at <= phase.opens_at:
         raise InvalidInput("closes_at must be after opens_at", code="invalid_schedule")
 
-    old = current_config(db, phase)
-    old_spec = PhaseConfigSpec.model_validate(old.config)
-    spec = data.config or old_spec
-    dataset_id = data.dataset_id if "dataset_id" in data.model_fields_set else old.dataset_id
-    dataset = _dataset_for(db, challenge, dataset_id, phase)
-    _check_channels(dataset, spec)
-    _check_reference(db, dataset, spec)
-    new_data = spec.model_dump(mode="json")
-    new_hash = config_hash(new_data, dataset.checksum if dataset else None)
-    reevaluate = False
-    if new_hash != old.config_hash:
-        if is_frozen(db, phase, old):
+    plan = plan_config(db, challenge, phase, data, phase.opens_at)
+    old, spec, dataset = plan.old, plan.spec, plan.dataset
+    if plan.new_hash != old.config_hash:
+        if plan.new_version:
             old.frozen = True
             new = _new_version(db, phase, spec, dataset, user, version=old.version + 1)
-            reevaluate = needs_reevaluation(old_spec, spec) or old.dataset_id != dataset_id
         else:
-            old.config, old.dataset_id, old.config_hash = new_data, dataset_id, new_hash
+            old.config, old.config_hash = spec.model_dump(mode="json"), plan.new_hash
+            old.dataset_id = dataset.id if dataset else None
             new = old
         changes.update(config_version=new.version, config_hash=new.config_hash,
                        sandbox=spec.sandbox.model_dump())
-    requeued = evaluations.requeue_phase(db=db, phase=phase) if reevaluate else []
+    requeued = evaluations.requeue_phase(db=db, phase=phase) if plan.reevaluate else []
     audit.record(db=db, actor=user, action="phase.update", object_type="phase",
                  object_id=phase.id, challenge_id=challenge.id, changes=changes,
                  reevaluated_submissions=len(requeued))
@@ -207,7 +244,7 @@ def update(*, db: Session, user: User, phase_id: int, data: PhaseUpdate,
     db.commit()
     for evaluation_id in requeued:
         dispatcher.notify(evaluation_id)
-    return phase, reevaluate
+    return phase, plan.reevaluate
 
 
 def config_versions(*, db: Session, user: User, phase_id: int) -> list[PhaseConfig]:

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 
 from challenge.uploads.router import router as uploads_router
 from challenge.web.oidc_router import router as oidc_router
+from challenge.web.organizers.router import router as organizer_router
 from challenge.web.participants.router import router as participants_router
 from challenge.web.render import PageRoute
 from challenge.web.static_router import router as static_router
@@ -16,3 +17,4 @@ router.include_router(static_router)
 router.include_router(uploads_router)
 router.include_router(oidc_router)
 router.include_router(participants_router)
+router.include_router(organizer_router)

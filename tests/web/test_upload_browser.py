@@ -100,6 +100,7 @@ def _upload_in_browser(live: Live, archive: Path, wait_for: str) -> tuple[str, l
         page.evaluate("""() => { window.seen = []; const s = document.getElementById(
             'upload-submission-status'); new MutationObserver(() => window.seen.push(
             s.textContent)).observe(s, {childList: true, characterData: true, subtree: true}); }""")
+        page.wait_for_selector("#upload-submission-form[data-ready]")
         page.set_input_files("#upload-submission-file", str(archive))
         page.click("#upload-submission-submit")
         page.wait_for_function(wait_for, timeout=60_000)
