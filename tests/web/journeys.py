@@ -52,6 +52,8 @@ PAGES: dict[str, str] = {
 NOT_PAGES: dict[str, str] = {
     "/challenges/{slug}/phases/{phase_slug}/submissions":
         "the submissions table fragment htmx polls into the submit page (checked there)",
+    "/organize/{slug}/phases/{phase_slug}/live":
+        "the live part of the phase dashboard htmx polls into it (checked there)",
     "/signin/oidc": "a redirect to the identity provider",
     "/signin/oidc/callback": "the provider's redirect back: signs in and redirects",
 }
