@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from challenge.web.accounts.router import router as accounts_router
 from challenge.web.render import PageRoute
 from challenge.web.static_router import router as static_router
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 router.include_router(static_router)
+router.include_router(accounts_router)
