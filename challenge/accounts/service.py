@@ -149,6 +149,7 @@ def check_password(*, db: Session, username: str, password: str) -> User | None:
     upgraded on success (committed)."""
     user = db.scalar(select(User).where(User.name_key == skeleton.skeleton(username)))
     stored = user.password_hash if user is not None else None
+    ok: bool
     try:
         ok = PASSWORDS.verify(stored or _dummy_password_hash(), password)
     except (VerificationError, InvalidHashError):

@@ -91,7 +91,7 @@ def _signup_errors(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 @router.post("/signup", dependencies=[CsrfChecked])
-def signup(request: Request, db: SessionDep, form: Form, _: PageUser) -> Response:
+def signup(request: Request, db: SessionDep, form: Form, viewer: PageUser) -> Response:
     """Create a participant account with a password and sign it in; 422 with the form and
     its errors for bad input, 409 for a user name that is taken (or looks like one that is)."""
     values = {"username": forms.kept(forms.text(form, "username")),
@@ -101,7 +101,7 @@ def signup(request: Request, db: SessionDep, form: Form, _: PageUser) -> Respons
     if errors:
         return _signup_page(request, values, errors, status=422)
     try:
-        user, _, _ = service.create_user(db=db, actor=None, role=Role.participant, **fields)
+        user, *_ = service.create_user(db=db, actor=None, role=Role.participant, **fields)
     except Conflict as exc:
         db.rollback()
         return _signup_page(request, values, {"username": exc.message}, status=409)
@@ -115,14 +115,14 @@ def signin_form(request: Request, _: PageUser) -> HTMLResponse:
 
 
 @router.post("/signin", dependencies=[CsrfChecked])
-def signin(request: Request, db: SessionDep, form: Form, _: PageUser) -> Response:
+def signin(request: Request, db: SessionDep, form: Form, viewer: PageUser) -> Response:
     """Check the user name and password (``signin.sign_in``): 303 onwards when right; the
     form again with ``signin.WRONG`` (401) when wrong for any reason, or ``THROTTLED`` (429)
     over a failure limit; 422 with inline errors for a malformed or missing field."""
     username, password = forms.text(form, "username"), forms.text(form, "password")
     values = {"username": forms.kept(username),
               "next": forms.safe_next(forms.text(form, "next"), "")}
-    _, errors = forms.validate(SignInForm, {"username": username, "password": password})
+    _form, errors = forms.validate(SignInForm, {"username": username, "password": password})
     if errors:
         return _signin_page(request, values, errors, status=422)
     state = request.app.state
