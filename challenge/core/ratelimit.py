@@ -1,8 +1,11 @@
-"""In-process sliding-window limiter for failed authentication attempts (per client address).
+"""In-process sliding-window limiter for failed authentication attempts (per client address,
+or per any key: the web sign-in also limits per account, ``challenge.web.accounts.signin``).
 
 Only failures are counted and only failures are refused: ``accounts.authenticate`` checks a
-token before it asks ``blocked``, so a valid token is accepted from a blocked address. The
-address is the peer's unless a trusted proxy forwarded another (``SEGARENA_TRUSTED_PROXIES``).
+token before it asks ``blocked``, so a valid token is accepted from a blocked address (a
+password sign-in asks first and refuses even a right password while blocked: a password can
+be guessed, a token cannot). The address is the peer's unless a trusted proxy forwarded
+another (``SEGARENA_TRUSTED_PROXIES``).
 """
 
 from __future__ import annotations
