@@ -99,6 +99,11 @@ def create_app(settings: Settings | None = None, *, dispatcher: Any = None) -> F
     app.state.sessionmaker = session_factory(app.state.engine)
     app.state.storage = Storage(settings.storage_root)
     app.state.auth_limiter = FailureLimiter(settings.auth_failures_per_minute)
+    # Failed password sign-ins of the web app (challenge/web/accounts/signin.py).
+    app.state.signin_account_limiter = FailureLimiter(
+        settings.signin_failures_per_account, settings.signin_account_window_seconds)
+    app.state.signin_address_limiter = FailureLimiter(
+        settings.signin_failures_per_address, settings.signin_address_window_seconds)
     app.state.leaderboard_cache = LeaderboardCache(
         recheck_seconds=settings.leaderboard_recheck_seconds)
     if dispatcher is None:

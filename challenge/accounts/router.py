@@ -6,6 +6,7 @@ from challenge.accounts import service
 from challenge.accounts.models import Role
 from challenge.accounts.schemas import (
     AdminUserCreate,
+    PasswordSet,
     TokenCreate,
     TokenCreated,
     TokenPublic,
@@ -43,6 +44,14 @@ def admin_list_users(db: SessionDep, actor: CurrentUser) -> list[UserPublic]:
 @router.get("/me", response_model=UserPublic)
 def me(user: CurrentUser) -> UserPublic:
     return UserPublic.model_validate(user)
+
+
+@router.put("/me/password", response_model=UserPublic)
+def set_my_password(body: PasswordSet, db: SessionDep, user: CurrentUser) -> UserPublic:
+    """Set or replace your password for signing in to the web app (an account created by an
+    admin has none). API tokens and web sessions stay valid."""
+    return UserPublic.model_validate(service.set_password(db=db, user=user,
+                                                          password=body.password))
 
 
 @router.get("/me/tokens", response_model=list[TokenPublic])

@@ -5,7 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from challenge.accounts.models import Role
-from challenge.core.text import USERNAME, Email, TokenName, Username
+from challenge.core.text import USERNAME, Email, Password, TokenName, Username
 
 
 class UserCreate(BaseModel):
@@ -24,6 +24,11 @@ class UserPublic(BaseModel):
     username: str
     role: Role
     created_at: datetime
+
+
+class PasswordSet(BaseModel):
+    password: Password = Field(description="the web sign-in password: 10-256 characters, "
+                               "no control character but tab")
 
 
 class TokenCreate(BaseModel):

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from challenge.accounts.models import ApiToken, Role, User
 from challenge.audit import service as audit
-from challenge.core import bearer, security
+from challenge.core import bearer, security, skeleton
 from challenge.core.conflicts import unique_conflicts
 from challenge.core.db import utcnow
 from challenge.core.errors import Conflict, Forbidden, NotFound
@@ -17,6 +20,16 @@ from challenge.core.ratelimit import FailureLimiter
 #: last minute", not the time of the last request, and costs one write a minute, not one per
 #: request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+#: Passwords are guessable, unlike API tokens, so they get a real argon2id cost (RFC 9106's
+#: second recommended option: 3 passes over 64 MiB; about 0.1 s of one core per hash).
+PASSWORDS = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=1)
+
+
+@cache
+def _dummy_password_hash() -> str:
+    """Verified against for a sign-in that has no password hash to check (unknown user, or
+    an account without a password), so every attempt costs one argon2 verify."""
+    return PASSWORDS.hash(security.new_invite_code())
 
 
 def authenticate(*, db: Session, token: str, client_key: str, limiter: FailureLimiter) -> User:
@@ -62,16 +75,20 @@ def _issue_token(db: Session, user: User, name: str) -> tuple[ApiToken, str]:
 
 
 def create_user(
-    *, db: Session, actor: User | None, username: str, email: str | None, role: Role
+    *, db: Session, actor: User | None, username: str, email: str | None, role: Role,
+    password: str | None = None,
 ) -> tuple[User, ApiToken, str]:
     """Create an account and its first token. Only an admin may create organizers or admins.
+    With ``password`` (already validated as ``core.text.Password``) the account can sign in
+    to the web app at once.
 
     A username equal to an existing one up to case and look-alike characters is taken
     (``users.name_key``); a concurrent twin loses on the unique constraint, also a 409.
     """
     if role != Role.participant and (actor is None or not actor.is_admin):
         raise Forbidden("only an admin can create organizer or admin accounts")
-    user = User(username=username, email=email, role=role)
+    user = User(username=username, email=email, role=role,
+                password_hash=PASSWORDS.hash(password) if password is not None else None)
     existing = db.scalar(select(User.username).where(User.name_key == user.name_key))
     if existing is not None:
         raise Conflict(f"username {username!r} is taken" if existing == username else
@@ -109,6 +126,40 @@ def revoke_token(*, db: Session, user: User, token_id: int) -> ApiToken:
                      object_id=token.id)
         db.commit()
     return token
+
+
+def set_password(*, db: Session, user: User, password: str) -> User:
+    """Set (or replace) ``user``'s web sign-in password; ``password`` is already validated as
+    ``core.text.Password``. Audited as ``user.set_password``; commits. Live sessions and API
+    tokens stay valid."""
+    user.password_hash = PASSWORDS.hash(password)
+    audit.record(db=db, actor=user, action="user.set_password", object_type="user",
+                 object_id=user.id)
+    db.commit()
+    return user
+
+
+def check_password(*, db: Session, username: str, password: str) -> User | None:
+    """The active user ``username`` names (up to case and look-alike characters, as names are
+    unique) when ``password`` is theirs; else None, whether the name is unknown, the password
+    wrong, the account deactivated or without a password.
+
+    Exactly one argon2 verify per call whatever the outcome (a dummy hash stands in for a
+    missing one), so the time taken does not tell which. A hash made with older parameters is
+    upgraded on success (committed)."""
+    user = db.scalar(select(User).where(User.name_key == skeleton.skeleton(username)))
+    stored = user.password_hash if user is not None else None
+    ok: bool
+    try:
+        ok = PASSWORDS.verify(stored or _dummy_password_hash(), password)
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if user is None or stored is None or not ok or not user.is_active:
+        return None
+    if PASSWORDS.check_needs_rehash(stored):
+        user.password_hash = PASSWORDS.hash(password)
+        db.commit()
+    return user
 
 
 def list_users(*, db: Session, actor: User) -> list[User]:

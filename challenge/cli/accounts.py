@@ -1,4 +1,4 @@
-"""Accounts: ``login``, ``whoami``, ``signup`` and ``user create``."""
+"""Accounts: ``login``, ``whoami``, ``signup``, ``user create`` and ``account set-password``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from challenge.cli.output import note, out, print_json, show_token, success
 from challenge.cli.sanitize import shown
 
 user_app = typer.Typer(help="Manage accounts (admin).", no_args_is_help=True)
+account_app = typer.Typer(help="Your own account.", no_args_is_help=True)
 
 
 class RoleChoice(StrEnum):
@@ -108,3 +109,24 @@ def user_create(
                 f"[bold]{shown(created['user']['username'])}[/]")
         show_token(created["token"], created["user"]["username"])
     _offer_save(api, created, save, default=False)
+
+
+@account_app.command("set-password")
+def set_password(
+    password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help="read the password from the first line of standard input "
+        "(for scripts) instead of prompting twice")] = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Set or replace the password the account behind your token signs in to the web app
+    with (an account an admin created has none): 10-256 characters."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("New password", hide_input=True,
+                                confirmation_prompt="Repeat the password")
+    api = Api(url, token)
+    me = api.json(api.request("PUT", "/me/password", json={"password": password}))
+    success(f"password set for [bold]{shown(me['username'])}[/]: sign in at "
+            f"{shown(api.url)}/signin")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -37,6 +38,8 @@ HIDDEN_RATERS = 3
 # team name -> example algorithm it submits
 TEAMS = {"lesion-lab": "threshold", "quick-and-dirty": "threshold-crude",
          "brittle-bytes": "fragile"}
+#: The participant whose web sign-in the demo prints, with the organizer's.
+DEMO_PARTICIPANT = "lesion-lab"
 LIMITS = {"wall_time_per_case_s": 120, "wall_time_per_submission_s": 1800, "memory_mb": 1024,
           "cpus": 1.0, "pids": 64, "output_mb": 16, "tmp_mb": 64}
 RANKING = {"method": "aggregate_then_rank", "aggregate": "mean",
@@ -114,7 +117,8 @@ def _generate(target: Path, n_cases: int, seed: int, raters: int = 0) -> None:
 
 
 class _State:
-    """Tokens and ids of the demo world, kept in ``DATA_DIR/demo.json`` (mode 0600)."""
+    """Tokens, web sign-in passwords and ids of the demo world, kept in
+    ``DATA_DIR/demo.json`` (mode 0600)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -162,6 +166,19 @@ def _account(api: Api, state: _State, key: str, path: str, body: dict[str, Any])
         state.data[key] = api.post(path, json=body, auth=path.startswith("/admin"))["token"]
         state.save()
     return str(state.data[key])
+
+
+def _password(url: str, state: _State, key: str) -> str:
+    """The web sign-in password of the account whose token is ``state.data[key]``: random
+    (16 characters), set through ``PUT /me/password`` on the first run and kept in the state
+    file as ``password:<key>`` for the next ones."""
+    name = f"password:{key}"
+    if name not in state.data:
+        password = secrets.token_urlsafe(12)
+        Api(url, state.data[key]).request("PUT", "/me/password", json={"password": password})
+        state.data[name] = password
+        state.save()
+    return str(state.data[name])
 
 
 def _setup_challenge(api: Api, state: _State, data: Path) -> dict[str, int]:
@@ -291,8 +308,10 @@ def demo(
         api = Api(url, organizer)
         phases = _setup_challenge(api, state, data_dir / "data")
         _register_teams(api, url, state)
+        sign_ins = {"organizer": _password(url, state, "organizer"),
+                    DEMO_PARTICIPANT: _password(url, state, f"team:{DEMO_PARTICIPANT}")}
         _run_phases(url, state, phases, archives)
-        _print_results(api, url, state, data_dir)
+        _print_results(api, url, state, data_dir, sign_ins)
         if serve:
             _serve_until_stopped(thread)
     except KeyboardInterrupt:
@@ -343,8 +362,9 @@ def _run_phases(url: str, state: _State, phases: dict[str, int],
             note(f"{team} did not pass the sanity check; it cannot enter the test phase")
 
 
-def _print_results(api: Api, url: str, state: _State, data_dir: Path) -> None:
-    """Both leaderboards, then where to look and what to try next."""
+def _print_results(api: Api, url: str, state: _State, data_dir: Path,
+                   sign_ins: dict[str, str]) -> None:
+    """Both leaderboards, then where to look, whom to sign in as and what to try next."""
     from challenge.cli.leaderboard import show_leaderboard
 
     for phase_slug in ("sanity-check", "test"):
@@ -353,6 +373,12 @@ def _print_results(api: Api, url: str, state: _State, data_dir: Path) -> None:
     console.print(f"\nleaderboard page: [bold]{url}/challenges/{SLUG}/phases/test[/]",
                   soft_wrap=True)
     console.print(f"API docs: {url}/docs · organizer token in {state.path}", soft_wrap=True)
+    console.print(f"sign in at [bold]{url}/signin[/] (passwords kept in {state.path}):",
+                  soft_wrap=True)
+    for username, password in sign_ins.items():
+        role = "organizer" if username == "organizer" else "participant"
+        console.print(f"  {role}: user name [bold]{username}[/] · password "
+                      f"[bold]{password}[/]", soft_wrap=True, highlight=False)
     console.print(f"try your own algorithm on the public sample cases: segarena "
                   f"test-container my-algo.tar --cases {shown(str(data_dir))}/data/sample",
                   soft_wrap=True)

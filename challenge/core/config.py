@@ -61,6 +61,14 @@ class Settings(BaseSettings):
     # The web app's sign-in sessions (challenge/web/sessions.py).
     #: How long a browser stays signed in after signing in, in hours (then it signs in again).
     web_session_hours: int = Field(default=168, ge=1, le=24 * 90)
+    #: Failed password sign-ins allowed per account (user name, up to case and look-alikes)
+    #: in ``signin_account_window_seconds``; then the account's sign-in is refused (429).
+    signin_failures_per_account: int = Field(default=10, gt=0)
+    signin_account_window_seconds: float = Field(default=15 * 60, gt=0)
+    #: Failed password sign-ins allowed per client address in
+    #: ``signin_address_window_seconds``; then sign-in from that address is refused (429).
+    signin_failures_per_address: int = Field(default=30, gt=0)
+    signin_address_window_seconds: float = Field(default=60, gt=0)
     #: Where the pages' JavaScript packages are (``npm ci`` of ``package-lock.json``,
     #: ``scripts/provision.sh``); None: ``<source tree>/node_modules``.
     assets_dir: Path | None = None

@@ -1,8 +1,11 @@
-"""In-process sliding-window limiter for failed authentication attempts (per client address).
+"""In-process sliding-window limiter for failed authentication attempts (per client address,
+or per any key: the web sign-in also limits per account, ``challenge.web.accounts.signin``).
 
 Only failures are counted and only failures are refused: ``accounts.authenticate`` checks a
-token before it asks ``blocked``, so a valid token is accepted from a blocked address. The
-address is the peer's unless a trusted proxy forwarded another (``SEGARENA_TRUSTED_PROXIES``).
+token before it asks ``blocked``, so a valid token is accepted from a blocked address (a
+password sign-in asks first and refuses even a right password while blocked: a password can
+be guessed, a token cannot). The address is the peer's unless a trusted proxy forwarded
+another (``SEGARENA_TRUSTED_PROXIES``).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 
 class FailureLimiter:
@@ -19,9 +23,12 @@ class FailureLimiter:
     whose failures have all left the window is forgotten.
     """
 
-    def __init__(self, max_failures: int, window_seconds: float = 60.0) -> None:
+    def __init__(self, max_failures: int, window_seconds: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """``clock`` returns seconds (monotonic); tests pass a fake one instead of sleeping."""
         self.max_failures = max_failures
         self.window = window_seconds
+        self.clock = clock
         self._events: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
@@ -38,12 +45,12 @@ class FailureLimiter:
 
     def blocked(self, key: str) -> bool:
         with self._lock:
-            events = self._recent(key, time.monotonic())
+            events = self._recent(key, self.clock())
             return events is not None and len(events) >= self.max_failures
 
     def record_failure(self, key: str) -> None:
         with self._lock:
-            now = time.monotonic()
+            now = self.clock()
             events = self._recent(key, now)
             if events is None:
                 events = self._events[key] = deque(maxlen=self.max_failures)

@@ -179,6 +179,9 @@ TokenName = Annotated[str, Text(max_length=100, min_length=1)]
 MetricsName = Annotated[str, Text(max_length=64, min_length=1)]
 Description = Annotated[str, Text(max_length=20000, multiline=True)]
 Comment = Annotated[str, Text(max_length=2000, multiline=True)]
+#: A sign-in password: 10-256 code points; any printable character, spaces included (even
+#: leading or trailing), no NUL or other control but tab.
+Password = Annotated[str, Text(max_length=256, min_length=10, multiline=True)]
 
 
 def check_name(value: str, *, max_length: int, what: str) -> str:

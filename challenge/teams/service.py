@@ -121,3 +121,14 @@ def member_counts(*, db: Session, team_ids: Iterable[int]) -> dict[int, int]:
 def member_names(db: Session, team: Team) -> list[str]:
     ids = [m.user_id for m in team.members]
     return list(db.scalars(select(User.username).where(User.id.in_(ids)).order_by(User.username)))
+
+
+def of_user(*, db: Session, user: User) -> list[tuple[Team, Challenge]]:
+    """The teams ``user`` belongs to (at most one per challenge), each with its challenge,
+    by challenge title. A member sees their own team whatever the challenge's state."""
+    rows = db.execute(select(Team, Challenge)
+                      .join(TeamMember, TeamMember.team_id == Team.id)
+                      .join(Challenge, Challenge.id == Team.challenge_id)
+                      .where(TeamMember.user_id == user.id)
+                      .order_by(Challenge.title, Team.id)).tuples().all()
+    return list(rows)

@@ -60,6 +60,8 @@ CASES = [
     Case("GET", "/api/v1/admin/users", lambda i: "/api/v1/admin/users",
          codes(401, 403, 403, 403, 403, 200)),
     Case("GET", "/api/v1/me", lambda i: "/api/v1/me", codes(401, 200, 200, 200, 200, 200)),
+    Case("PUT", "/api/v1/me/password", lambda i: "/api/v1/me/password",
+         codes(401, 200, 200, 200, 200, 200), body=lambda i: {"password": "a long password"}),
     Case("GET", "/api/v1/me/tokens", lambda i: "/api/v1/me/tokens",
          codes(401, 200, 200, 200, 200, 200)),
     Case("POST", "/api/v1/me/tokens", lambda i: "/api/v1/me/tokens",

@@ -6,6 +6,8 @@ test reads what it produced through the API of an app opened on the demo's own d
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from tests.cli.helpers import free_port
 from tests.evaluator.docker_images import docker_client
 
 TEAMS = {"lesion-lab", "quick-and-dirty", "brittle-bytes"}
+SIGN_INS = {"organizer": "password:organizer", "lesion-lab": "password:team:lesion-lab"}
 
 
 def _run(data_dir: Path, tmp_path: Path, *args: str) -> Any:
@@ -42,7 +45,18 @@ def _world(data_dir: Path) -> dict[str, Any]:
         for slug, phase in phases.items():
             rows = client.get(f"/api/v1/phases/{phase['id']}/leaderboard").json()["rows"]
             counts[slug] = len(rows)
-    return {"phases": phases, "board": board, "page": page, "counts": counts}
+        state = json.loads((data_dir / "demo.json").read_text())
+        signed_in = {name: _signs_in(client, name, state[key]) for name, key in SIGN_INS.items()}
+    return {"phases": phases, "board": board, "page": page, "counts": counts,
+            "state": state, "signed_in": signed_in}
+
+
+def _signs_in(client: TestClient, username: str, password: str) -> bool:
+    form = client.get("/signin").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    answer = client.post("/signin", data={"username": username, "password": password,
+                                          "csrf_token": token}, follow_redirects=False)
+    return answer.status_code == 303
 
 
 @pytest.mark.docker
@@ -79,13 +93,21 @@ def test_demo_ranks_baseline_over_crude_and_charges_the_fragile_crashes(
     assert all(0 < r["scores"]["dice"] < 1 for r in board["reference_rows"])
     assert world["page"].text.count('class="reference-row"') == 3
     assert "rater rater1 (vs. others)" in result.output  # the CLI table shows them too
+    # The organizer's and a participant's web sign-in, printed and working.
+    assert f"sign in at http://127.0.0.1:{port}/signin" in result.output
+    for name, key in SIGN_INS.items():
+        assert f"user name {name} · password {world['state'][key]}" in result.output
+    assert world["signed_in"] == {"organizer": True, "lesion-lab": True}
 
     # Idempotent: a second run reuses the data dir and submits nothing again.
     again = _run(data_dir, tmp_path, "--cases", "3", "--no-serve", "--port", str(free_port()))
     assert again.exit_code == 0, again.output
     assert "created challenge" not in again.output
     assert "uploading" not in again.output
-    assert _world(data_dir)["board"]["rows"] == world["board"]["rows"]
+    second = _world(data_dir)
+    assert second["board"]["rows"] == world["board"]["rows"]
+    assert all(second["state"][key] == world["state"][key] for key in SIGN_INS.values())
+    assert second["signed_in"] == {"organizer": True, "lesion-lab": True}
 
 
 def test_demo_without_docker_says_what_to_install(tmp_path: Path) -> None:

@@ -134,6 +134,7 @@ def valid_bodies(ids: dict[str, Any]) -> dict[tuple[str, str], tuple[str, dict[s
         ("POST", "/api/v1/admin/users"): ("admin", {"username": "walker-org", "role": "organizer",
                                                     "email": "org@example.org"}),
         ("POST", "/api/v1/me/tokens"): ("member", {"name": "ci"}),
+        ("PUT", "/api/v1/me/password"): ("member", {"password": "correct horse battery"}),
         ("POST", "/api/v1/challenges"): ("organizer", {"slug": "walked", "title": "Walked",
                                                        "description": "text"}),
         ("PATCH", "/api/v1/challenges/{slug}"): ("organizer", {"title": "Alpha",

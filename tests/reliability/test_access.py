@@ -113,6 +113,7 @@ def test_failed_auth_burst_is_429_while_other_addresses_still_work(tmp_path: Pat
 # The audit action each organizer (or admin) write must record, keyed like the matrix.
 AUDITED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/admin/users"): "user.create",
+    ("PUT", "/api/v1/me/password"): "user.set_password",
     ("POST", "/api/v1/challenges"): "challenge.create",
     ("PATCH", "/api/v1/challenges/{slug}"): "challenge.update",
     ("POST", "/api/v1/challenges/{slug}/organizers"): "challenge.add_organizer",

@@ -1,0 +1,60 @@
+"""Reading a posted form: its fields as strings, validated by the API's own pydantic schemas,
+with one message per field to show next to it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypeVar
+
+from fastapi import Request
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData
+
+from challenge.core.text import forbidden_character
+
+M = TypeVar("M", bound=BaseModel)
+
+#: How many characters of a refused value a form shows again (the rest is dropped).
+KEPT_LENGTH = 256
+#: The longest ``next`` address a sign-in form carries (characters).
+NEXT_MAX_LENGTH = 2000
+#: A path on this site: one ``/`` then printable ASCII without space, never ``//`` or ``/\``
+#: (both name another host to a browser; tabs and newlines, which browsers drop, are refused).
+_SAME_SITE_PATH = re.compile(r"/(?![/\\])[\x21-\x7e]*")
+
+
+async def read_form(request: Request) -> FormData:
+    """The request's form (parsed once: ``csrf.protect`` may have read it already)."""
+    return await request.form()
+
+
+def text(form: FormData, name: str) -> str:
+    """Field ``name`` as a string; "" when missing or a file."""
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def kept(value: str) -> str:
+    """``value`` fit to be shown again in its field: its first ``KEPT_LENGTH`` characters
+    without those no name may hold (NUL, controls, bidi overrides)."""
+    return "".join(c for c in value[:KEPT_LENGTH] if forbidden_character(c) is None)
+
+
+def validate(model: type[M], data: dict[str, Any]) -> tuple[M | None, dict[str, str]]:
+    """``model`` validated from ``data``, or None and the first message per field name."""
+    try:
+        return model.model_validate(data), {}
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "form"
+            errors.setdefault(field, error["msg"])
+        return None, errors
+
+
+def safe_next(value: str | None, default: str = "/account") -> str:
+    """``value`` when it is a path on this site (see ``_SAME_SITE_PATH``, at most
+    ``NEXT_MAX_LENGTH`` characters), else ``default``: a sign-in never redirects off-site."""
+    if value and len(value) <= NEXT_MAX_LENGTH and _SAME_SITE_PATH.fullmatch(value):
+        return value
+    return default
