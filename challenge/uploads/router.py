@@ -88,12 +88,16 @@ async def tus_request(tus_resumable: Annotated[str | None, Header()] = None) -> 
                                  f"Tus-Resumable: {TUS_VERSION}")
 
 
-async def uploader(request: Request, user: PageUser) -> User:
-    """The person uploading; the CSRF check for a cookie-authenticated change."""
+async def someone(user: PageUser) -> User:
     if user is None:
         raise Unauthorized("sign in, or send an API token, to upload", code="not_authenticated")
-    if not request.headers.get("authorization"):
-        await csrf.protect(request)
+    return user
+
+
+async def uploader(user: Annotated[User, Depends(someone)],
+                   _: Annotated[None, Depends(csrf.protect_unless_bearer)]) -> User:
+    """The person uploading (session cookie or API token: nobody is a 401 first); a
+    cookie-authenticated change must carry the CSRF header."""
     return user
 
 

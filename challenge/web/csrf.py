@@ -5,8 +5,9 @@ SameSite=Strict). The token a form or an htmx request sends back is the HMAC of 
 under the server's secret key, so a page of another site can neither read nor compute it.
 Signing in replaces the cookie, so a token seen before sign-in is worthless after it.
 
-``protect`` is the one check: every state-changing route of the web app depends on it
-(``tests/web/test_csrf.py`` fails for a route that does not).
+``protect`` is the one check: every state-changing route of the web app depends on it, or on
+``protect_unless_bearer`` for routes that also take an API token (``tests/web/test_csrf.py``
+fails for a route that does neither).
 """
 
 from __future__ import annotations
@@ -55,3 +56,11 @@ async def protect(request: Request) -> None:
     if not valid(request.cookies.get(COOKIE), sent, secret):
         raise Forbidden("the form has expired or did not come from this site; reload the "
                         "page and try again", code="csrf_failed")
+
+
+async def protect_unless_bearer(request: Request) -> None:
+    """``protect``, except for a request that authenticates with an API token (the CLI's and
+    scripts' uploads): a page of another site can make a browser send its cookies, never an
+    ``Authorization`` header. A token that is not valid is refused by the user dependency."""
+    if not request.headers.get("authorization"):
+        await protect(request)
