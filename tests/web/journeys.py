@@ -1,6 +1,7 @@
 """What the browser journeys share: the list of pages (route -> screenshot), ``visit`` (the
 URL is the route's, axe finds nothing serious, a screenshot is saved), signing a browser in
-without the form, and the seeded challenges.
+without the form, the seeded challenges, and the small steps several journeys take (an
+account, the upload form, the sign-in form, the tus server's byte count).
 
 Every GET route of the app outside the API, the static files, the API docs, ``/healthz`` and
 the tus server is either in ``PAGES`` (a journey visits it: axe + screenshot) or in
@@ -17,9 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
+from challenge.accounts import service as accounts
 from challenge.core.db import utcnow
+from challenge.uploads import receive
 from challenge.web import sessions
 from tests import factories as f
 from tests.evaluator.e2e_data import brain_dataset
@@ -148,3 +152,58 @@ def example_spec() -> str:
     return (text.replace("2026-11-01T00:00:00Z", f"{day['opened']}T00:00:00Z")
             .replace("2027-06-30T23:59:59Z", f"{day['closes']}T23:59:59Z")
             .replace("2027-02-01T00:00:00Z", f"{day['final']}T00:00:00Z"))
+
+
+def user(live: Live, name: str, role: f.Role = f.Role.participant,
+         password: str | None = None) -> f.Account:
+    """An account made through the services (by the site's admin), with a sign-in
+    ``password`` when given."""
+    with live.factory() as db:
+        made = f.account(db, name, role, admin_of(db))
+        if password is not None:
+            accounts.set_password(db=db, user=made.user, password=password)
+    return made
+
+
+def upload(page: Any, path: Path) -> None:
+    """Choose ``path`` in the page's upload form and press its button (upload.js takes over:
+    a resumable upload, then the new submission's or dataset's page)."""
+    form = page.locator("form[data-upload-kind]")
+    page.locator("form[data-upload-kind][data-ready=true]").wait_for()  # upload.js took it
+    form.locator("input[type=file]").set_input_files(path)
+    form.get_by_role("button", name="Upload").click()
+
+
+def path_of(page: Any) -> str:
+    """The path of the page's URL (no origin, no query)."""
+    return re.sub(r"^https?://[^/]+", "", page.url).split("?")[0]
+
+
+def count_received(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The bytes each PATCH of the tus server wrote (the server runs in this process)."""
+    received: list[int] = []
+    original = receive.append
+
+    async def counting(chunks: Any, path: Path, offset: int, remaining: int) -> int:
+        written = await original(chunks, path, offset, remaining)
+        received.append(written)
+        return written
+
+    monkeypatch.setattr(receive, "append", counting)
+    return received
+
+
+def sign_in_with_form(page: Any, live: Live, username: str, password: str) -> None:
+    """Sign in on ``/signin`` by its labels; lands on ``/account``."""
+    page.goto(f"{live.url}/signin")
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r".*/account$"))
+
+
+def focused(page: Any) -> str:
+    """The focused element as ``tag:name-or-text`` (``input:username``, ``button:Sign in``)."""
+    return str(page.evaluate(
+        "() => { const e = document.activeElement; return e.tagName.toLowerCase() + ':' + "
+        "(e.getAttribute('name') || e.textContent.trim()); }"))

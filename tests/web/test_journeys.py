@@ -19,12 +19,10 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from sqlalchemy import func, select
 
-from challenge.accounts import service as accounts
 from challenge.accounts.models import ApiToken
 from challenge.app import create_app
 from challenge.submissions.models import Submission
 from challenge.teams import service as teams
-from challenge.uploads import receive
 from challenge.uploads.models import Upload
 from tests import factories as f
 from tests.reliability.live import Live, live_settings
@@ -35,12 +33,17 @@ from tests.web.journeys import (
     PAGES,
     PASSWORD,
     VISITED,
-    admin_of,
     api,
+    count_received,
     example_spec,
+    focused,
+    path_of,
     screenshot_of,
     seed_challenge,
     sign_in_browser,
+    sign_in_with_form,
+    upload,
+    user,
     visit,
 )
 
@@ -70,28 +73,6 @@ def worker_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 def threshold(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with example_archive("threshold", tmp_path_factory.mktemp("archives")) as path:
         yield path
-
-
-def _user(live: Live, name: str, role: f.Role = f.Role.participant,
-          password: str | None = None) -> f.Account:
-    with live.factory() as db:
-        made = f.account(db, name, role, admin_of(db))
-        if password is not None:
-            accounts.set_password(db=db, user=made.user, password=password)
-    return made
-
-
-def _upload(page: Any, path: Path) -> None:
-    """Choose ``path`` in the page's upload form and press its button (upload.js takes over:
-    a resumable upload, then the new submission's or dataset's page)."""
-    form = page.locator("form[data-upload-kind]")
-    page.locator("form[data-upload-kind][data-ready=true]").wait_for()  # upload.js took it
-    form.locator("input[type=file]").set_input_files(path)
-    form.get_by_role("button", name="Upload").click()
-
-
-def _path(page: Any) -> str:
-    return re.sub(r"^https?://[^/]+", "", page.url).split("?")[0]
 
 
 # -- a. participant ---------------------------------------------------------------------------
@@ -138,9 +119,9 @@ def test_participant_signs_up_submits_in_the_browser_and_finds_the_team_on_the_l
         gate = worker_gate(live)
         gate.clear()  # the worker waits until the table below shows the job queued
         try:
-            _upload(page, threshold)
+            upload(page, threshold)
             page.wait_for_url(re.compile(r".*/submissions/\d+$"), timeout=UPLOAD_MS)
-            submission_path = _path(page)
+            submission_path = path_of(page)
             page.goto(live.url + submit)
             page.evaluate("window.journeyMarker = 'this document'")
             row = page.locator("#submissions tbody tr").first
@@ -180,25 +161,11 @@ def test_participant_signs_up_submits_in_the_browser_and_finds_the_team_on_the_l
 # -- b. resumable upload ----------------------------------------------------------------------
 
 
-def _count_received(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The bytes each PATCH of the tus server wrote (the server runs in this process)."""
-    received: list[int] = []
-    original = receive.append
-
-    async def counting(chunks: Any, path: Path, offset: int, remaining: int) -> int:
-        written = await original(chunks, path, offset, remaining)
-        received.append(written)
-        return written
-
-    monkeypatch.setattr(receive, "append", counting)
-    return received
-
-
 def test_an_upload_cut_off_halfway_resumes_from_its_offset_in_a_new_page(
         site: Live, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    received = _count_received(monkeypatch)
+    received = count_received(monkeypatch)
     seeded = seed_challenge(site, "resume", cases=2)
-    bob = _user(site, "bob")
+    bob = user(site, "bob")
     with site.factory() as db:
         teams.create(db=db, user=db.merge(bob.user), slug="resume", name="Resumers")
     archive = tmp_path / "algorithm.tar"
@@ -220,7 +187,7 @@ def test_an_upload_cut_off_halfway_resumes_from_its_offset_in_a_new_page(
 
         first.route(re.compile(r".*/uploads/.+"), cut_off)
         first.goto(submit)
-        _upload(first, archive)
+        upload(first, archive)
         with site.factory() as db:
             for _ in range(600):  # bounded wait for the first half to arrive
                 row = db.scalar(select(Upload).where(Upload.length == size))
@@ -235,7 +202,7 @@ def test_an_upload_cut_off_halfway_resumes_from_its_offset_in_a_new_page(
         second.on("request", lambda r: resumed_at.append(int(r.headers["upload-offset"]))
                   if r.method == "PATCH" else None)
         second.goto(submit)
-        _upload(second, archive)
+        upload(second, archive)
         second.wait_for_url(re.compile(r".*/submissions/\d+$"), timeout=UPLOAD_MS)
     watched.assert_clean()
     with site.factory() as db:
@@ -250,24 +217,16 @@ def test_an_upload_cut_off_halfway_resumes_from_its_offset_in_a_new_page(
 # -- c. organizer -----------------------------------------------------------------------------
 
 
-def _sign_in_with_form(page: Any, live: Live, username: str, password: str) -> None:
-    page.goto(f"{live.url}/signin")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r".*/account$"))
-
-
 def test_organizer_creates_a_challenge_from_the_example_spec_and_sees_the_queue(
         site: Live, tmp_path: Path) -> None:
-    olga = _user(site, "olga", f.Role.organizer, password=PASSWORD)
+    olga = user(site, "olga", f.Role.organizer, password=PASSWORD)
     dataset = tmp_path / "msles-sanity.tar"
     from tests.evaluator.e2e_data import brain_dataset
 
     dataset.write_bytes(brain_dataset(2).tar_bytes())
     with browser_context(site.url) as (context, watched):
         page = context.new_page()
-        _sign_in_with_form(page, site, "olga", PASSWORD)
+        sign_in_with_form(page, site, "olga", PASSWORD)
         page.goto(f"{site.url}/organize")
         visit(page, "/organize")
         page.get_by_role("link", name="New challenge").click()
@@ -282,7 +241,7 @@ def test_organizer_creates_a_challenge_from_the_example_spec_and_sees_the_queue(
         page.wait_for_url(f"{site.url}/organize/msles-2027/datasets")
         visit(page, "/organize/{slug}/datasets")
         page.get_by_label("Dataset name").fill("msles-sanity")
-        _upload(page, dataset)
+        upload(page, dataset)
         page.wait_for_url(re.compile(r".*/organize/msles-2027/datasets/\d+$"), timeout=UPLOAD_MS)
         assert "case00" in page.locator("main").inner_text()
         visit(page, "/organize/{slug}/datasets/{dataset_id}")
@@ -308,7 +267,7 @@ def test_organizer_creates_a_challenge_from_the_example_spec_and_sees_the_queue(
         assert "msles-sanity" in phases_text and "none" not in phases_text.split("final-test")[0]
         visit(page, "/organize/{slug}")
 
-        member = _user(site, "pat")
+        member = user(site, "pat")
         with api(site, member.headers) as client:
             client.post("/challenges/msles-2027/teams", json={"name": "Patients"}
                         ).raise_for_status()
@@ -339,7 +298,7 @@ def test_organizer_creates_a_challenge_from_the_example_spec_and_sees_the_queue(
 
 def test_a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing(
         site: Live) -> None:
-    carol = _user(site, "carol")
+    carol = user(site, "carol")
     with site.factory() as db:
         before = db.scalar(select(func.count(ApiToken.id)).where(ApiToken.user_id == carol.user.id))
     with browser_context(site.url) as (context, watched):
@@ -365,16 +324,9 @@ def test_a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing(
 # -- e. sign-in page --------------------------------------------------------------------------
 
 
-def _focused(page: Any) -> str:
-    """The focused element as ``tag:name-or-text`` (``input:username``, ``button:Sign in``)."""
-    return str(page.evaluate(
-        "() => { const e = document.activeElement; return e.tagName.toLowerCase() + ':' + "
-        "(e.getAttribute('name') || e.textContent.trim()); }"))
-
-
 def test_sign_in_says_when_the_password_is_wrong_and_works_with_the_keyboard_alone(
         site: Live) -> None:
-    _user(site, "dora", password=PASSWORD)
+    user(site, "dora", password=PASSWORD)
     with browser_context(site.url) as (context, watched):
         page = context.new_page()
         page.goto(f"{site.url}/signin")
@@ -392,13 +344,13 @@ def test_sign_in_says_when_the_password_is_wrong_and_works_with_the_keyboard_alo
         order = []
         for _ in range(30):  # Tab through the page from its top until the button
             page.keyboard.press("Tab")
-            order.append(_focused(page))
+            order.append(focused(page))
             if order[-1] == "button:Sign in":
                 break
         controls = [o for o in order if o.startswith(("input:", "button:Sign in"))]
         assert controls == ["input:username", "input:password", "button:Sign in"], order
         page.goto(f"{site.url}/signin")
-        while _focused(page) != "input:username":
+        while focused(page) != "input:username":
             page.keyboard.press("Tab")
         page.keyboard.type("dora")
         page.keyboard.press("Tab")
