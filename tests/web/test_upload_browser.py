@@ -25,7 +25,7 @@ from challenge.teams import service as teams
 from challenge.web import render, sessions
 from tests import factories as f
 from tests.cli.helpers import serve_in_thread
-from tests.leaderboard.test_browser import browser_page
+from tests.web.browser import browser_page
 
 PAGE = """{% extends "base.html" %}{% from "uploads.html" import upload_form %}
 {% block main %}<h1>Submit</h1>
