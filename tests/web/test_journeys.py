@@ -5,7 +5,8 @@ Every page a journey shows is checked with axe-core (no serious or critical viol
 saved as ``test-artifacts/<name>.png`` (``tests/web/journeys.py: PAGES``); the whole browser
 session also runs under the server's Content-Security-Policy with no violation and no request
 to another origin. The participant journey runs a real evaluation (thread worker, Docker);
-the others use a server without a worker, so a queued submission stays queued.
+the others use a server without a worker, so a queued submission stays queued. The worker's
+server runs on SQLite, the other one on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -122,6 +123,7 @@ def test_participant_signs_up_submits_in_the_browser_and_finds_the_team_on_the_l
             upload(page, threshold)
             page.wait_for_url(re.compile(r".*/submissions/\d+$"), timeout=UPLOAD_MS)
             submission_path = path_of(page)
+            visit(page, "/submissions/{submission_id}", "submission-queued")
             page.goto(live.url + submit)
             page.evaluate("window.journeyMarker = 'this document'")
             row = page.locator("#submissions tbody tr").first
@@ -187,6 +189,7 @@ def test_an_upload_cut_off_halfway_resumes_from_its_offset_in_a_new_page(
 
         first.route(re.compile(r".*/uploads/.+"), cut_off)
         first.goto(submit)
+        visit(first, "/challenges/{slug}/phases/{phase_slug}/submit", "submit-before-resume")
         upload(first, archive)
         with site.factory() as db:
             for _ in range(600):  # bounded wait for the first half to arrive
@@ -204,6 +207,7 @@ def test_an_upload_cut_off_halfway_resumes_from_its_offset_in_a_new_page(
         second.goto(submit)
         upload(second, archive)
         second.wait_for_url(re.compile(r".*/submissions/\d+$"), timeout=UPLOAD_MS)
+        visit(second, "/submissions/{submission_id}", "submission-after-resume")
     watched.assert_clean()
     with site.factory() as db:
         uploads = db.scalars(select(Upload).where(Upload.length == size)).all()
@@ -227,6 +231,7 @@ def test_organizer_creates_a_challenge_from_the_example_spec_and_sees_the_queue(
     with browser_context(site.url) as (context, watched):
         page = context.new_page()
         sign_in_with_form(page, site, "olga", PASSWORD)
+        visit(page, "/account", "account-organizer")
         page.goto(f"{site.url}/organize")
         visit(page, "/organize")
         page.get_by_role("link", name="New challenge").click()
@@ -305,6 +310,7 @@ def test_a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing(
         sign_in_browser(context, site, carol.user)
         page = context.new_page()
         page.goto(f"{site.url}/account")
+        visit(page, "/account", "account-before-csrf")
         form = page.locator("form", has=page.get_by_label("Token name"))
         form.locator("input[name=csrf_token]").evaluate("input => input.remove()")
         assert form.locator("input[name=csrf_token]").count() == 0
@@ -358,6 +364,7 @@ def test_sign_in_says_when_the_password_is_wrong_and_works_with_the_keyboard_alo
         page.keyboard.press("Enter")
         page.wait_for_url(re.compile(r".*/account$"))
         assert "dora" in page.locator("header, nav").first.inner_text()
+        visit(page, "/account", "account-after-keyboard-sign-in")
     watched.assert_clean()
 
 
