@@ -182,7 +182,8 @@ def _worker_dispatcher(settings: Any) -> ThreadDispatcher:
 def worker_gate(live: Live) -> threading.Event:
     """The gate of ``live``'s worker (``live_site(worker=True)``): clear it to hold jobs in
     the queue, set it to let them run."""
-    return live.app.state.dispatcher.worker.gate  # type: ignore[no-any-return]
+    gate: threading.Event = live.app.state.dispatcher.worker.gate
+    return gate
 
 
 @contextmanager
