@@ -48,7 +48,7 @@ from tests.web.journeys import (
     visit,
 )
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
 #: Generous bounds for what takes real time (an evaluation in Docker, a large upload); the
 #: tests wait for states, they never assert durations.
 EVALUATION_MS = 300_000
@@ -347,17 +347,23 @@ def test_sign_in_says_when_the_password_is_wrong_and_works_with_the_keyboard_alo
         visit(page, "/signin")
 
         page.goto(f"{site.url}/signin")
-        order = []
+        order, outlines = [], []
         for _ in range(30):  # Tab through the page from its top until the button
             page.keyboard.press("Tab")
             order.append(focused(page))
+            outlines.append(page.evaluate(
+                "() => getComputedStyle(document.activeElement).outlineStyle"))
             if order[-1] == "button:Sign in":
                 break
         controls = [o for o in order if o.startswith(("input:", "button:Sign in"))]
         assert controls == ["input:username", "input:password", "button:Sign in"], order
+        assert "none" not in outlines, list(zip(order, outlines, strict=True))  # focus shows
         page.goto(f"{site.url}/signin")
-        while focused(page) != "input:username":
+        for _ in range(30):  # Tab to the first field (the links of the header come first)
             page.keyboard.press("Tab")
+            if focused(page) == "input:username":
+                break
+        assert focused(page) == "input:username"
         page.keyboard.type("dora")
         page.keyboard.press("Tab")
         page.keyboard.type(PASSWORD)
