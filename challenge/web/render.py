@@ -122,7 +122,7 @@ def sign_in_redirect(request: Request) -> RedirectResponse:
 def _invalid_request(exc: RequestValidationError) -> DomainError:
     """A malformed path or query value of a page (``/account/tokens/abc/revoke``) as a 422
     naming the part, like the API's message, without echoing the value."""
-    first = next(iter(exc.errors()), {})
+    first: dict[str, Any] = next(iter(exc.errors()), {})
     where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("path", "query"))
     return InvalidInput(f"{where or 'request'}: {first.get('msg', 'invalid value')}",
                         code="validation_error")
