@@ -158,6 +158,16 @@ class Freshness:
             # else: a change was heard while reading; keep nothing, the next request reads.
         return state
 
+    def peek(self, phase_id: int) -> PhaseState | None:
+        """The kept state while fresh, else None; never reads the database (the event
+        loop's fast path asks this: a None sends the request to :meth:`current`)."""
+        now = self._clock()
+        with self._lock:
+            kept = self._states.get(phase_id)
+        if kept is not None and now - kept[1] < self.recheck_seconds:
+            return kept[0]
+        return None
+
     def changed(self, phase_id: int | None) -> None:
         """Forget phase ``phase_id`` (None: every phase), e.g. on a notice."""
         with self._lock:
