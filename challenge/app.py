@@ -107,11 +107,18 @@ def create_app(settings: Settings | None = None, *, dispatcher: Any = None) -> F
     app.state.dispatcher = dispatcher
     _install_error_handlers(app)
     http_edges.install(app, settings)  # Host check, forwarded client, security headers
+    # The public leaderboard (API and pages) first: a request is matched against the routes
+    # in order, and these are the busiest; no other route's path overlaps theirs
+    # (tests/test_app_routes.py).
+    # The public leaderboard (API and pages) first: a request is matched against the routes
+    # in order, and these are the busiest; no other route's path overlaps theirs
+    # (tests/test_route_order.py).
+    app.include_router(leaderboard_router, prefix=API_PREFIX)
+    app.include_router(pages_router)
     for router in (accounts_router, challenges_router, phases_router, teams_router,
                    datasets_router, submissions_router, evaluations_router, audit_router,
-                   leaderboard_router, sites_router):
+                   sites_router):
         app.include_router(router, prefix=API_PREFIX)
-    app.include_router(pages_router)
     app.include_router(web_router)
     app.include_router(health_router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
