@@ -123,6 +123,11 @@ class Freshness:
     """The :class:`PhaseState` of each phase one process served, trusted ``recheck_seconds``
     (0: read on every request), or until :meth:`changed` says otherwise.
 
+    Once the interval has passed, one request reads the state again; while that read is
+    under way, the other requests of this process keep the kept state (instead of each
+    reading it too, in a thread of its own): the interval is stretched by at most one read.
+    A change heard (:meth:`changed`) drops the kept state at once, read under way or not.
+
     ``reads`` counts the states read from the database (tests, benchmarks).
     """
 
@@ -133,6 +138,7 @@ class Freshness:
         self._clock = clock
         self._lock = threading.Lock()
         self._states: dict[int, tuple[PhaseState, float]] = {}
+        self._reading: dict[int, int] = {}  # phase id -> reads of it under way
         self._epoch = 0  # bumped by a change of every phase
         self._changes: dict[int, int] = {}  # phase id -> changes heard
         self._slugs: dict[tuple[str, str], int] = {}
@@ -140,16 +146,33 @@ class Freshness:
     def _mark(self, phase_id: int) -> tuple[int, int]:
         return self._epoch, self._changes.get(phase_id, 0)
 
+    def _trusted(self, phase_id: int, now: float) -> PhaseState | None:
+        """The kept state if it may be used at ``now`` (call with the lock held)."""
+        kept = self._states.get(phase_id)
+        if kept is None:
+            return None
+        if now - kept[1] < self.recheck_seconds or (
+                self.recheck_seconds > 0 and self._reading.get(phase_id)):
+            return kept[0]
+        return None
+
     def current(self, db: Session, phase_id: int) -> PhaseState | None:
-        """The phase's state: the kept one while fresh (no query), else read again."""
+        """The phase's state: the kept one while trusted (no query), else read again."""
         started = self._clock()
         with self._lock:
-            kept = self._states.get(phase_id)
-            if kept is not None and started - kept[1] < self.recheck_seconds:
-                return kept[0]
+            trusted = self._trusted(phase_id, started)
+            if trusted is not None:
+                return trusted
             mark = self._mark(phase_id)
-        state = read_state(db, phase_id)
-        with self._lock:
+            self._reading[phase_id] = self._reading.get(phase_id, 0) + 1
+        try:
+            state = read_state(db, phase_id)
+        except BaseException:
+            with self._lock:
+                self._done_reading(phase_id)
+            raise
+        with self._lock:  # one step: no request sees the read over and the old state kept
+            self._done_reading(phase_id)
             self.reads += 1
             if state is None:
                 self._states.pop(phase_id, None)
@@ -158,15 +181,17 @@ class Freshness:
             # else: a change was heard while reading; keep nothing, the next request reads.
         return state
 
+    def _done_reading(self, phase_id: int) -> None:
+        left = self._reading.pop(phase_id) - 1
+        if left:
+            self._reading[phase_id] = left
+
     def peek(self, phase_id: int) -> PhaseState | None:
-        """The kept state while fresh, else None; never reads the database (the event
+        """The kept state while trusted, else None; never reads the database (the event
         loop's fast path asks this: a None sends the request to :meth:`current`)."""
         now = self._clock()
         with self._lock:
-            kept = self._states.get(phase_id)
-        if kept is not None and now - kept[1] < self.recheck_seconds:
-            return kept[0]
-        return None
+            return self._trusted(phase_id, now)
 
     def changed(self, phase_id: int | None) -> None:
         """Forget phase ``phase_id`` (None: every phase), e.g. on a notice."""

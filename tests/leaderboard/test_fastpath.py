@@ -4,6 +4,7 @@ due for its recheck take the thread pool, and never get the anonymous bytes."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from challenge.core.config import Settings
 from challenge.phases.models import Visibility
 from challenge.web import sessions
+from leaderboard import freshness as freshness_module
 from leaderboard.freshness import Freshness
 from tests.leaderboard.test_freshness import counted
 from tests.leaderboard.world import build
@@ -165,3 +167,45 @@ def test_a_state_due_for_its_recheck_is_read_in_the_thread_pool(
         now[0] += 0.001  # the interval has passed: the state is read again, in a thread
         assert client.get(url).content == first.content
     assert len(hops) == 1 and sql
+
+
+def test_while_one_request_rereads_a_due_state_the_others_keep_the_kept_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """One read per recheck, not one per request arriving during it; a change heard drops
+    the kept state even then."""
+    now = [1000.0]
+    freshness = Freshness(1.0, clock=lambda: now[0])
+    old, new = object(), object()
+    reading, release = threading.Event(), threading.Event()
+    answers = iter([old, new, new])
+
+    def read_state(_db: Any, _phase_id: int) -> Any:
+        value = next(answers)
+        if value is new:
+            reading.set()
+            assert release.wait(10)
+        return value
+
+    monkeypatch.setattr(freshness_module, "read_state", read_state)
+    assert freshness.current(None, 7) is old  # type: ignore[arg-type]
+    now[0] += 1.0  # due
+    assert freshness.peek(7) is None
+    rereader = threading.Thread(target=freshness.current, args=(None, 7))
+    rereader.start()
+    assert reading.wait(10)
+    assert freshness.peek(7) is old  # kept while the read is under way
+    assert freshness.current(None, 7) is old  # type: ignore[arg-type]
+    release.set()
+    rereader.join(10)
+    assert freshness.peek(7) is new and freshness.reads == 2
+    now[0] += 1.0
+    reading.clear()
+    release.clear()
+    rereader = threading.Thread(target=freshness.current, args=(None, 7))
+    rereader.start()
+    assert reading.wait(10)
+    freshness.changed(7)  # a notice: nothing kept is trusted any more, read or not
+    assert freshness.peek(7) is None
+    release.set()
+    rereader.join(10)
+    assert freshness.peek(7) is None  # the read began before the change: not kept
