@@ -20,7 +20,7 @@ from challenge.core.config import Settings
 from challenge.phases.models import Visibility
 from challenge.web import sessions
 from leaderboard import freshness as freshness_module
-from leaderboard.freshness import Freshness
+from leaderboard.freshness import CLAIM_SECONDS, Freshness
 from tests.leaderboard.test_freshness import counted
 from tests.leaderboard.world import build
 from tests.web.helpers import sign_in
@@ -189,7 +189,8 @@ def test_while_one_request_rereads_a_due_state_the_others_keep_the_kept_one(
     monkeypatch.setattr(freshness_module, "read_state", read_state)
     assert freshness.current(None, 7) is old  # type: ignore[arg-type]
     now[0] += 1.0  # due
-    assert freshness.peek(7) is None
+    assert freshness.peek(7) is None  # this request claims the read...
+    assert freshness.peek(7) is old  # ...the others keep the kept state meanwhile
     rereader = threading.Thread(target=freshness.current, args=(None, 7))
     rereader.start()
     assert reading.wait(10)
@@ -199,6 +200,9 @@ def test_while_one_request_rereads_a_due_state_the_others_keep_the_kept_one(
     rereader.join(10)
     assert freshness.peek(7) is new and freshness.reads == 2
     now[0] += 1.0
+    assert freshness.peek(7) is None  # due again: claimed...
+    now[0] += CLAIM_SECONDS
+    assert freshness.peek(7) is None  # ...but a claim without its read lapses
     reading.clear()
     release.clear()
     rereader = threading.Thread(target=freshness.current, args=(None, 7))
