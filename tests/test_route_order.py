@@ -35,7 +35,8 @@ def _samples(path: str, tokens: set[str]) -> Iterator[str]:
         yield sample
 
 
-def test_healthz_and_the_leaderboard_routes_come_first_and_overlap_no_other_route(app: FastAPI) -> None:
+def test_healthz_and_the_leaderboard_routes_come_first_and_overlap_no_other_route(
+        app: FastAPI) -> None:
     routes = [r for r in _flat(app.routes) if hasattr(r, "path_regex")]
     ours = [r for r in routes if getattr(r, "endpoint", None) is not None
             and r.endpoint.__module__ in LEADERBOARD_MODULES]

@@ -46,11 +46,6 @@ SECURITY_HEADERS = {
 }
 
 
-_RAW_SECURITY_HEADERS = [(name.lower().encode("latin-1"), value.encode("latin-1"))
-                         for name, value in SECURITY_HEADERS.items()]
-_SECURITY_NAMES = frozenset(name for name, _ in _RAW_SECURITY_HEADERS)
-
-
 class SecurityHeaders:
     """Set ``SECURITY_HEADERS`` on every HTTP response (replacing any set deeper in)."""
 
@@ -65,10 +60,12 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 # One pass over the raw list (MutableHeaders scans it once per name).
+                ours = [(name.lower().encode("latin-1"), value.encode("latin-1"))
+                        for name, value in SECURITY_HEADERS.items()]
+                names = {name for name, _ in ours}
                 message["headers"] = [
-                    *(h for h in message.get("headers", ())
-                      if h[0].lower() not in _SECURITY_NAMES),
-                    *_RAW_SECURITY_HEADERS]
+                    *(h for h in message.get("headers", ()) if h[0].lower() not in names),
+                    *ours]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
