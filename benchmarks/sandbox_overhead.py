@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -27,12 +26,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from evaluator.base_image import local_base_image
 from evaluator.sandbox.base import Limits, RunMode, RunSpec  # noqa: E402
 from evaluator.sandbox.docker import DockerExecutor  # noqa: E402
 from tests.docker_scope import build_image  # noqa: E402
 
 BASELINE = Path(__file__).resolve().parents[1] / "tests/evaluator/sandbox/images/baseline"
-BASE_IMAGE = os.environ.get("SEGARENA_BASE_IMAGE", "segarena/base:bookworm-v2")
+BASE_IMAGE = local_base_image()
 SHAPE = (64, 64, 40)
 
 

@@ -62,6 +62,20 @@ class LeaderboardCache:
                 self._lru.move_to_end(key)
             return payload
 
+    def peek(self, key: Key) -> dict[str, Any] | None:
+        """The payload of ``key`` if this process holds it, else None (no database read)."""
+        return self._recall(key) if self.enabled else None
+
+    def peek_rendered(self, key: tuple[Any, ...]) -> bytes | None:
+        """The bytes :meth:`rendered` keeps for ``key``, else None (nothing is rendered)."""
+        if not self.enabled:
+            return None
+        with self._lock:
+            body = self._rendered.get(key)
+            if body is not None:
+                self._rendered.move_to_end(key)
+            return body
+
     def rendered(self, key: tuple[Any, ...], render: Callable[[], bytes]) -> bytes:
         """A serialized view of a snapshot (JSON, CSV), made once per key and reader class.
 
@@ -69,11 +83,9 @@ class LeaderboardCache:
         """
         if not self.enabled:
             return render()
-        with self._lock:
-            body = self._rendered.get(key)
-            if body is not None:
-                self._rendered.move_to_end(key)
-                return body
+        body = self.peek_rendered(key)
+        if body is not None:
+            return body
         body = render()
         with self._lock:
             self._rendered[key] = body

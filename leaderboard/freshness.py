@@ -41,6 +41,8 @@ from challenge.submissions.models import Submission
 log = logging.getLogger("segarena.leaderboard")
 LISTENER_NAME = "segarena-leaderboard-listener"
 T = TypeVar("T")
+#: How long a claim to re-read a state (``Freshness.peek``) holds without the read, seconds.
+CLAIM_SECONDS = 1.0
 Key = tuple[int, int, str]
 
 
@@ -123,6 +125,13 @@ class Freshness:
     """The :class:`PhaseState` of each phase one process served, trusted ``recheck_seconds``
     (0: read on every request), or until :meth:`changed` says otherwise.
 
+    Once the interval has passed, one request reads the state again: the first to
+    :meth:`peek` at it claims that read (and gets None: it goes to :meth:`current`); until
+    the read is over (or the claim is ``CLAIM_SECONDS`` old), the other requests of this
+    process keep the kept state instead of each reading it too, in a thread of its own. So
+    the interval is stretched by one read at most. A change heard (:meth:`changed`) drops the
+    kept state at once, read under way or not.
+
     ``reads`` counts the states read from the database (tests, benchmarks).
     """
 
@@ -133,6 +142,8 @@ class Freshness:
         self._clock = clock
         self._lock = threading.Lock()
         self._states: dict[int, tuple[PhaseState, float]] = {}
+        self._reading: dict[int, int] = {}  # phase id -> reads of it under way
+        self._claims: dict[int, float] = {}  # phase id -> when a peek claimed its read
         self._epoch = 0  # bumped by a change of every phase
         self._changes: dict[int, int] = {}  # phase id -> changes heard
         self._slugs: dict[tuple[str, str], int] = {}
@@ -140,16 +151,38 @@ class Freshness:
     def _mark(self, phase_id: int) -> tuple[int, int]:
         return self._epoch, self._changes.get(phase_id, 0)
 
+    def _trusted(self, phase_id: int, now: float, *, claims: bool) -> PhaseState | None:
+        """The kept state if it may be used at ``now`` (call with the lock held); a claimed
+        read counts only with ``claims`` (:meth:`current` is where the claimer reads)."""
+        kept = self._states.get(phase_id)
+        if kept is None:
+            return None
+        if now - kept[1] < self.recheck_seconds:
+            return kept[0]
+        if self.recheck_seconds > 0 and (
+                self._reading.get(phase_id) or (
+                    claims and now - self._claims.get(phase_id, -CLAIM_SECONDS) < CLAIM_SECONDS)):
+            return kept[0]  # another request reads it again
+        return None
+
     def current(self, db: Session, phase_id: int) -> PhaseState | None:
-        """The phase's state: the kept one while fresh (no query), else read again."""
+        """The phase's state: the kept one while trusted (no query), else read again."""
         started = self._clock()
         with self._lock:
-            kept = self._states.get(phase_id)
-            if kept is not None and started - kept[1] < self.recheck_seconds:
-                return kept[0]
+            trusted = self._trusted(phase_id, started, claims=False)
+            if trusted is not None:
+                return trusted
             mark = self._mark(phase_id)
-        state = read_state(db, phase_id)
-        with self._lock:
+            self._reading[phase_id] = self._reading.get(phase_id, 0) + 1
+        try:
+            state = read_state(db, phase_id)
+        except BaseException:
+            with self._lock:
+                self._done_reading(phase_id)
+            raise
+        with self._lock:  # one step: no request sees the read over and the old state kept
+            self._done_reading(phase_id)
+            self._claims.pop(phase_id, None)
             self.reads += 1
             if state is None:
                 self._states.pop(phase_id, None)
@@ -157,6 +190,22 @@ class Freshness:
                 self._states[phase_id] = (state, started)
             # else: a change was heard while reading; keep nothing, the next request reads.
         return state
+
+    def _done_reading(self, phase_id: int) -> None:
+        left = self._reading.pop(phase_id) - 1
+        if left:
+            self._reading[phase_id] = left
+
+    def peek(self, phase_id: int) -> PhaseState | None:
+        """The kept state while trusted, else None; never reads the database (the event
+        loop's fast path asks this: a None sends the request to :meth:`current`). A None
+        for a kept state due for its recheck claims the read (see the class doc)."""
+        now = self._clock()
+        with self._lock:
+            trusted = self._trusted(phase_id, now, claims=True)
+            if trusted is None and self.recheck_seconds > 0 and phase_id in self._states:
+                self._claims[phase_id] = now
+            return trusted
 
     def changed(self, phase_id: int | None) -> None:
         """Forget phase ``phase_id`` (None: every phase), e.g. on a notice."""

@@ -130,20 +130,78 @@ def get_by_slugs(*, db: Session, user: User | None, challenge_slug: str, phase_s
 
 def _board(db: Session, user: User | None, state: PhaseState, cache: LeaderboardCache,
            now: datetime) -> Leaderboard:
+    _require_audience(db, user, state)
+    payload = cache.get(db, state.key, lambda: compute(db, state.phase))
+    return _decided(db, user, state, payload, now)
+
+
+def _require_audience(db: Session, user: User | None, state: PhaseState) -> None:
+    """NotFound / Forbidden unless ``user`` may open the board (see the module doc)."""
     phase, challenge = state.phase, state.challenge
     access.require_phase_visible(db, user, phase, challenge)
     if not access.audience_allows(db, user, challenge, phase.leaderboard_visibility):
         raise Forbidden(f"the leaderboard of this phase is not public: it is shown to "
                         f"{_AUDIENCE[phase.leaderboard_visibility]} only",
                         code="leaderboard_not_public")
-    payload = cache.get(db, state.key, lambda: compute(db, phase))
+
+
+def _decided(db: Session, user: User | None, state: PhaseState, payload: dict[str, Any],
+             now: datetime) -> Leaderboard:
+    phase = state.phase
     view = visibility.decide(  # the payload's config is the current one (part of the key)
-        viewer=visibility.viewer_of(db, user, challenge.id),
+        viewer=visibility.viewer_of(db, user, state.challenge.id),
         hide_scores_until_close=phase.hide_scores_until_close, closes_at=phase.closes_at,
         show_per_case_scores=bool(payload.get("show_per_case_scores")),
         ranked_metrics=[m["name"] for m in payload["metrics"]], now=now)
-    return Leaderboard(phase, challenge, payload, state.key, view, state.rows, now,
+    return Leaderboard(phase, state.challenge, payload, state.key, view, state.rows, now,
                        state.current)
+
+
+class NeedsDatabase(Exception):
+    """A rule asked the database while :func:`warm_anonymous` had none to give."""
+
+
+class _NoDatabase:
+    """Stands in for a session where no query may run (the event loop): any use raises
+    :class:`NeedsDatabase`, so a rule that ever needs a query for an anonymous reader sends
+    the request to the thread pool instead of querying on the loop."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise NeedsDatabase(name)
+
+
+_NO_DATABASE: Any = _NoDatabase()
+
+
+def warm_anonymous(*, cache: LeaderboardCache, phase_id: int | None = None,
+                   slugs: tuple[str, str] | None = None,
+                   now: datetime | None = None) -> Leaderboard | None:
+    """The board of a phase (by id, or by ``(challenge slug, phase slug)``) for an anonymous
+    reader at ``now`` (default: the current instant), from memory only: the kept state while
+    fresh (``Freshness.peek``) and the kept payload; the same rules as :func:`get` decide
+    who may see what, and visibility is decided at ``now``.
+
+    None, without any query, when memory does not hold both, when the rules need the
+    database, or when they refuse the reader: the caller then takes :func:`get` (or
+    :func:`get_by_slugs`) in a thread, which answers every such case itself.
+    """
+    if phase_id is None:
+        assert slugs is not None, "a phase id or its slugs"
+        phase_id = cache.states.phase_id_for(*slugs)
+        if phase_id is None:
+            return None
+    state = cache.states.peek(phase_id)
+    if state is None or (slugs is not None
+                         and (state.challenge.slug, state.phase.slug) != slugs):
+        return None
+    payload = cache.peek(state.key)
+    if payload is None:
+        return None
+    try:
+        _require_audience(_NO_DATABASE, None, state)
+        return _decided(_NO_DATABASE, None, state, payload, now or utcnow())
+    except (NeedsDatabase, NotFound, Forbidden):
+        return None
 
 
 def as_json(board: Leaderboard) -> dict[str, Any]:
@@ -166,18 +224,25 @@ def render(board: Leaderboard, cache: LeaderboardCache, kind: str,
     """``json``, ``csv`` or ``cases`` (the per-case CSV, which reads ``db``; ``Forbidden``
     unless the view publishes per-case values) bytes of the board, serialized once per
     snapshot and reader class."""
-    variant = (board.key, kind, board.scores_hidden_until, board.per_case_allowed)
+    variant = rendered_key(board, kind)
     if kind == "json":
         return cache.rendered(variant, lambda: json.dumps(
             as_json(board), separators=(",", ":"), allow_nan=False).encode())
     if kind == "cases":
         board.view.require_per_case()
         assert db is not None, "the per-case CSV reads the stored case results"
+        return cache.rendered(variant, lambda: cases_csv(db=db, board=board).encode())
+    return cache.rendered(variant, lambda: leaderboard_csv(board).encode())
+
+
+def rendered_key(board: Leaderboard, kind: str) -> tuple[Any, ...]:
+    """Where :func:`render` keeps the ``kind`` bytes of ``board`` (``LeaderboardCache.
+    rendered``): the snapshot key and the reader class the bytes were made for."""
+    if kind == "cases":
         # Organizers' values differ from others' (``ResultView.case_values``): the whole view
         # is part of the variant.
-        return cache.rendered((board.key, kind, board.view),
-                              lambda: cases_csv(db=db, board=board).encode())
-    return cache.rendered(variant, lambda: leaderboard_csv(board).encode())
+        return (board.key, kind, board.view)
+    return (board.key, kind, board.scores_hidden_until, board.per_case_allowed)
 
 
 def hidden_rows(board: Leaderboard) -> list[dict[str, Any]]:

@@ -78,7 +78,31 @@ def create_user(
     *, db: Session, actor: User | None, username: str, email: str | None, role: Role,
     password: str | None = None,
 ) -> tuple[User, ApiToken, str]:
-    """Create an account and its first token. Only an admin may create organizers or admins.
+    """``create_account`` with a first API token (the API's and the CLI's sign-up: the token
+    is how that account signs in). Commits."""
+    user = _add_user(db=db, actor=actor, username=username, email=email, role=role,
+                     password=password)
+    token, plaintext = _issue_token(db, user, "default")
+    db.commit()
+    return user, token, plaintext
+
+
+def create_account(
+    *, db: Session, actor: User | None, username: str, email: str | None, role: Role,
+    password: str | None = None,
+) -> User:
+    """Create an account without an API token (the web app's sign-up and single sign-on: the
+    person signs in with a password or a provider, and makes tokens on the account page if
+    wanted). Commits. Rules as ``_add_user``."""
+    user = _add_user(db=db, actor=actor, username=username, email=email, role=role,
+                     password=password)
+    db.commit()
+    return user
+
+
+def _add_user(*, db: Session, actor: User | None, username: str, email: str | None, role: Role,
+              password: str | None) -> User:
+    """Add an account (flushed, audited). Only an admin may create organizers or admins.
     With ``password`` (already validated as ``core.text.Password``) the account can sign in
     to the web app at once.
 
@@ -97,11 +121,9 @@ def create_user(
     db.add(user)
     with unique_conflicts(db):
         db.flush()
-    token, plaintext = _issue_token(db, user, "default")
     audit.record(db=db, actor=actor or user, action="user.create", object_type="user",
                  object_id=user.id, role=role.value)
-    db.commit()
-    return user, token, plaintext
+    return user
 
 
 def create_token(*, db: Session, user: User, name: str) -> tuple[ApiToken, str]:

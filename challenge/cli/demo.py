@@ -27,6 +27,7 @@ from challenge.cli.client import Api, ApiError, file_chunks
 from challenge.cli.layout import check_layout, tar_stream
 from challenge.cli.output import TERMINAL_STATES, err, fail, note, out, success
 from challenge.cli.sanitize import shown
+from evaluator.base_image import local_base_image
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "algorithms"
@@ -325,7 +326,7 @@ def _prepare(data_dir: Path, *, reset: bool, cases: int,
              seed: int) -> tuple[Path, dict[str, Path]]:
     """Check Docker, (re)create DATA_DIR, build the example archives and generate the sample
     and hidden cases; returns the absolute DATA_DIR and the archive of each algorithm."""
-    base_image = os.environ.get("SEGARENA_BASE_IMAGE", "segarena/base:bookworm-v2")
+    base_image = local_base_image()
     client = _docker(base_image)
     if reset and data_dir.exists():
         shutil.rmtree(data_dir)

@@ -76,17 +76,28 @@ async def optional_user(request: Request, db: SessionDep) -> User | None:
     return await run_in_threadpool(_token_user, request, db)
 
 
+def token_user(request: Request, db: Session) -> User | None:
+    """:func:`optional_user` for code already in a thread (no connection released)."""
+    if not request.headers.get("authorization"):
+        return None
+    return _authenticate(request, db)
+
+
 def _token_user(request: Request, db: Session) -> User:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("Authorization header must be 'Bearer <token>'", code="bad_auth_header")
-    user = accounts.authenticate(db=db, token=token.strip(), client_key=_client_key(request),
-                                 limiter=request.app.state.auth_limiter)
+    user = _authenticate(request, db)
     # Commits the token's recorded use, and frees the connection while the route waits for
     # a thread.
     release_connection(db)
     return user
+
+
+def _authenticate(request: Request, db: Session) -> User:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("Authorization header must be 'Bearer <token>'", code="bad_auth_header")
+    return accounts.authenticate(db=db, token=token.strip(), client_key=_client_key(request),
+                                 limiter=request.app.state.auth_limiter)
 
 
 async def required_user(user: Annotated[User | None, Depends(optional_user)]) -> User:

@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fastapi import FastAPI
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -60,9 +59,13 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers[name] = value
+                # One pass over the raw list (MutableHeaders scans it once per name).
+                ours = [(name.lower().encode("latin-1"), value.encode("latin-1"))
+                        for name, value in SECURITY_HEADERS.items()]
+                names = {name for name, _ in ours}
+                message["headers"] = [
+                    *(h for h in message.get("headers", ()) if h[0].lower() not in names),
+                    *ours]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -96,11 +99,21 @@ class TrustedHosts:
     def __init__(self, app: ASGIApp, patterns: Sequence[str]) -> None:
         self.app = app
         self.patterns = tuple(patterns)
+        self._verdicts: dict[bytes, bool] = {}  # Host header -> trusted (at most 256 kept)
+
+    def _trusted(self, header: bytes) -> bool:
+        verdict = self._verdicts.get(header)
+        if verdict is None:
+            verdict = host_is_trusted(host_name(header.decode("latin-1")), self.patterns)
+            if len(self._verdicts) >= 256:
+                self._verdicts.clear()
+            self._verdicts[header] = verdict
+        return verdict
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
-            header = Headers(scope=scope).get("host")
-            if header is not None and not host_is_trusted(host_name(header), self.patterns):
+            header = next((v for k, v in scope.get("headers", ()) if k == b"host"), None)
+            if header is not None and not self._trusted(header):
                 response = JSONResponse(error_body(
                     "untrusted_host", "this server does not serve the host named in the "
                     "request's Host header (see SEGARENA_TRUSTED_HOSTS)"), 400)

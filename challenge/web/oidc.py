@@ -45,6 +45,7 @@ from joserfc.jws import JWSRegistry
 
 from challenge.core.config import Settings
 from challenge.core.errors import DomainError
+from challenge.web.next_path import safe_next
 
 #: The cookie holding one sign-in attempt's state, nonce, verifier and return page.
 FLOW_COOKIE = "segarena_oidc"
@@ -57,8 +58,6 @@ METADATA_SECONDS = 3600.0
 #: Clock skew allowed on ``exp``/``iat``/``nbf``, in seconds.
 LEEWAY = 60
 CALLBACK_PATH = "/signin/oidc/callback"
-DEFAULT_NEXT = "/account"
-_MAX_NEXT = 1000
 
 
 class OidcError(DomainError):
@@ -77,16 +76,6 @@ class ProviderUnavailable(DomainError):
 
 def enabled(settings: Settings) -> bool:
     return settings.oidc_issuer is not None
-
-
-def safe_next(value: str | None) -> str:
-    """``value`` when it is a path of this site (one leading ``/``, not ``//`` or ``/\\``,
-    no control character, white space or backslash, at most 1000 characters), else
-    ``/account``. Browsers read ``/\\host`` and ``/<tab>/host`` as another site."""
-    if (not value or len(value) > _MAX_NEXT or not value.startswith("/")
-            or value.startswith("//") or re.search(r"[\s\\\x00-\x1f\x7f]", value)):
-        return DEFAULT_NEXT
-    return value
 
 
 # --- the signed flow cookie -------------------------------------------------------------

@@ -117,8 +117,8 @@ def _new_participant(db: Session, claims: dict[str, Any]) -> User:
     for name in candidates(base_username(claims)):
         try:
             _USERNAME.validate_python(name)
-            user, _, _ = accounts.create_user(db=db, actor=None, username=name, email=email,
-                                              role=Role.participant)
+            user = accounts.create_account(db=db, actor=None, username=name, email=email,
+                                           role=Role.participant)
         except (Conflict, ValidationError):
             continue
         return user

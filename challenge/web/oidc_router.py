@@ -18,6 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 from challenge.core.deps import SessionDep
 from challenge.core.errors import DomainError, NotFound
 from challenge.web import cookies, csrf, oidc, oidc_accounts, render, sessions
+from challenge.web.next_path import safe_next
 from challenge.web.render import PageRoute
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -102,7 +103,7 @@ def oidc_button(request: Request, next: str | None = None) -> dict[str, Any] | N
     settings = request.app.state.settings
     if not oidc.enabled(settings):
         return None
-    target = oidc.safe_next(next if next is not None else request.query_params.get("next"))
+    target = safe_next(next if next is not None else request.query_params.get("next"))
     return {"name": settings.oidc_name, "href": f"/signin/oidc?next={quote(target, safe='')}"}
 
 

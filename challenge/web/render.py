@@ -17,11 +17,12 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
-from challenge.core.errors import DomainError
+from challenge.core.errors import DomainError, InvalidInput
 from challenge.web import cookies, csrf
 
 WEB = Path(__file__).parent
@@ -118,10 +119,19 @@ def sign_in_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/signin?next={quote(target, safe='')}", status_code=303)
 
 
+def _invalid_request(exc: RequestValidationError) -> DomainError:
+    """A malformed path or query value of a page (``/account/tokens/abc/revoke``) as a 422
+    naming the part, like the API's message, without echoing the value."""
+    first: dict[str, Any] = next(iter(exc.errors()), {})
+    where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("path", "query"))
+    return InvalidInput(f"{where or 'request'}: {first.get('msg', 'invalid value')}",
+                        code="validation_error")
+
+
 class PageRoute(APIRoute):
     """A route of the web app: ``SignInRequired`` becomes a 303 to ``/signin``, any other
-    ``DomainError`` (from a dependency or the endpoint) the HTML ``error.html`` with its
-    status. API routes keep the JSON error body."""
+    ``DomainError`` (from a dependency or the endpoint) and a malformed path or query value
+    the HTML ``error.html`` with its status. API routes keep the JSON error body."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -133,5 +143,7 @@ class PageRoute(APIRoute):
                 if isinstance(exc, SignInRequired) and request.method in ("GET", "HEAD"):
                     return sign_in_redirect(request)
                 return error_page(request, exc)
+            except RequestValidationError as exc:
+                return error_page(request, _invalid_request(exc))
 
         return html_errors

@@ -7,7 +7,8 @@ challenge or phase the reader may not see, 403 for a leaderboard that is not pub
 
 The leaderboard page is an HTTP-cached view like the API's (``leaderboard.http_cache``): its
 ETag also covers the phase and challenge rows, the phase's status and the templates, and its
-bytes are kept per tag, so a repeated anonymous request is answered from memory.
+bytes are kept per tag, so a repeated anonymous request is answered from memory, on the event
+loop (``leaderboard.fastpath``: no thread, no query).
 """
 
 from __future__ import annotations
@@ -22,16 +23,15 @@ from sqlalchemy.orm import Session
 from challenge import access
 from challenge.accounts.models import User
 from challenge.challenges import service as challenges
-from challenge.core.deps import ChallengeSlug, PhaseSlug, SessionDep, SettingsDep
+from challenge.core.deps import ChallengeSlug, PhaseSlug, SessionDep
 from challenge.core.errors import DomainError
 from challenge.phases import service as phases
 from challenge.phases.config import PhaseConfigSpec
 from challenge.phases.models import Phase, Visibility
 from challenge.web import render
-from challenge.web.deps import PageUser
+from challenge.web.deps import PageUser, page_user_in_thread
 from challenge.web.render import TEMPLATES_DIGEST, PageRoute
-from leaderboard import http_cache, plots, service
-from leaderboard.deps import LeaderboardCacheDep
+from leaderboard import fastpath, http_cache, plots, service
 from leaderboard.pages.rules import (
     lesion_rules,
     quota_rules,
@@ -142,20 +142,48 @@ def _phase_html(request: Request, board: service.Leaderboard) -> bytes:
 
 
 @router.get("/challenges/{slug}/phases/{phase_slug}", response_class=HTMLResponse)
-def phase_page(slug: ChallengeSlug, phase_slug: PhaseSlug, request: Request, db: SessionDep,
-               user: PageUser, cache: LeaderboardCacheDep,
-               settings: SettingsDep) -> Response:
+async def phase_page(slug: ChallengeSlug, phase_slug: PhaseSlug, request: Request) -> Response:
+    """The leaderboard page: from memory for an anonymous reader of a warm board
+    (``leaderboard.fastpath``), else rendered in the thread pool."""
+    fast = _page_from_memory(request, slug, phase_slug)
+    if fast is not None:
+        return fast
+    return await fastpath.in_thread(request, lambda db: _phase_answer(request, db, slug,
+                                                                      phase_slug))
+
+
+def _page_extra(request: Request, board: service.Leaderboard) -> tuple[str, ...]:
+    """What the page's ETag covers besides the board (see the module doc)."""
+    return (board.rows, phases.status(board.phase, board.now), TEMPLATES_DIGEST,
+            _viewer_key(request))
+
+
+def _page_from_memory(request: Request, slug: str, phase_slug: str) -> Response | None:
+    """The page as kept for an anonymous reader, or None (then the thread pool answers)."""
+    if not fastpath.anonymous(request):
+        return None
+    board = service.warm_anonymous(cache=fastpath.cache_of(request), slugs=(slug, phase_slug))
+    if board is None:
+        return None
+    request.state.viewer = None  # what page_user finds for this request: nobody
+    extra = _page_extra(request, board)
+    tag = http_cache.etag(board, "page", *extra)
+    return fastpath.from_memory(request, board, "page", ("page", tag), HTMLResponse, *extra)
+
+
+def _phase_answer(request: Request, db: Session, slug: str, phase_slug: str) -> Response:
+    cache = fastpath.cache_of(request)
+    user = page_user_in_thread(request, db)
     try:
         board = service.get_by_slugs(db=db, user=user, challenge_slug=slug,
                                      phase_slug=phase_slug, cache=cache)
     except DomainError as exc:
         return render.error_page(request, exc)
-    status = phases.status(board.phase, board.now)
     return http_cache.respond(
-        request, board, "page", settings,
+        request, board, "page", fastpath.settings_of(request),
         lambda tag: HTMLResponse(cache.rendered(("page", tag),
                                                 lambda: _phase_html(request, board))),
-        board.rows, status, TEMPLATES_DIGEST, _viewer_key(request))
+        *_page_extra(request, board))
 
 
 def _viewer_key(request: Request) -> str:

@@ -9,9 +9,10 @@ from pathlib import Path
 import docker
 import pytest
 
+from evaluator.base_image import local_base_image
 from tests.docker_scope import build_image
 
-BASE_IMAGE = os.environ.get("SEGARENA_BASE_IMAGE", "segarena/base:bookworm-v2")
+BASE_IMAGE = local_base_image()
 HERE = Path(__file__).parent
 IMAGE_DIRS = {
     **{p.name: p for p in (HERE / "sandbox" / "images").iterdir() if p.is_dir()},

@@ -71,6 +71,8 @@ def test_sign_up_creates_a_participant_with_a_password_and_signs_it_in(
     user = db.scalar(select(User).where(User.username == "newbie"))
     assert user.role == Role.participant and user.email == "newbie@example.org"
     assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
+    # no API token nobody was shown: tokens are made on the account page, when wanted
+    assert db.scalars(select(ApiToken).where(ApiToken.user_id == user.id)).all() == []
     page = client.get("/account")
     assert page.status_code == 200 and "Signed in as <a href=\"/account\">newbie</a>" in page.text
 
@@ -80,8 +82,8 @@ def test_sign_up_of_a_taken_or_look_alike_name_says_it_is_taken(
     _user(db, "alice")
     for name in ("alice", "A1ice"):
         response = _signup(client, username=name)
-        assert response.status_code == 409 and "taken" in response.text or "looks like" in \
-            response.text
+        assert response.status_code == 409
+        assert "taken" in response.text or "looks like" in response.text
         assert f'value="{name}"' in response.text
     assert db.scalar(select(func.count()).select_from(User)) == 1
 

@@ -22,6 +22,7 @@ from challenge.accounts.models import User
 from challenge.core.config import Settings
 from challenge.web import oidc, oidc_accounts
 from challenge.web.models import OidcIdentity
+from challenge.web.next_path import safe_next
 from challenge.web.render import templates
 
 ISSUER = "https://id.example.org"
@@ -124,7 +125,7 @@ def test_the_state_must_be_the_flows_exactly() -> None:
 ])
 def test_next_is_kept_only_when_it_is_a_path_of_this_site(value: str | None,
                                                           expected: str) -> None:
-    assert oidc.safe_next(value) == expected
+    assert safe_next(value) == expected
 
 
 @pytest.mark.parametrize(("claimed", "name"), [

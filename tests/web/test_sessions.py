@@ -13,7 +13,7 @@ from challenge.core.errors import NotFound
 from challenge.web import csrf, sessions
 from challenge.web.models import WebSession
 from tests import factories
-from tests.web.helpers import sign_in
+from tests.web.helpers import csrf_token, sign_in
 
 SECRET = "k" * 40
 
@@ -70,3 +70,12 @@ def test_the_layout_names_the_signed_in_person(db: Session, client: TestClient) 
     sign_in(client, db, alice)
     html = client.get("/").text
     assert "Signed in as" in html and ">alice</a>" in html and 'href="/signin"' not in html
+
+
+def test_a_malformed_page_url_is_an_html_422_not_json(db: Session, client: TestClient) -> None:
+    alice = factories.account(db, "alice").user
+    sign_in(client, db, alice)
+    for url in ("/account/tokens/abc/revoke", "/account/sessions/99999999999/revoke"):
+        answer = client.post(url, data={"csrf_token": csrf_token(client)})
+        assert answer.status_code == 422, (url, answer.text)
+        assert answer.headers["content-type"].startswith("text/html") and "<h1>" in answer.text

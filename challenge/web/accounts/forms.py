@@ -3,7 +3,6 @@ with one message per field to show next to it."""
 
 from __future__ import annotations
 
-import re
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -17,10 +16,6 @@ M = TypeVar("M", bound=BaseModel)
 #: How many characters of a refused value a form shows again (the rest is dropped).
 KEPT_LENGTH = 256
 #: The longest ``next`` address a sign-in form carries (characters).
-NEXT_MAX_LENGTH = 2000
-#: A path on this site: one ``/`` then printable ASCII without space, never ``//`` or ``/\``
-#: (both name another host to a browser; tabs and newlines, which browsers drop, are refused).
-_SAME_SITE_PATH = re.compile(r"/(?![/\\])[\x21-\x7e]*")
 
 
 async def read_form(request: Request) -> FormData:
@@ -52,9 +47,3 @@ def validate(model: type[M], data: dict[str, Any]) -> tuple[M | None, dict[str, 
         return None, errors
 
 
-def safe_next(value: str | None, default: str = "/account") -> str:
-    """``value`` when it is a path on this site (see ``_SAME_SITE_PATH``, at most
-    ``NEXT_MAX_LENGTH`` characters), else ``default``: a sign-in never redirects off-site."""
-    if value and len(value) <= NEXT_MAX_LENGTH and _SAME_SITE_PATH.fullmatch(value):
-        return value
-    return default

@@ -28,6 +28,7 @@ from challenge.web.accounts import forms
 from challenge.web.accounts import signin as checks
 from challenge.web.accounts.account import router as account_router
 from challenge.web.deps import CsrfChecked, PageUser, current_web_session
+from challenge.web.next_path import safe_next
 from challenge.web.render import PageRoute, page
 
 router = APIRouter(route_class=PageRoute)
@@ -43,12 +44,12 @@ class SignInForm(BaseModel):
 def start_session(request: Request, db: Session, user: User, next_path: str | None,
                   via: str = "password") -> RedirectResponse:
     """Sign ``user`` in on this browser: a new session and its cookie, a new CSRF cookie,
-    303 to ``next_path`` when it is on this site (``forms.safe_next``) else ``/account``."""
+    303 to ``next_path`` when it is on this site (``next_path.safe_next``) else ``/account``."""
     hours = request.app.state.settings.web_session_hours
     started = sessions.start(db=db, user=user, hours=hours, via=via,
                              user_agent=forms.kept(request.headers.get("user-agent", "")),
                              address=_client_key(request))
-    response = RedirectResponse(forms.safe_next(next_path), status_code=303)
+    response = RedirectResponse(safe_next(next_path), status_code=303)
     cookies.put(response, request, sessions.COOKIE, started.cookie, max_age=hours * 3600)
     cookies.put(response, request, csrf.COOKIE, csrf.new_cookie(), same_site="strict")
     response.headers["Cache-Control"] = "private, no-store"
@@ -71,7 +72,7 @@ def _signin_page(request: Request, values: dict[str, str], errors: dict[str, str
 @router.get("/signup")
 def signup_form(request: Request, _: PageUser) -> HTMLResponse:
     return _signup_page(request, {"username": "", "email": "",
-                                  "next": forms.safe_next(request.query_params.get("next"), "")},
+                                  "next": safe_next(request.query_params.get("next"), "")},
                         {})
 
 
@@ -96,12 +97,12 @@ def signup(request: Request, db: SessionDep, form: Form, viewer: PageUser) -> Re
     its errors for bad input, 409 for a user name that is taken (or looks like one that is)."""
     values = {"username": forms.kept(forms.text(form, "username")),
               "email": forms.kept(forms.text(form, "email")),
-              "next": forms.safe_next(forms.text(form, "next"), "")}
+              "next": safe_next(forms.text(form, "next"), "")}
     fields, errors = _signup_errors(form)
     if errors:
         return _signup_page(request, values, errors, status=422)
     try:
-        user, *_ = service.create_user(db=db, actor=None, role=Role.participant, **fields)
+        user = service.create_account(db=db, actor=None, role=Role.participant, **fields)
     except Conflict as exc:
         db.rollback()
         return _signup_page(request, values, {"username": exc.message}, status=409)
@@ -110,7 +111,7 @@ def signup(request: Request, db: SessionDep, form: Form, viewer: PageUser) -> Re
 
 @router.get("/signin")
 def signin_form(request: Request, _: PageUser) -> HTMLResponse:
-    next_path = forms.safe_next(request.query_params.get("next"), "")
+    next_path = safe_next(request.query_params.get("next"), "")
     return _signin_page(request, {"username": "", "next": next_path}, {})
 
 
@@ -121,7 +122,7 @@ def signin(request: Request, db: SessionDep, form: Form, viewer: PageUser) -> Re
     over a failure limit; 422 with inline errors for a malformed or missing field."""
     username, password = forms.text(form, "username"), forms.text(form, "password")
     values = {"username": forms.kept(username),
-              "next": forms.safe_next(forms.text(form, "next"), "")}
+              "next": safe_next(forms.text(form, "next"), "")}
     _form, errors = forms.validate(SignInForm, {"username": username, "password": password})
     if errors:
         return _signin_page(request, values, errors, status=422)

@@ -4,7 +4,6 @@ public as the phase itself: whoever may see the phase may read it)."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import yaml
@@ -18,10 +17,11 @@ from challenge.phases.config import PhaseConfigSpec
 from challenge.web import render
 from challenge.web.deps import PageUser
 from challenge.web.render import PageRoute
+from evaluator.base_image import local_base_image
 
 router = APIRouter(route_class=PageRoute)
 #: The local base image algorithms build on (the same variable the CLI's demo reads).
-BASE_IMAGE = os.environ.get("SEGARENA_BASE_IMAGE", "segarena/base:bookworm-v2")
+BASE_IMAGE = local_base_image()
 
 
 def phase_config_yaml(spec: PhaseConfigSpec) -> str:

@@ -4,14 +4,14 @@ so test files do not import ``conftest``)."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+from evaluator.base_image import local_base_image
 from evaluator.sandbox.base import Limits, RunResult
 from tests.docker_scope import run_tag
 
 IMAGES = Path(__file__).parent / "images"
-BASE_IMAGE = os.environ.get("SEGARENA_BASE_IMAGE", "segarena/base:bookworm-v2")
+BASE_IMAGE = local_base_image()
 TAG_PREFIX = "segarena-test-sandbox"
 CASE_IDS = ("case-a", "case-b", "case-c")
 SHAPE = (32, 32, 20)
