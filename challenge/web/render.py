@@ -21,9 +21,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from challenge.core.errors import DomainError, InvalidInput
-from challenge.web import cookies, csrf
+from challenge.web import cookies, csrf, sessions
 
 WEB = Path(__file__).parent
 LEADERBOARD_TEMPLATES = WEB.parents[1] / "leaderboard" / "pages" / "templates"
@@ -128,6 +129,21 @@ def _invalid_request(exc: RequestValidationError) -> DomainError:
                         code="validation_error")
 
 
+async def _error_answer(request: Request, exc: DomainError) -> HTMLResponse:
+    """``error_page``, naming the signed-in person in the layout even when the refusal came
+    before the page's dependencies looked them up (a CSRF refusal, a malformed URL)."""
+    if hasattr(request.state, "viewer") or sessions.COOKIE not in request.cookies:
+        return error_page(request, exc)
+    return await run_in_threadpool(_error_page_as_signed_in, request, exc)
+
+
+def _error_page_as_signed_in(request: Request, exc: DomainError) -> HTMLResponse:
+    with request.app.state.sessionmaker() as db:
+        row = sessions.lookup(db=db, cookie=request.cookies.get(sessions.COOKIE))
+        request.state.viewer = row.user if row is not None else None
+        return error_page(request, exc)  # rendered while the user row is attached
+
+
 class PageRoute(APIRoute):
     """A route of the web app: ``SignInRequired`` becomes a 303 to ``/signin``, any other
     ``DomainError`` (from a dependency or the endpoint) and a malformed path or query value
@@ -142,8 +158,8 @@ class PageRoute(APIRoute):
             except DomainError as exc:
                 if isinstance(exc, SignInRequired) and request.method in ("GET", "HEAD"):
                     return sign_in_redirect(request)
-                return error_page(request, exc)
+                return await _error_answer(request, exc)
             except RequestValidationError as exc:
-                return error_page(request, _invalid_request(exc))
+                return await _error_answer(request, _invalid_request(exc))
 
         return html_errors

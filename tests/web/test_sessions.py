@@ -79,3 +79,11 @@ def test_a_malformed_page_url_is_an_html_422_not_json(db: Session, client: TestC
         answer = client.post(url, data={"csrf_token": csrf_token(client)})
         assert answer.status_code == 422, (url, answer.text)
         assert answer.headers["content-type"].startswith("text/html") and "<h1>" in answer.text
+
+
+def test_a_refused_form_still_names_the_signed_in_person(db: Session, client: TestClient) -> None:
+    alice = factories.account(db, "alice").user
+    sign_in(client, db, alice)
+    answer = client.post("/account/tokens", data={"name": "x"})  # no CSRF token
+    assert answer.status_code == 403
+    assert ">alice</a>" in answer.text and 'href="/signin"' not in answer.text

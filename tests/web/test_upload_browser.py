@@ -104,7 +104,9 @@ def _upload_in_browser(live: Live, archive: Path, wait_for: str) -> tuple[str, l
         page.set_input_files("#upload-submission-file", str(archive))
         page.click("#upload-submission-submit")
         page.wait_for_function(wait_for, timeout=60_000)
-        seen = page.evaluate("window.seen || []")
+        # The status as it is now (mutation records may still be queued), after those seen.
+        seen = [*page.evaluate("window.seen || []"),
+                page.text_content("#upload-submission-status") or ""]
         return page.url, seen, watched
 
 
