@@ -104,9 +104,10 @@ def _upload_in_browser(live: Live, archive: Path, wait_for: str) -> tuple[str, l
         page.set_input_files("#upload-submission-file", str(archive))
         page.click("#upload-submission-submit")
         page.wait_for_function(wait_for, timeout=60_000)
-        # The status as it is now (mutation records may still be queued), after those seen.
-        seen = [*page.evaluate("window.seen || []"),
-                page.text_content("#upload-submission-status") or ""]
+        seen = page.evaluate("window.seen || []")
+        if "/submissions/" not in page.url:  # still on the form: its status as it is now
+            # (the observer's last records may still be queued), after those seen
+            seen.append(page.text_content("#upload-submission-status") or "")
         return page.url, seen, watched
 
 
