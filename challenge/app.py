@@ -35,6 +35,7 @@ from challenge.uploads.router import BODY_OPERATIONS as TUS_BODY_OPERATIONS
 from challenge.web.router import router as web_router
 from leaderboard.cache import LeaderboardCache
 from leaderboard.freshness import ChangeListener
+from leaderboard.front import LeaderboardFront
 from leaderboard.pages.router import router as pages_router
 from leaderboard.router import router as leaderboard_router
 
@@ -125,6 +126,8 @@ def create_app(settings: Settings | None = None, *, dispatcher: Any = None) -> F
                    sites_router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(web_router)
+    # Innermost: a warm anonymous leaderboard is answered before routing (leaderboard.front).
+    app.add_middleware(LeaderboardFront, routes=lambda: app.routes)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
                        uploads=lambda: [*upload_operations(app.openapi()), *TUS_BODY_OPERATIONS,
                                         *page_upload_operations(app.routes)])

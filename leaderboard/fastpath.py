@@ -2,15 +2,17 @@
 in the thread pool.
 
 The routes (``leaderboard.router``, ``leaderboard.pages.router``) are ``async`` and take no
-database session. Each first asks :func:`from_memory`: a request with no ``Authorization``
+database session. Before routing, ``leaderboard.front`` asks each route's fast answer, built
+on :func:`from_memory`: a request with no ``Authorization``
 header and no sign-in cookie (``challenge.web.deps.has_session_cookie``), for a phase whose
 state, payload and rendered bytes this process holds (``service.warm_anonymous``,
 ``LeaderboardCache.peek_rendered``), is answered right there by ``http_cache.respond`` (304
 or the kept bytes): no thread, no query, visibility decided at this request's own instant.
 
 Anything else (a miss, a state due for its recheck, a bearer token, a session cookie, a
-refusal, bytes not rendered yet) goes to :func:`in_thread`: today's synchronous code in the
-thread pool, on a session of its own (opened there, closed in a ``finally``).
+refusal, bytes not rendered yet) reaches the route, which goes to :func:`in_thread`: today's
+synchronous code in the thread pool, on a session of its own (opened there, closed in a
+``finally``).
 """
 
 from __future__ import annotations

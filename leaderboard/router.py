@@ -2,7 +2,8 @@
 
 Each answers with an ETag and caching headers (``leaderboard.http_cache``), and a 304 when the
 reader already holds the current bytes. An anonymous reader of a board this process holds is
-answered on the event loop, anyone else in the thread pool (``leaderboard.fastpath``).
+answered from memory before routing (``leaderboard.front``, with this module's ``_fast``),
+anyone else by the routes, in the thread pool (``leaderboard.fastpath``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from challenge.core.deps import PhaseId, token_user
 from leaderboard import fastpath, http_cache, service
+from leaderboard.front import fast_answer
 from leaderboard.schemas import LeaderboardPublic
 
 router = APIRouter(tags=["leaderboard"])
@@ -59,9 +61,8 @@ def _answer(request: Request, db: Session, phase_id: int, kind: str,
 
 async def _serve(request: Request, phase_id: int, kind: str,
                  make: Callable[[bytes], Response]) -> Response:
-    fast = _fast(request, phase_id, kind, make)
-    if fast is not None:
-        return fast
+    """What ``leaderboard.front`` did not answer before routing (``_fast`` is its answer: a
+    second try here would find the recheck it claimed and keep the old state for good)."""
     return await fastpath.in_thread(request, lambda db: _answer(request, db, phase_id, kind,
                                                                 make))
 
@@ -88,3 +89,31 @@ async def get_cases_csv(phase_id: PhaseId, request: Request) -> Response:
     """Per-case values of every ranked submission, when the phase publishes them."""
     return await _serve(request, phase_id, "cases",
                         lambda body: _csv(body, f"cases-phase-{phase_id}.csv"))
+
+
+@fast_answer(get_leaderboard)
+def _leaderboard_before_routing(request: Request, params: dict[str, str]) -> Response | None:
+    return _fast_by_text(request, params, "json", lambda _: _json)
+
+
+@fast_answer(get_leaderboard_csv)
+def _leaderboard_csv_before_routing(request: Request, params: dict[str, str]) -> Response | None:
+    return _fast_by_text(request, params, "csv", lambda phase_id: lambda body: _csv(
+        body, f"leaderboard-phase-{phase_id}.csv"))
+
+
+@fast_answer(get_cases_csv)
+def _cases_csv_before_routing(request: Request, params: dict[str, str]) -> Response | None:
+    return _fast_by_text(request, params, "cases", lambda phase_id: lambda body: _csv(
+        body, f"cases-phase-{phase_id}.csv"))
+
+
+def _fast_by_text(request: Request, params: dict[str, str], kind: str,
+                  make_for: Callable[[int], Callable[[bytes], Response]]) -> Response | None:
+    """``_fast`` for a phase id still in text (``leaderboard.front``): one that is not plain
+    digits is left to the route's validation."""
+    text = params.get("phase_id", "")
+    if not (text.isascii() and text.isdigit() and len(text) <= 10):
+        return None
+    phase_id = int(text)
+    return _fast(request, phase_id, kind, make_for(phase_id))

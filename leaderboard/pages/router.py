@@ -8,7 +8,7 @@ challenge or phase the reader may not see, 403 for a leaderboard that is not pub
 The leaderboard page is an HTTP-cached view like the API's (``leaderboard.http_cache``): its
 ETag also covers the phase and challenge rows, the phase's status and the templates, and its
 bytes are kept per tag, so a repeated anonymous request is answered from memory, on the event
-loop (``leaderboard.fastpath``: no thread, no query).
+loop before routing (``leaderboard.front``, ``leaderboard.fastpath``: no thread, no query).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from challenge.web import render
 from challenge.web.deps import PageUser, page_user_in_thread
 from challenge.web.render import TEMPLATES_DIGEST, PageRoute
 from leaderboard import fastpath, http_cache, plots, service
+from leaderboard.front import fast_answer
 from leaderboard.pages.rules import (
     lesion_rules,
     quota_rules,
@@ -143,13 +144,16 @@ def _phase_html(request: Request, board: service.Leaderboard) -> bytes:
 
 @router.get("/challenges/{slug}/phases/{phase_slug}", response_class=HTMLResponse)
 async def phase_page(slug: ChallengeSlug, phase_slug: PhaseSlug, request: Request) -> Response:
-    """The leaderboard page: from memory for an anonymous reader of a warm board
-    (``leaderboard.fastpath``), else rendered in the thread pool."""
-    fast = _page_from_memory(request, slug, phase_slug)
-    if fast is not None:
-        return fast
+    """The leaderboard page, rendered in the thread pool: an anonymous reader of a warm board
+    was answered from memory before routing (``_page_before_routing``, ``leaderboard.front``)."""
     return await fastpath.in_thread(request, lambda db: _phase_answer(request, db, slug,
                                                                       phase_slug))
+
+
+@fast_answer(phase_page)
+def _page_before_routing(request: Request, params: dict[str, str]) -> Response | None:
+    """``_page_from_memory`` before routing (``leaderboard.front``)."""
+    return _page_from_memory(request, params["slug"], params["phase_slug"])
 
 
 def _page_extra(request: Request, board: service.Leaderboard) -> tuple[str, ...]:

@@ -213,3 +213,45 @@ def test_while_one_request_rereads_a_due_state_the_others_keep_the_kept_one(
     release.set()
     rereader.join(10)
     assert freshness.peek(7) is None  # the read began before the change: not kept
+
+
+@contextmanager
+def routed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The paths of the requests that reached a route's handler (FastAPI solves every route's
+    dependencies through ``fastapi.routing.solve_dependencies``)."""
+    import fastapi.routing
+
+    reached: list[str] = []
+    real = fastapi.routing.solve_dependencies
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        reached.append(kwargs["request"].url.path)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counting)
+    try:
+        yield reached
+    finally:
+        monkeypatch.setattr(fastapi.routing, "solve_dependencies", real)
+
+
+def test_a_warm_anonymous_board_is_answered_before_routing(
+        db: Session, client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``leaderboard.front``: the warm anonymous hit never reaches FastAPI's route handling;
+    a cold board, a reader with a token and a malformed id do."""
+    world = build(db, per_case=True)
+    paths = _paths(world)
+    with routed(monkeypatch) as cold:
+        first = {path: client.get(path) for path in paths}
+    assert sorted(cold) == sorted(paths)  # the first answers came from the routes
+    with routed(monkeypatch) as reached:
+        for path in paths:
+            hot = client.get(path)
+            assert hot.status_code == 200 and hot.content == first[path].content, path
+            assert hot.headers["etag"] == first[path].headers["etag"]
+        assert reached == []
+        client.get(paths[0], headers=world.headers("member"))
+        for bad in (f"/api/v1/phases/0{world.phase.id}x/leaderboard",
+                    "/api/v1/phases/-1/leaderboard"):
+            assert client.get(bad).status_code == 422
+        assert len(reached) == 3
