@@ -25,6 +25,10 @@ The rules:
     rules (``rater_values``), and so do the human-baseline rows of the leaderboard;
   - when ``hide_scores_until_close`` and before ``closes_at``: no score at all (neither
     aggregates nor per-case values), whatever ``show_per_case_scores`` says;
+  - the **log tail** of an evaluation (the end of what its container printed,
+    ``challenge.evaluations.logtail``) only to the evaluation's own team and only when the
+    phase config's ``allow_log_tails``; never to other teams nor the public. Tails do not
+    follow score hiding: the container never sees a reference, so it cannot print a score;
   - never a field computed from the reference alone (:data:`REFERENCE_FIELDS`: ``n_ref``,
     ``ref_volume_ml``, ``tp``, ``fn``; the ``empty_reference`` flag) nor one from which such a
     field follows directly. Flags are never shown.
@@ -65,6 +69,7 @@ from challenge import access
 from challenge.accounts.models import User
 from challenge.core.db import utcnow
 from challenge.core.errors import Forbidden
+from challenge.evaluations.logtail import team_tail
 from challenge.phases.config import PhaseConfigSpec
 from challenge.phases.models import Phase, PhaseConfig
 from evaluator.metrics import METRICS
@@ -100,12 +105,15 @@ class ResultView:
         scores_hidden_until: ``closes_at`` while ``hide_scores_until_close`` hides the scores
             from this viewer, else None.
         per_case: whether per-case values may be shown to this viewer at all.
+        log_tail: whether this viewer may read an evaluation's log tail (organizers always;
+            the evaluation's own team when the phase allows log tails; nobody else).
     """
 
     viewer: Viewer
     ranked_metrics: tuple[str, ...]
     scores_hidden_until: datetime | None
     per_case: bool
+    log_tail: bool = False
 
     @property
     def full(self) -> bool:
@@ -172,6 +180,14 @@ class ResultView:
         return {rater: self.case_values(status, values)
                 for rater, values in sorted((rater_metrics or {}).items())}
 
+    def tail(self, organizer_log: str | None) -> str | None:
+        """The log tail of an evaluation whose stored log is ``organizer_log``, as this
+        viewer may see it: ``logtail.team_tail`` (container output only, bounded, sanitized;
+        ``""`` when it printed nothing) when :attr:`log_tail`, else None."""
+        if not self.log_tail:
+            return None
+        return team_tail(organizer_log)
+
     def case_flags(self, flags: Sequence[str]) -> list[str]:
         """Organizers: the stored flags; others: none (see the module doc)."""
         return list(flags) if self.full else []
@@ -193,18 +209,21 @@ def _as_ranked(metric: str, value: Any) -> float | None:
 
 def decide(*, viewer: Viewer, hide_scores_until_close: bool, closes_at: datetime,
            show_per_case_scores: bool, ranked_metrics: Sequence[str],
-           now: datetime) -> ResultView:
+           now: datetime, allow_log_tails: bool = False) -> ResultView:
     """The one rule (module doc): what ``viewer`` may see of a phase's results at ``now``.
 
     ``closes_at`` and ``now`` are aware UTC datetimes; scores are hidden while
-    ``now < closes_at`` (the closing instant itself shows them).
+    ``now < closes_at`` (the closing instant itself shows them). ``allow_log_tails``: the
+    config's; only a ``team`` viewer's log tail depends on it (organizers always, others
+    never), and not on score hiding (the module doc says why).
     """
     ranked = tuple(ranked_metrics)
     if viewer is Viewer.organizer:
-        return ResultView(viewer, ranked, None, per_case=True)
+        return ResultView(viewer, ranked, None, per_case=True, log_tail=True)
     hidden_until = closes_at if hide_scores_until_close and now < closes_at else None
     return ResultView(viewer, ranked, hidden_until,
-                      per_case=show_per_case_scores and hidden_until is None)
+                      per_case=show_per_case_scores and hidden_until is None,
+                      log_tail=allow_log_tails and viewer is Viewer.team)
 
 
 def viewer_of(db: Session, user: User | None, challenge_id: int, team_id: int | None = None,
@@ -230,4 +249,5 @@ def for_phase(db: Session, user: User | None, phase: Phase, *, viewer: Viewer | 
         viewer = viewer_of(db, user, phase.challenge_id, team_id, own_team=own_team)
     return decide(viewer=viewer, hide_scores_until_close=phase.hide_scores_until_close,
                   closes_at=phase.closes_at, show_per_case_scores=spec.show_per_case_scores,
-                  ranked_metrics=spec.ranking.metrics, now=now or utcnow())
+                  ranked_metrics=spec.ranking.metrics, now=now or utcnow(),
+                  allow_log_tails=spec.allow_log_tails)

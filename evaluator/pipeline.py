@@ -130,8 +130,10 @@ def score_case(case: CaseInput, run: CaseRun, metrics_config: MetricsConfig,
 
 def container_lines(text: str) -> str:
     """What a container wrote, each line (split at every line boundary, CR included)
-    prefixed with ``CONTAINER_PREFIX``: no line of it can pass for a platform line."""
-    return "".join(f"{CONTAINER_PREFIX}{line}\n" for line in text.splitlines())
+    prefixed with ``CONTAINER_PREFIX``: no line of it can pass for a platform line. A NUL
+    becomes U+FFFD, as invalid UTF-8 does (PostgreSQL stores no NUL in text)."""
+    return "".join(f"{CONTAINER_PREFIX}{line}\n"
+                   for line in text.replace("\x00", "\ufffd").splitlines())
 
 
 def _log_block(container: ContainerRun) -> str:

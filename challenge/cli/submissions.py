@@ -12,6 +12,7 @@ from rich.table import Table
 
 from challenge.cli.client import (
     Api,
+    ApiError,
     JsonOption,
     LimitOption,
     Listing,
@@ -168,12 +169,35 @@ def logs(
     url: UrlOption = None,
     token: TokenOption = None,
 ) -> None:
-    """Organizers: the size-capped container logs of an evaluation.
+    """Container logs of an evaluation: organizers the whole size-capped log, a team the log
+    tail of its own evaluation when the phase allows log tails.
 
-    Every line a container wrote starts with ``container| ``; control characters are shown
+    Organizers: every line a container wrote starts with ``container| ``. A team: the last
+    characters its container printed, no platform line. Control characters are shown
     escaped, never sent to the terminal."""
-    response = Api(url, token).request("GET", f"/evaluations/{evaluation}/log")
+    api = Api(url, token)
+    try:
+        response = api.request("GET", f"/evaluations/{evaluation}/log",
+                               handle={"logs_are_private"})
+    except ApiError:
+        _team_tail(api, evaluation)
+        return
     print_text(response.text)  # container lines arrive marked ``container| `` by the worker
+
+
+def _team_tail(api: Api, evaluation: int) -> None:
+    """Print the ``log_tail`` of ``GET /evaluations/{id}`` (the team's view), or fail with
+    ``logs_are_private`` when the phase gives the caller none."""
+    detail = api.json(api.request("GET", f"/evaluations/{evaluation}"))
+    tail = detail.get("log_tail")
+    if tail is None:
+        fail("this phase shows container logs to its organizers only (logs_are_private)",
+             hint="the failure category in `segarena status` says what went wrong")
+    if not tail:
+        note(f"evaluation {evaluation}: the container has printed nothing")
+        return
+    note(f"evaluation {evaluation}: the end of what the container printed")
+    print_text(tail)
 
 
 def cancel(

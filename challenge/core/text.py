@@ -51,13 +51,23 @@ def forbidden_character(value: str, *, multiline: bool = False) -> str | None:
     newline and carriage return, surrogates and the bidi controls; it keeps other format
     characters (zero-width joiners build emoji).
     """
-    refused = _ALWAYS_REFUSED if multiline else _REFUSED_IN_NAMES
     for char in value:
-        if multiline and char in MULTILINE_ALLOWED:
-            continue
-        if char in BIDI_CONTROLS or unicodedata.category(char) in refused:
+        if _refused(char, multiline):
             return char
     return None
+
+
+def strip_forbidden(value: str, *, multiline: bool = False) -> str:
+    """``value`` without every character :func:`forbidden_character` refuses (same rule), for
+    text the platform shows but did not get from a form (a container's output, say)."""
+    return "".join(char for char in value if not _refused(char, multiline))
+
+
+def _refused(char: str, multiline: bool) -> bool:
+    if multiline and char in MULTILINE_ALLOWED:
+        return False
+    refused = _ALWAYS_REFUSED if multiline else _REFUSED_IN_NAMES
+    return char in BIDI_CONTROLS or unicodedata.category(char) in refused
 
 
 def describe(char: str) -> str:

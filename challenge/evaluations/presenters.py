@@ -37,10 +37,11 @@ def evaluation_statuses(db: Session, evaluations: Collection[Evaluation],
 
 def evaluation_detail(db: Session, user: User, evaluation: Evaluation,
                       organizer: bool | None = None) -> EvaluationDetail:
-    """Status and summary of ``evaluation`` as ``user`` may see them (``organizer``: what
-    ``service.get_visible`` answered, when known)."""
+    """Status, summary and log tail of ``evaluation`` as ``user`` may see them
+    (``organizer``: what ``service.get_visible`` answered, when known)."""
     view = service.result_view(db=db, user=user, evaluation=evaluation, organizer=organizer)
     status = evaluation_statuses(db, [evaluation], view)[evaluation.id]
     return EvaluationDetail(**status.model_dump(), summary=view.summary(evaluation.summary),
                             evaluator_version=evaluation.evaluator_version,
-                            per_case_available=view.per_case)
+                            per_case_available=view.per_case,
+                            log_tail=view.tail(evaluation.organizer_log))

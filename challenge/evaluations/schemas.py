@@ -5,6 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from challenge.evaluations.logtail import LOG_TAIL_CHARS
 from challenge.evaluations.models import EvalState
 
 
@@ -33,6 +34,11 @@ class EvaluationDetail(EvaluationStatus):
     evaluator_version: str | None
     per_case_available: bool = Field(
         description="whether GET /evaluations/{id}/cases answers this caller")
+    log_tail: str | None = Field(
+        None, description=f"the last characters (at most {LOG_TAIL_CHARS}) of what the "
+                          "evaluation's container printed, sanitized, without platform lines; "
+                          "null unless the caller organizes the challenge or is the "
+                          "evaluation's team and the phase allows log tails")
 
 
 class CaseResultPublic(BaseModel):

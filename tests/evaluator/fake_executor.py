@@ -30,12 +30,17 @@ from evaluator.sandbox.archive import ImageArchiveInfo, inspect_archive
 class FakeExecutor(Executor):
     def __init__(self, *, load_error: Exception | None = None,
                  run_error: Exception | None = None, fail_cases: frozenset[str] = frozenset(),
-                 on_run: Callable[[RunSpec, threading.Event | None], None] | None = None) -> None:
+                 on_run: Callable[[RunSpec, threading.Event | None], None] | None = None,
+                 stdout: str | None = None, stderr: str = "") -> None:
+        """``stdout``/``stderr``: what every container prints; when ``stdout`` is given, the
+        run reports its containers (so the worker's organizer log holds them), else none."""
         self.load_error = load_error
         self.run_error = run_error
         self.fail_cases = fail_cases
         self.on_run = on_run
         self.runs: list[RunSpec] = []
+        self.stdout = stdout
+        self.stderr = stderr
 
     def load_image(self, archive_path: Path, *,
                    options: SandboxOptions | None = None) -> ImageArchiveInfo:
@@ -51,10 +56,13 @@ class FakeExecutor(Executor):
         if self.run_error is not None:
             raise self.run_error
         cases: dict[str, CaseRun] = {}
+        containers: list[ContainerRun] = []
         spec.work_dir.mkdir(parents=True, exist_ok=True)
         for case_id, input_dir in spec.inputs.items():
-            container = ContainerRun((case_id,), 0, False, False, False, 0.01, "ok\n", "",
-                                     False, None)
+            container = ContainerRun((case_id,), 0, False, False, False, 0.01,
+                                     "ok\n" if self.stdout is None else self.stdout,
+                                     self.stderr, False, None)
+            containers.append(container)
             if cancel_event is not None and cancel_event.is_set():
                 run = CaseRun(case_id, None, Failure(FailureCategory.CANCELLED), None)
             elif case_id in self.fail_cases:
@@ -71,7 +79,8 @@ class FakeExecutor(Executor):
             if on_case_done is not None:
                 on_case_done(run)
         cancelled = cancel_event is not None and cancel_event.is_set()
-        return RunResult(spec.image_id, spec.mode, cases, [], cancelled=cancelled)
+        reported = containers if self.stdout is not None else []
+        return RunResult(spec.image_id, spec.mode, cases, reported, cancelled=cancelled)
 
     def remove_orphans(self, keep: Callable[[Mapping[str, str]], bool]) -> int:
         """Nothing outlives a fake run: there is never an orphan to remove."""

@@ -3,8 +3,11 @@ the API), its evaluations, per-case values only as ``challenge.visibility`` deci
 ``challenge.evaluations.service.case_results``, the API's own function), choosing the team's
 representative submission and cancelling a live evaluation.
 
-Container logs: the API gives a team none (``GET /evaluations/{id}/log`` is for organizers),
-so neither does this page; a team sees the sanitized failure category and message."""
+Container logs: the full log is for organizers (``GET /evaluations/{id}/log``); each
+evaluation shows the API detail's ``log_tail`` (the end of what the container printed, no
+platform line) when ``challenge.visibility`` gives it to the viewer: organizers, and the team
+when the phase allows log tails. Otherwise a team sees the sanitized failure category and
+message only."""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from challenge.core.errors import DomainError, NotFound
 from challenge.core.pagination import MAX_LIMIT, PageRequest
 from challenge.evaluations import presenters as evaluation_presenters
 from challenge.evaluations import service as evaluations
+from challenge.evaluations.logtail import LOG_TAIL_CHARS
 from challenge.evaluations.models import TERMINAL_STATES, Evaluation
 from challenge.evaluations.schemas import EvaluationDetail
 from challenge.phases import service as phases
@@ -83,6 +87,7 @@ def _context(db: Session, user: User, submission_id: int) -> dict[str, Any]:
             "evaluations": [_evaluation_view(db, user, e, organizer) for e in runs],
             "precision": spec.ranking.precision, "ranked": spec.ranking.metrics,
             "may_select": spec.submissions.counts == "selected" and not organizer,
+            "log_tails": view.log_tail, "log_tail_chars": LOG_TAIL_CHARS,
             "alert": None}
 
 
