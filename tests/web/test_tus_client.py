@@ -20,16 +20,15 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from challenge.accounts.models import Role
 from challenge.app import create_app
 from challenge.core import migrate
 from challenge.core.config import Settings
 from challenge.core.db import make_engine, session_factory
 from challenge.evaluations.dispatch import NoDispatcher
 from challenge.submissions.models import Submission
-from challenge.teams import service as teams
 from tests import factories as f
 from tests.cli.helpers import serve_in_thread
+from tests.web.helpers import team_member_of_open_phase
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "web" / "tus_node_upload.mjs"
@@ -107,13 +106,7 @@ def live(tmp_path: Path) -> Iterator[Live]:
     migrate.upgrade(url)
     engine = make_engine(url)
     with session_factory(engine)() as db:
-        admin = f.admin_account(db)
-        org = f.account(db, "org", Role.organizer, admin.user)
-        member = f.account(db, "member")
-        f.challenge(db, org.user, "alpha")
-        phase = f.phase(db, org.user, "alpha", "test")
-        teams.create(db=db, user=member.user, slug="alpha", name="Team M")
-        db.commit()
+        member, phase = team_member_of_open_phase(db)
         token, phase_id = member.token, phase.id
     settings = Settings(environment="test", database_url=url, storage_root=tmp_path / "storage",
                         worker_mode="off")

@@ -15,17 +15,16 @@ from fastapi.responses import HTMLResponse
 from fastapi.testclient import TestClient
 from jinja2 import ChoiceLoader, DictLoader
 
-from challenge.accounts.models import Role
 from challenge.app import create_app
 from challenge.core import migrate
 from challenge.core.config import Settings
 from challenge.core.db import make_engine, session_factory
 from challenge.evaluations.dispatch import NoDispatcher
-from challenge.teams import service as teams
 from challenge.web import render, sessions
 from tests import factories as f
 from tests.cli.helpers import serve_in_thread
 from tests.web.browser import browser_page
+from tests.web.helpers import team_member_of_open_phase
 
 PAGE = """{% extends "base.html" %}{% from "uploads.html" import upload_form %}
 {% block main %}<h1>Submit</h1>
@@ -72,13 +71,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     migrate.upgrade(url)
     engine = make_engine(url)
     with session_factory(engine)() as db:
-        admin = f.admin_account(db)
-        org = f.account(db, "org", Role.organizer, admin.user)
-        member = f.account(db, "member")
-        f.challenge(db, org.user, "alpha")
-        phase = f.phase(db, org.user, "alpha", "test")
-        teams.create(db=db, user=member.user, slug="alpha", name="Team M")
-        db.commit()
+        member, phase = team_member_of_open_phase(db)
         cookie = sessions.start(db=db, user=member.user, hours=1).cookie
         phase_id = phase.id
     app = create_app(Settings(environment="test", database_url=url,

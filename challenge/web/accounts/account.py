@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.datastructures import FormData
 
 from challenge.accounts import service
 from challenge.accounts.models import User
@@ -16,13 +15,12 @@ from challenge.accounts.schemas import TokenCreate
 from challenge.core.bounds import MAX_ID
 from challenge.core.deps import SessionDep, TokenId
 from challenge.teams import service as teams
-from challenge.web import cookies, sessions
-from challenge.web.accounts import forms
+from challenge.web import cookies, forms, sessions
 from challenge.web.deps import CsrfChecked, SignedInUser, current_web_session
 from challenge.web.render import PageRoute, page
 
 router = APIRouter(route_class=PageRoute)
-Form = Annotated[FormData, Depends(forms.read_form)]
+Form = forms.Form
 SessionId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 

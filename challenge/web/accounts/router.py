@@ -9,9 +9,9 @@ page of another site must not sign a browser in as its own account).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -23,8 +23,7 @@ from challenge.accounts.schemas import PasswordSet, UserCreate
 from challenge.core.deps import SessionDep, _client_key
 from challenge.core.errors import Conflict, TooManyRequests, Unauthorized
 from challenge.core.text import Password, Username
-from challenge.web import cookies, csrf, sessions
-from challenge.web.accounts import forms
+from challenge.web import cookies, csrf, forms, sessions
 from challenge.web.accounts import signin as checks
 from challenge.web.accounts.account import router as account_router
 from challenge.web.deps import CsrfChecked, PageUser, current_web_session
@@ -33,7 +32,7 @@ from challenge.web.render import PageRoute, page
 
 router = APIRouter(route_class=PageRoute)
 router.include_router(account_router)
-Form = Annotated[FormData, Depends(forms.read_form)]
+Form = forms.Form
 
 
 class SignInForm(BaseModel):

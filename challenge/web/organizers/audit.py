@@ -21,8 +21,8 @@ from challenge.core.deps import SessionDep
 from challenge.core.pagination import PageDep
 from challenge.core.text import Text, Username
 from challenge.web.deps import SignedInUser
+from challenge.web.forms import errors_of
 from challenge.web.organizers.deps import OrganizedChallenge
-from challenge.web.organizers.forms import errors_of
 from challenge.web.render import PageRoute, page
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)

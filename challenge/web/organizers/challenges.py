@@ -28,9 +28,9 @@ from challenge.phases import service as phases
 from challenge.phases.models import Visibility
 from challenge.phases.schemas import PhaseCreate, PhaseUpdate
 from challenge.web.deps import CsrfChecked, SignedInUser
+from challenge.web.forms import Form, errors_of, text_values
 from challenge.web.organizers import creating
 from challenge.web.organizers.deps import OrganizedChallenge
-from challenge.web.organizers.forms import Form, errors_of, text_values
 from challenge.web.render import PageRoute, page
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)

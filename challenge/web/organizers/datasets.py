@@ -20,8 +20,8 @@ from challenge.core.pagination import PageDep
 from challenge.core.text import DatasetName
 from challenge.datasets import presenters, service
 from challenge.web.deps import CsrfChecked, SignedInUser
+from challenge.web.forms import Form, errors_of, text_values
 from challenge.web.organizers.deps import OrganizedChallenge
-from challenge.web.organizers.forms import Form, errors_of, text_values
 from challenge.web.render import PageRoute, page
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)

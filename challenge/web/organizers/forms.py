@@ -1,5 +1,6 @@
-"""Forms of the organizers' pages: reading a posted form, turning a pydantic model into
-form fields (the phase config form) and its validation errors into per-field messages.
+"""The organizers' generated forms: a pydantic model turned into form fields (the phase
+config form) and the posted values back into the model's shape (reading a form and its
+errors: ``challenge.web.forms``).
 
 Field names are dotted paths into the model's JSON (``config.limits.memory_mb``); a form's
 values are the posted strings, kept as typed so a refused form shows them again unchanged.
@@ -14,41 +15,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Request
-from pydantic import BaseModel, ValidationError
-from starlette.datastructures import FormData
-
-
-async def read_form(request: Request) -> FormData:
-    """The posted form (url-encoded or multipart); Starlette caches it, so the CSRF check
-    and the route read it once."""
-    return await request.form()
-
-
-Form = Annotated[FormData, Depends(read_form)]
-
-
-def text_values(form: FormData) -> dict[str, str]:
-    """The form's text fields by name (files and the CSRF token left out; the last value of
-    a repeated name wins). Values are bounded by the body cap (1 MiB by default) or, in an
-    upload form, the form parser's part limit (1 MiB); each model bounds its fields."""
-    return {k: v for k, v in form.multi_items() if isinstance(v, str) and k != "csrf_token"}
-
-
-def dotted(loc: tuple[str | int, ...]) -> str:
-    """A pydantic error location as a form field name: ``("config", "limits", "cpus")`` ->
-    ``config.limits.cpus`` (list indexes name their list's field)."""
-    return ".".join(str(p) for p in loc if not isinstance(p, int)) or "form"
-
-
-def errors_of(exc: ValidationError, prefix: str = "") -> dict[str, str]:
-    """Each invalid field's first message by form field name (``prefix`` + dotted loc)."""
-    found: dict[str, str] = {}
-    for error in exc.errors():
-        name = prefix + dotted(tuple(error["loc"]))
-        message = error["msg"].removeprefix("Value error, ")
-        found.setdefault(name, message)
-    return found
+from pydantic import BaseModel
 
 
 @dataclass

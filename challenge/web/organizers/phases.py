@@ -28,15 +28,9 @@ from challenge.phases.models import Phase, Visibility
 from challenge.phases.schemas import PhasePublic, PhaseUpdate
 from challenge.submissions.models import Submission
 from challenge.web.deps import CsrfChecked, SignedInUser
+from challenge.web.forms import Form, errors_of, text_values
 from challenge.web.organizers.deps import OrganizedChallenge
-from challenge.web.organizers.forms import (
-    Form,
-    errors_of,
-    flat_values,
-    model_fields,
-    nested_values,
-    text_values,
-)
+from challenge.web.organizers.forms import flat_values, model_fields, nested_values
 from challenge.web.render import PageRoute, page
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)

@@ -24,7 +24,7 @@ from challenge.teams.models import Team, TeamMember
 from challenge.teams.schemas import TeamCreate, TeamJoin
 from challenge.web import render
 from challenge.web.deps import CsrfChecked, SignedInUser
-from challenge.web.participants.forms import parse
+from challenge.web.forms import validate
 from challenge.web.render import PageRoute
 
 router = APIRouter(route_class=PageRoute)
@@ -85,7 +85,7 @@ def team_page(slug: ChallengeSlug, request: Request, db: SessionDep,
 @router.post("/challenges/{slug}/team/create", dependencies=[CsrfChecked])
 def create_team(slug: ChallengeSlug, request: Request, db: SessionDep, user: SignedInUser,
                 name: FormText = "") -> Response:
-    body, errors = parse(TeamCreate, {"name": name})
+    body, errors = validate(TeamCreate, {"name": name})
     if body is None:
         return _page(request, db, user, slug, status=422, errors=errors, values={"name": name})
     access.require_visible_challenge(db, user, slug)
@@ -100,7 +100,7 @@ def create_team(slug: ChallengeSlug, request: Request, db: SessionDep, user: Sig
 @router.post("/challenges/{slug}/team/join", dependencies=[CsrfChecked])
 def join_team(slug: ChallengeSlug, request: Request, db: SessionDep, user: SignedInUser,
               invite_code: FormText = "") -> Response:
-    body, errors = parse(TeamJoin, {"invite_code": invite_code})
+    body, errors = validate(TeamJoin, {"invite_code": invite_code})
     values = {"invite_code": invite_code}
     if body is None:
         return _page(request, db, user, slug, status=422, errors=errors, values=values)
