@@ -7,6 +7,7 @@ from fastapi import APIRouter
 
 from challenge.uploads.router import router as uploads_router
 from challenge.web.accounts.router import router as accounts_router
+from challenge.web.admin import router as admin_router
 from challenge.web.oidc_router import router as oidc_router
 from challenge.web.organizers.router import router as organizer_router
 from challenge.web.participants.router import router as participants_router
@@ -20,3 +21,4 @@ router.include_router(oidc_router)
 router.include_router(participants_router)
 router.include_router(organizer_router)
 router.include_router(accounts_router)
+router.include_router(admin_router)

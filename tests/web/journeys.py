@@ -42,6 +42,7 @@ PAGES: dict[str, str] = {
     "/challenges/{slug}/phases/{phase_slug}/submit": "submit-succeeded",
     "/challenges/{slug}/phases/{phase_slug}/how-to": "how-to",
     "/submissions/{submission_id}": "submission",
+    "/admin/users": "admin-users",
     "/organize": "organize",
     "/organize/new": "organize-new",
     "/organize/new/form": "organize-new-form",

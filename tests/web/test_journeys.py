@@ -20,6 +20,7 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from sqlalchemy import func, select
 
+from challenge.accounts import service as accounts
 from challenge.accounts.models import ApiToken
 from challenge.app import create_app
 from challenge.submissions.models import Submission
@@ -34,6 +35,7 @@ from tests.web.journeys import (
     PAGES,
     PASSWORD,
     VISITED,
+    admin_of,
     api,
     count_received,
     example_spec,
@@ -223,13 +225,28 @@ def test_an_upload_cut_off_halfway_resumes_from_its_offset_in_a_new_page(
 
 def test_organizer_creates_a_challenge_from_the_example_spec_and_sees_the_queue(
         site: Live, tmp_path: Path) -> None:
-    olga = user(site, "olga", f.Role.organizer, password=PASSWORD)
+    with site.factory() as db:  # the site's administrator, who has a password
+        accounts.set_password(db=db, user=admin_of(db), password=PASSWORD)
+        admin_name = admin_of(db).username
     dataset = tmp_path / "msles-sanity.tar"
     from tests.evaluator.e2e_data import brain_dataset
 
     dataset.write_bytes(brain_dataset(2).tar_bytes())
     with browser_context(site.url) as (context, watched):
         page = context.new_page()
+        # The administrator creates the organizer's account in the browser, then signs out.
+        sign_in_with_form(page, site, admin_name, PASSWORD)
+        page.get_by_role("link", name="Accounts").click()
+        page.wait_for_url(f"{site.url}/admin/users")
+        page.get_by_label("User name").fill("olga")
+        page.get_by_label("Role").select_option("organizer")
+        page.get_by_label("First password").fill(PASSWORD)
+        page.get_by_role("button", name="Create account").click()
+        page.wait_for_url(f"{site.url}/admin/users?created=olga")
+        visit(page, "/admin/users")
+        page.goto(f"{site.url}/account")
+        page.get_by_role("button", name="Sign out").click()
+        page.wait_for_load_state("load")
         sign_in_with_form(page, site, "olga", PASSWORD)
         visit(page, "/account", "account-organizer")
         page.goto(f"{site.url}/organize")
@@ -295,7 +312,9 @@ def test_organizer_creates_a_challenge_from_the_example_spec_and_sees_the_queue(
         page.goto(f"{site.url}/organize/new/form")
         visit(page, "/organize/new/form")
     watched.assert_clean()
-    assert olga.user.id is not None
+    with site.factory() as db:  # the organizer the administrator made in the browser
+        olga = db.scalar(select(f.User).where(f.User.username == "olga"))
+        assert olga is not None and olga.role == f.Role.organizer
 
 
 # -- d. CSRF ----------------------------------------------------------------------------------
