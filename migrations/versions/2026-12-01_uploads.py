@@ -2,7 +2,7 @@
 
 Revision ID: b81d4e6f2a17
 Revises: 7a3f0c12e9d4
-Create Date: 2026-12-02 09:00:00
+Create Date: 2026-12-01 13:00:00
 """
 from collections.abc import Sequence
 
