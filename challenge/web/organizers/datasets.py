@@ -4,9 +4,6 @@ No page links to or serves any file of a dataset."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import TypeAdapter, ValidationError
@@ -15,7 +12,7 @@ from starlette.datastructures import UploadFile
 
 from challenge.core.bodylimit import PAGE_UPLOAD
 from challenge.core.deps import DatasetId, SessionDep, SettingsDep, StorageDep
-from challenge.core.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge
+from challenge.core.errors import DomainError, InvalidInput, NotFound
 from challenge.core.pagination import PageDep
 from challenge.core.text import DatasetName
 from challenge.datasets import presenters, service
@@ -23,28 +20,15 @@ from challenge.web.deps import CsrfChecked, SignedInUser
 from challenge.web.forms import Form, errors_of, text_values
 from challenge.web.organizers.deps import OrganizedChallenge
 from challenge.web.render import PageRoute, page
+from challenge.web.upload_forms import require_declared_length, save_upload
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
-FORM_OVERHEAD = 64 * 1024
-"""Bytes of a multipart upload beyond the archive itself (boundaries, the other fields)."""
 NAME = TypeAdapter(DatasetName)
 
 
-async def limit_declared_length(request: Request) -> None:
-    """Refuse, before a byte is read, an upload form without a ``Content-Length`` (411; every
-    browser sends one) or declaring more than the dataset limit (413): this route is exempt
-    from the general body cap (``challenge.core.bodylimit.PAGE_UPLOAD``)."""
-    declared = request.headers.get("content-length", "")
-    if not declared.isdigit():
-        raise LengthRequired("the upload must declare its Content-Length")
-    limit = request.app.state.settings.max_dataset_bytes
-    if int(declared) > limit + FORM_OVERHEAD:
-        raise PayloadTooLarge(f"upload exceeds the limit of {limit} bytes")
-
-
-class LengthRequired(DomainError):
-    status_code = 411
-    code = "length_required"
+async def limit_declared_length(request: Request, settings: SettingsDep) -> None:
+    """The dataset form's declared length, checked before a byte of it is parsed."""
+    require_declared_length(request, settings.max_dataset_bytes)
 
 
 def _list_page(request: Request, db: SessionDep, user: SignedInUser,
@@ -87,7 +71,7 @@ async def upload_dataset(request: Request, db: SessionDep, user: SignedInUser,
                           {"file": exc.message}, status=exc.status_code)
     archive = storage.temp_path("-dataset-form")
     try:
-        await run_in_threadpool(_save, upload, archive)
+        await run_in_threadpool(save_upload, upload, archive, settings.max_dataset_bytes)
         dataset = await run_in_threadpool(
             service.create_from_archive, db=db, storage=storage, user=user, slug=challenge.slug,
             name=name, archive=archive, max_bytes=settings.max_dataset_bytes,
@@ -99,12 +83,6 @@ async def upload_dataset(request: Request, db: SessionDep, user: SignedInUser,
     finally:
         archive.unlink(missing_ok=True)
     return RedirectResponse(f"/organize/{challenge.slug}/datasets/{dataset.id}", status_code=303)
-
-
-def _save(upload: UploadFile, dest: Path) -> None:
-    upload.file.seek(0)
-    with open(dest, "wb") as out:
-        shutil.copyfileobj(upload.file, out, 1024 * 1024)
 
 
 @router.get("/organize/{slug}/datasets/{dataset_id}")

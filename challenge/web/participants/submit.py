@@ -1,17 +1,14 @@
 """The submit page of a phase (status, quota, the upload form, the team's submissions), the
 htmx fragment of its submissions table and the no-JavaScript upload.
 
-The no-JS upload is ``multipart/form-data`` with one file field, ``archive``. Its body is
-exempt from the app's small body cap (``challenge.core.bodylimit.PAGE_UPLOAD``) and bounded
-here instead: a ``Content-Length`` is required and may exceed ``max_submission_bytes`` by at
-most :data:`FORM_OVERHEAD` bytes; the file itself is copied to the storage's ``tmp/`` in
-chunks, counted and hashed, then handed to ``challenge.submissions.service.submit`` exactly as
-the API's upload route does."""
+The no-JS upload is the upload form's ``multipart/form-data`` with the file field ``file``,
+bounded by ``challenge.web.upload_forms`` (a declared length within ``max_submission_bytes``
+plus the form's overhead, the file counted and hashed as it is copied to the storage's
+``tmp/``), then handed to ``challenge.submissions.service.submit`` exactly as the API's upload
+route does."""
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -32,7 +29,7 @@ from challenge.core.deps import (
     SettingsDep,
     StorageDep,
 )
-from challenge.core.errors import DomainError, Forbidden, InvalidInput, PayloadTooLarge
+from challenge.core.errors import DomainError, Forbidden, InvalidInput
 from challenge.core.storage import Storage
 from challenge.phases import service as phases
 from challenge.phases.models import Phase
@@ -41,18 +38,9 @@ from challenge.web import render
 from challenge.web.deps import CsrfChecked, SignedInUser
 from challenge.web.participants.presenters import submission_rows
 from challenge.web.render import PageRoute
+from challenge.web.upload_forms import require_declared_length, save_upload
 
 router = APIRouter(route_class=PageRoute)
-#: Bytes a multipart body may carry beyond the archive: boundaries, part headers, CSRF token.
-FORM_OVERHEAD = 64 * 1024
-_CHUNK = 1024 * 1024
-
-
-class LengthRequired(DomainError):
-    status_code = 411
-    code = "length_required"
-
-
 def _phase(db: Session, user: User, slug: str, phase_slug: str) -> tuple[Phase, Challenge]:
     phase = phases.get_by_slugs(db=db, user=user, challenge_slug=slug, phase_slug=phase_slug)
     challenge = db.get(Challenge, phase.challenge_id)
@@ -110,33 +98,8 @@ def submissions_fragment(slug: ChallengeSlug, phase_slug: PhaseSlug, request: Re
 
 
 async def bounded_form(request: Request, settings: SettingsDep) -> None:
-    """Refuse, before a byte of it is parsed, a form body without ``Content-Length`` (411) or
-    declaring more than the archive limit plus :data:`FORM_OVERHEAD` (413)."""
-    declared = request.headers.get("content-length", "")
-    if not declared.isdigit():
-        raise LengthRequired("the upload must declare its Content-Length")
-    if int(declared) > settings.max_submission_bytes + FORM_OVERHEAD:
-        raise PayloadTooLarge(f"upload exceeds the limit of {settings.max_submission_bytes} "
-                              "bytes")
-
-
-def _copy(source: UploadFile, dest: Path, max_bytes: int) -> tuple[int, str]:
-    """Copy the form's file to ``dest`` in 1 MiB chunks: (size in bytes, hex SHA-256);
-    ``PayloadTooLarge`` past ``max_bytes`` (``dest`` removed)."""
-    digest, size = hashlib.sha256(), 0
-    source.file.seek(0)
-    try:
-        with open(dest, "wb") as out:
-            while chunk := source.file.read(_CHUNK):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise PayloadTooLarge(f"upload exceeds the limit of {max_bytes} bytes")
-                digest.update(chunk)
-                out.write(chunk)
-    except BaseException:
-        dest.unlink(missing_ok=True)
-        raise
-    return size, digest.hexdigest()
+    """The archive form's declared length, checked before a byte of it is parsed."""
+    require_declared_length(request, settings.max_submission_bytes)
 
 
 def _submit_form(db: Session, storage: Storage, user: User, phase: Phase, archive: UploadFile,
@@ -145,7 +108,7 @@ def _submit_form(db: Session, storage: Storage, user: User, phase: Phase, archiv
     submissions.check_can_submit(db=db, user=user, phase_id=phase.id)
     path = storage.temp_path(".upload")
     try:
-        size, sha256 = _copy(archive, path, max_bytes)
+        size, sha256 = save_upload(archive, path, max_bytes)
         if size == 0:
             raise InvalidInput("choose an archive file to upload", code="empty_upload")
         submission = submissions.submit(
