@@ -18,6 +18,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import fastapi
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -80,6 +81,9 @@ class TusRoute(APIRoute):
 
 
 router = APIRouter(include_in_schema=False, route_class=TusRoute)
+#: An upload's id as ``service.create`` makes them (``secrets.token_urlsafe(24)``: 32 URL-safe
+#: characters); anything else is a 422 before the database is asked (PostgreSQL refuses NUL).
+UploadId = Annotated[str, fastapi.Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
 async def tus_request(tus_resumable: Annotated[str | None, Header()] = None) -> None:
@@ -141,7 +145,7 @@ async def create_upload(db: SessionDep, user: Uploader, settings: SettingsDep,
 
 
 @router.get("/uploads/{public_id}", dependencies=[TusChecked])
-def upload_offset(public_id: str, db: SessionDep, user: Uploader) -> Response:
+def upload_offset(public_id: UploadId, db: SessionDep, user: Uploader) -> Response:
     """HEAD (and GET): where to resume, ``Upload-Offset`` of ``Upload-Length`` bytes."""
     upload = service.get_own(db=db, user=user, public_id=public_id)
     return Response(status_code=200, headers={
@@ -150,7 +154,7 @@ def upload_offset(public_id: str, db: SessionDep, user: Uploader) -> Response:
 
 
 @router.patch("/uploads/{public_id}", dependencies=[TusChecked])
-async def append_bytes(public_id: str, request: Request, db: SessionDep, user: Uploader,
+async def append_bytes(public_id: UploadId, request: Request, db: SessionDep, user: Uploader,
                        settings: SettingsDep, storage: StorageDep, dispatcher: DispatcherDep,
                        upload_offset: Annotated[str | None, Header()] = None) -> Response:
     """Bytes from ``Upload-Offset`` on (which must be the stored offset: else 409), streamed
@@ -196,7 +200,7 @@ async def _receive(request: Request, db: Session, upload: Upload, path: Path,
 
 
 @router.delete("/uploads/{public_id}", dependencies=[TusChecked])
-def terminate_upload(public_id: str, db: SessionDep, user: Uploader,
+def terminate_upload(public_id: UploadId, db: SessionDep, user: Uploader,
                      storage: StorageDep) -> Response:
     """Termination: the upload and its bytes are removed (204)."""
     upload = service.get_own(db=db, user=user, public_id=public_id)
@@ -205,7 +209,7 @@ def terminate_upload(public_id: str, db: SessionDep, user: Uploader,
 
 
 @router.get("/uploads/{public_id}/result")
-def upload_result(public_id: str, db: SessionDep, user: PageUser) -> JSONResponse:
+def upload_result(public_id: UploadId, db: SessionDep, user: PageUser) -> JSONResponse:
     """``{"state", "location", "error"}`` (``service.result``), never cached."""
     if user is None:
         raise Unauthorized("sign in, or send an API token", code="not_authenticated")

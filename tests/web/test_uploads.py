@@ -382,3 +382,17 @@ def test_a_patch_after_the_bytes_vanished_is_404_not_500(client: TestClient, db:
     for part in _uploads_dir(app).iterdir():
         part.unlink()
     assert tus.patch(client, location, 0, b"x", world.member.headers).status_code == 404
+
+
+def test_a_malformed_upload_id_is_a_4xx_on_every_method(client: TestClient,
+                                                       world: World) -> None:
+    """Ids are ``secrets.token_urlsafe`` text: a NUL (which PostgreSQL refuses), another
+    character or an overlong id never reaches the database."""
+    headers = world.member.headers
+    for bad in ("ab%00cd", "a" * 300, "%C3%A9t%C3%A9", "a.b"):
+        location = f"/uploads/{bad}"
+        codes = [tus.head(client, location, headers).status_code,
+                 tus.patch(client, location, 0, b"x", headers).status_code,
+                 client.delete(location, headers={**tus.TUS, **headers}).status_code,
+                 client.get(f"{location}/result", headers=headers).status_code]
+        assert all(400 <= code < 500 for code in codes), (bad, codes)
