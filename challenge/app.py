@@ -20,7 +20,7 @@ from challenge.core import http_edges
 from challenge.core.bodylimit import BodySizeLimit, page_upload_operations, upload_operations
 from challenge.core.config import Settings, get_settings
 from challenge.core.db import get_engine, session_factory
-from challenge.core.errors import VALIDATION_CODES, DomainError, error_body
+from challenge.core.errors import DomainError, error_body, validation_failure
 from challenge.core.head import HeadAsGet
 from challenge.core.ratelimit import FailureLimiter
 from challenge.core.storage import Storage
@@ -54,15 +54,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")),
-                    "type": str(e.get("type", ""))} for e in exc.errors()]
-        # A failure with a code of its own (a refused character...) names the error.
-        first = next((d for d in details if d["type"] in VALIDATION_CODES),
-                     details[0] if details else {"loc": [], "msg": "invalid request"})
-        where = ".".join(str(p) for p in first["loc"])
-        code = str(first.get("type", ""))
-        code = code if code in VALIDATION_CODES else "validation_error"
-        return JSONResponse(error_body(code, f"{where}: {first['msg']}", details), 422)
+        code, message, details = validation_failure(exc.errors())
+        return JSONResponse(error_body(code, message, details), 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -6,10 +6,26 @@ Messages must never contain hidden-data paths, voxel values or another team's re
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 VALIDATION_CODES = frozenset({"forbidden_character", "datetime_out_of_range"})
 """Request-validation failures answered with their own code instead of ``validation_error``."""
+
+
+def validation_failure(errors: Sequence[Any]) -> tuple[str, str, list[dict[str, Any]]]:
+    """(code, message, details) of a request-validation failure (FastAPI's ``exc.errors()``),
+    for the API's JSON answer and the pages' HTML one alike: the first failure with a code of
+    its own (:data:`VALIDATION_CODES`, e.g. a refused character) names the error, else the
+    first one, as ``validation_error``; the message says where, never the value."""
+    details = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")),
+                "type": str(e.get("type", ""))} for e in errors]
+    first = next((d for d in details if d["type"] in VALIDATION_CODES),
+                 details[0] if details else {"loc": [], "msg": "invalid request"})
+    where = ".".join(str(p) for p in first["loc"])
+    code = str(first.get("type", ""))
+    return (code if code in VALIDATION_CODES else "validation_error",
+            f"{where}: {first['msg']}", details)
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from challenge.core.errors import DomainError, InvalidInput
+from challenge.core.errors import DomainError, InvalidInput, validation_failure
 from challenge.web import cookies, csrf, sessions
 
 WEB = Path(__file__).parent
@@ -122,11 +122,9 @@ def sign_in_redirect(request: Request) -> RedirectResponse:
 
 def _invalid_request(exc: RequestValidationError) -> DomainError:
     """A malformed path or query value of a page (``/account/tokens/abc/revoke``) as a 422
-    naming the part, like the API's message, without echoing the value."""
-    first: dict[str, Any] = next(iter(exc.errors()), {})
-    where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("path", "query"))
-    return InvalidInput(f"{where or 'request'}: {first.get('msg', 'invalid value')}",
-                        code="validation_error")
+    with the API's code and message (``errors.validation_failure``)."""
+    code, message, _ = validation_failure(exc.errors())
+    return InvalidInput(message, code=code)
 
 
 async def _error_answer(request: Request, exc: DomainError) -> HTMLResponse:

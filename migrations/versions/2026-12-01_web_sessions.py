@@ -57,8 +57,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.drop_column('password_hash')  # downgrade only: SQLite rebuilds the table
+    # ALTER TABLE DROP COLUMN, never a rebuild of ``users`` (SQLite 3.35+ has it; a rebuild
+    # would trip the foreign keys of every table that references users).
+    op.drop_column('users', 'password_hash')
 
     with op.batch_alter_table('web_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_web_sessions_user_id'))

@@ -6,6 +6,7 @@ test on SQLite and on PostgreSQL; the races use committing databases and real th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,10 @@ def world(db: Session, app: FastAPI, tmp_path: Path) -> World:
 
 
 def _error(response: Any) -> dict[str, Any]:
+    """The error of an API answer (JSON) or of a page (HTML: its ``error-code`` element)."""
+    if response.headers.get("content-type", "").startswith("text/html"):
+        found = re.search(r'<code class="error-code">([^<]*)</code>', response.text)
+        return {"code": found.group(1)} if found else {}
     return response.json().get("error", {}) if response.content else {}
 
 
